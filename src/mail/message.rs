@@ -1,0 +1,213 @@
+//! RFC 5322 messages kept as their wire text, with the few header operations mail transfer needs.
+
+/// A message as it travels: header lines, an empty line, the body; every line ends in CRLF.
+///
+/// mailsim keeps the text itself rather than a parsed tree, because every hop adds lines on top
+/// (`Received:`, RFC 5321 section 4.4) and the student should see exactly those bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    text: String,
+}
+
+impl Message {
+    /// Wraps text, turning bare LF line ends into CRLF (RFC 5322 section 2.3).
+    pub fn from_text(text: &str) -> Message {
+        let mut out = String::with_capacity(text.len() + 16);
+        for line in text.split_inclusive('\n') {
+            let line = line.trim_end_matches('\n').trim_end_matches('\r');
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        if out.is_empty() {
+            out.push_str("\r\n");
+        }
+        Message { text: out }
+    }
+
+    /// Builds a message from header fields and a body.
+    pub fn build(headers: &[(&str, &str)], body: &str) -> Message {
+        let mut text = String::new();
+        for (name, value) in headers {
+            text.push_str(name);
+            text.push_str(": ");
+            text.push_str(value);
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(body);
+        Message::from_text(&text)
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The header block, up to and including the empty line.
+    pub fn header_block(&self) -> &str {
+        match self.text.find("\r\n\r\n") {
+            Some(i) => &self.text[..i + 4],
+            None => &self.text,
+        }
+    }
+
+    /// The body after the empty line.
+    pub fn body(&self) -> &str {
+        match self.text.find("\r\n\r\n") {
+            Some(i) => &self.text[i + 4..],
+            None => "",
+        }
+    }
+
+    /// The first value of a header field, unfolded (RFC 5322 section 2.2.3).
+    pub fn header(&self, name: &str) -> Option<String> {
+        header_value(self.header_block(), name)
+    }
+
+    /// Every header field with this name, in order.
+    pub fn headers_named(&self, name: &str) -> Vec<String> {
+        fields(self.header_block())
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// Puts a header field on top, as trace fields are added (RFC 5321 section 4.4).
+    pub fn prepend_header(&mut self, name: &str, value: &str) {
+        self.text = format!("{name}: {value}\r\n{}", self.text);
+    }
+
+    /// Adds a header field at the end of the header block (for a missing Date or Message-ID).
+    pub fn append_header(&mut self, name: &str, value: &str) {
+        let at = self.text.find("\r\n\r\n").map(|i| i + 2).unwrap_or(0);
+        self.text.insert_str(at, &format!("{name}: {value}\r\n"));
+    }
+
+    /// Removes every header field with this name (Bcc is dropped before transfer).
+    pub fn remove_header(&mut self, name: &str) {
+        let block_end = self.header_block().len();
+        let mut kept = String::with_capacity(self.text.len());
+        let mut dropping = false;
+        for line in self.text[..block_end].split_inclusive("\r\n") {
+            let continuation = line.starts_with(' ') || line.starts_with('\t');
+            if !continuation {
+                dropping = line
+                    .split_once(':')
+                    .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name));
+            }
+            if !dropping {
+                kept.push_str(line);
+            }
+        }
+        kept.push_str(&self.text[block_end..]);
+        self.text = kept;
+    }
+
+    /// The number of `Received:` stamps: one per SMTP hop that took the message in.
+    pub fn received_count(&self) -> usize {
+        self.headers_named("Received").len()
+    }
+}
+
+/// The header fields of a header block as (name, unfolded value).
+fn fields(block: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    let mut lines = block.split("\r\n").peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let line = lines.next()?;
+            if line.is_empty() {
+                return None;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let mut value = value.trim().to_string();
+            while let Some(next) = lines.peek() {
+                if next.starts_with(' ') || next.starts_with('\t') {
+                    value.push(' ');
+                    value.push_str(next.trim());
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            return Some((name.trim().to_string(), value));
+        }
+    })
+}
+
+/// The first value of a header field in a header block.
+pub fn header_value(block: &str, name: &str) -> Option<String> {
+    fields(block)
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// Virtual time zero is this moment: Monday 2 March 2026, 09:00:00 UTC.
+const EPOCH_UNIX_SECONDS: i64 = 1_772_442_000;
+
+/// An RFC 5322 section 3.3 date-time for a virtual time in milliseconds.
+pub fn rfc5322_date(t_ms: u64) -> String {
+    let secs = EPOCH_UNIX_SECONDS + (t_ms / 1000) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {} {} {} {:02}:{:02}:{:02} +0000",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's civil calendar algorithm.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_time_zero_is_a_monday_morning() {
+        assert_eq!(rfc5322_date(0), "Mon, 2 Mar 2026 09:00:00 +0000");
+        assert_eq!(rfc5322_date(86_400_000 * 30 + 61_000), "Wed, 1 Apr 2026 09:01:01 +0000");
+    }
+
+    #[test]
+    fn headers_are_read_unfolded_and_prepended_on_top() {
+        let mut m = Message::from_text("Subject: hello\n  world\nFrom: a@b.example\n\nbody\n");
+        assert_eq!(m.header("subject").as_deref(), Some("hello world"));
+        m.prepend_header("Received", "from x by y");
+        assert!(m.text().starts_with("Received: from x by y\r\n"));
+        assert_eq!(m.received_count(), 1);
+        m.remove_header("subject");
+        assert_eq!(m.header("Subject"), None);
+        assert_eq!(m.body(), "body\r\n");
+    }
+}

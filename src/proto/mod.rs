@@ -1,0 +1,54 @@
+//! The protocol engines, sans-IO: each takes input lines and the virtual time and returns the
+//! lines to send. No sockets, clocks, threads or randomness live here, so one engine answers a
+//! simulated peer and a real client alike.
+
+pub mod dns;
+pub mod imap;
+pub mod pop3;
+pub mod smtp;
+
+/// What a server engine hands back after a greeting or one input line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Response {
+    /// Lines to send, in order, without their CRLF. A line may itself hold CRLFs where a
+    /// protocol sends a block (an IMAP literal, a POP3 message); the peer sees one CRLF-joined text.
+    pub lines: Vec<String>,
+    /// Close the connection once the lines are sent.
+    pub close: bool,
+}
+
+impl Response {
+    pub fn line(text: impl Into<String>) -> Response {
+        Response {
+            lines: vec![text.into()],
+            close: false,
+        }
+    }
+
+    pub fn closing(text: impl Into<String>) -> Response {
+        Response {
+            lines: vec![text.into()],
+            close: true,
+        }
+    }
+
+    pub fn push(&mut self, text: impl Into<String>) {
+        self.lines.push(text.into());
+    }
+
+    /// The lines as they travel: each followed by CRLF.
+    pub fn wire_text(&self) -> String {
+        let mut s = String::new();
+        for l in &self.lines {
+            s.push_str(l);
+            s.push_str("\r\n");
+        }
+        s
+    }
+}
+
+/// Splits received text into lines without their CRLF (a bare LF is tolerated, as real servers do).
+pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split_inclusive('\n')
+        .map(|l| l.trim_end_matches('\n').trim_end_matches('\r'))
+}
