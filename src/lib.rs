@@ -2,6 +2,7 @@
 
 pub mod mail;
 pub mod proto;
+pub mod scenario;
 
 #[cfg(feature = "gui")]
 pub mod gui;

@@ -60,10 +60,9 @@ impl Address {
         {
             return Err(AddressError::BadCharacter(c));
         }
-        if let Some(c) = domain
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':')))
-        {
+        if let Some(c) = domain.chars().find(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'))
+        }) {
             return Err(AddressError::BadCharacter(c));
         }
         Ok(Address {
@@ -112,6 +111,9 @@ mod tests {
             Err(AddressError::LocalPartTooLong)
         );
         assert_eq!(Address::parse("nobody"), Err(AddressError::MissingAt));
-        assert_eq!(Address::parse("a b@c.example"), Err(AddressError::BadCharacter(' ')));
+        assert_eq!(
+            Address::parse("a b@c.example"),
+            Err(AddressError::BadCharacter(' '))
+        );
     }
 }

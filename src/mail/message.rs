@@ -196,7 +196,10 @@ mod tests {
     #[test]
     fn virtual_time_zero_is_a_monday_morning() {
         assert_eq!(rfc5322_date(0), "Mon, 2 Mar 2026 09:00:00 +0000");
-        assert_eq!(rfc5322_date(86_400_000 * 30 + 61_000), "Wed, 1 Apr 2026 09:01:01 +0000");
+        assert_eq!(
+            rfc5322_date(86_400_000 * 30 + 61_000),
+            "Wed, 1 Apr 2026 09:01:01 +0000"
+        );
     }
 
     #[test]

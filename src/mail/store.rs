@@ -149,7 +149,9 @@ impl Mailbox {
 
     /// A folder by name; `INBOX` matches in any case (RFC 3501 section 5.1).
     pub fn folder(&self, name: &str) -> Option<&Folder> {
-        self.folders.iter().find(|f| folder_name_matches(&f.name, name))
+        self.folders
+            .iter()
+            .find(|f| folder_name_matches(&f.name, name))
     }
 
     pub fn folder_mut(&mut self, name: &str) -> Option<&mut Folder> {

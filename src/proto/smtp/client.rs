@@ -1,0 +1,307 @@
+//! The SMTP client engine: a mail program submitting (with AUTH) or an MTA relaying.
+//! It sends one command at a time, so the transcript reads like RFC 5321 appendix D.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::wire::{Command, Reply, ReplyCode, ReversePath, dot_stuff};
+use crate::mail::{Address, Message};
+
+/// One message to hand over on one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientJob {
+    /// The client's own name for EHLO.
+    pub ehlo_name: String,
+    /// Login and password for AUTH PLAIN (submission, RFC 6409).
+    pub auth: Option<(String, String)>,
+    pub mail_from: ReversePath,
+    pub rcpt_to: Vec<Address>,
+    pub message: Message,
+}
+
+/// What became of one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RcptOutcome {
+    /// The server took responsibility for it (the reply to the end of DATA).
+    Accepted(Reply),
+    /// 4xx or a lost connection: try again later (RFC 5321 section 4.2.1).
+    Deferred(Reply),
+    /// 5xx: give up and bounce.
+    Failed(Reply),
+}
+
+/// The end of a client session: one outcome per recipient, in RCPT order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientOutcome {
+    pub results: Vec<(Address, RcptOutcome)>,
+}
+
+/// What the client does after one server line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientStep {
+    /// Text to send: each entry one transmission (a command, or the whole dot-stuffed message).
+    pub send: Vec<String>,
+    pub done: Option<ClientOutcome>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Greeting,
+    Ehlo,
+    Helo,
+    Auth,
+    Mail,
+    Rcpt(usize),
+    Data,
+    Body,
+    Quit,
+    Done,
+}
+
+/// An SMTP client session for one job.
+pub struct SmtpClient {
+    job: ClientJob,
+    state: State,
+    /// The lines of a multi-line reply read so far.
+    pending: Vec<String>,
+    /// Per recipient: None while undecided, then its outcome.
+    results: Vec<Option<RcptOutcome>>,
+    /// Recipients the server said 250 to at RCPT time, waiting for the DATA verdict.
+    rcpt_ok: Vec<bool>,
+}
+
+impl SmtpClient {
+    pub fn new(job: ClientJob) -> SmtpClient {
+        let n = job.rcpt_to.len();
+        SmtpClient {
+            job,
+            state: State::Greeting,
+            pending: Vec::new(),
+            results: vec![None; n],
+            rcpt_ok: vec![false; n],
+        }
+    }
+
+    pub fn job(&self) -> &ClientJob {
+        &self.job
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Handles one line from the server (without CRLF).
+    pub fn on_line(&mut self, line: &str) -> ClientStep {
+        if self.state == State::Done {
+            return ClientStep::default();
+        }
+        let (code, last, text) = match Reply::parse_line(line) {
+            Ok(parsed) => parsed,
+            Err(_) => {
+                // A server that does not speak SMTP: treat it as a failed connection.
+                return self.finish_all(RcptOutcome::Deferred(Reply::new(
+                    ReplyCode::SERVICE_NOT_AVAILABLE,
+                    format!("unreadable reply {line:?}"),
+                )));
+            }
+        };
+        self.pending.push(text.to_string());
+        if !last {
+            return ClientStep::default();
+        }
+        let reply = Reply::multi(code, std::mem::take(&mut self.pending));
+        self.on_reply(reply)
+    }
+
+    /// The connection broke before the session ended: whatever is undecided is deferred.
+    pub fn on_connection_lost(&mut self) -> ClientOutcome {
+        let lost = Reply::new(ReplyCode::SERVICE_NOT_AVAILABLE, "4.4.2 connection lost");
+        for r in self.results.iter_mut().filter(|r| r.is_none()) {
+            *r = Some(RcptOutcome::Deferred(lost.clone()));
+        }
+        self.state = State::Done;
+        self.outcome()
+    }
+
+    fn on_reply(&mut self, reply: Reply) -> ClientStep {
+        let code = reply.code;
+        // 421 may come at any point: the server is closing (section 3.8).
+        if code == ReplyCode::SERVICE_NOT_AVAILABLE && self.state != State::Quit {
+            return self.finish_all(RcptOutcome::Deferred(reply));
+        }
+        match self.state {
+            State::Greeting => {
+                if code != ReplyCode::SERVICE_READY {
+                    return self.give_up(reply);
+                }
+                self.state = State::Ehlo;
+                self.send(Command::Ehlo(self.job.ehlo_name.clone()).to_string())
+            }
+            State::Ehlo if code.is_permanent() => {
+                // Section 3.2: an old server that does not know EHLO still knows HELO.
+                self.state = State::Helo;
+                self.send(Command::Helo(self.job.ehlo_name.clone()).to_string())
+            }
+            State::Ehlo | State::Helo => {
+                if !code.is_positive() {
+                    return self.give_up(reply);
+                }
+                match self.job.auth.clone() {
+                    Some((user, password)) => {
+                        self.state = State::Auth;
+                        let token = BASE64.encode(format!("\0{user}\0{password}"));
+                        self.send(
+                            Command::Auth {
+                                mechanism: "PLAIN".into(),
+                                initial_response: Some(token),
+                            }
+                            .to_string(),
+                        )
+                    }
+                    None => self.send_mail(),
+                }
+            }
+            State::Auth => {
+                if code != ReplyCode::AUTH_SUCCEEDED {
+                    return self.give_up(reply);
+                }
+                self.send_mail()
+            }
+            State::Mail => {
+                if !code.is_positive() {
+                    return self.give_up(reply);
+                }
+                self.send_rcpt(0)
+            }
+            State::Rcpt(i) => {
+                if code.is_positive() {
+                    self.rcpt_ok[i] = true;
+                } else if code.is_transient() {
+                    self.results[i] = Some(RcptOutcome::Deferred(reply));
+                } else {
+                    self.results[i] = Some(RcptOutcome::Failed(reply));
+                }
+                if i + 1 < self.job.rcpt_to.len() {
+                    return self.send_rcpt(i + 1);
+                }
+                if self.rcpt_ok.iter().any(|ok| *ok) {
+                    self.state = State::Data;
+                    self.send(Command::Data.to_string())
+                } else {
+                    self.quit()
+                }
+            }
+            State::Data => {
+                if code != ReplyCode::START_MAIL_INPUT {
+                    self.settle_accepted(reply);
+                    return self.quit();
+                }
+                self.state = State::Body;
+                let body = dot_stuff(self.job.message.text()).join("\r\n");
+                self.send(body)
+            }
+            State::Body => {
+                self.settle_accepted(reply);
+                self.quit()
+            }
+            State::Quit => {
+                self.state = State::Done;
+                ClientStep {
+                    send: Vec::new(),
+                    done: Some(self.outcome()),
+                }
+            }
+            State::Done => ClientStep::default(),
+        }
+    }
+
+    fn send(&self, text: String) -> ClientStep {
+        ClientStep {
+            send: vec![text],
+            done: None,
+        }
+    }
+
+    fn send_mail(&mut self) -> ClientStep {
+        self.state = State::Mail;
+        let size = self.job.message.len();
+        let line = format!("MAIL FROM:{} SIZE={size}", self.job.mail_from);
+        self.send(line)
+    }
+
+    fn send_rcpt(&mut self, i: usize) -> ClientStep {
+        self.state = State::Rcpt(i);
+        let line = format!("RCPT TO:<{}>", self.job.rcpt_to[i]);
+        self.send(line)
+    }
+
+    /// The verdict on the message applies to every recipient still waiting for one.
+    fn settle_accepted(&mut self, reply: Reply) {
+        for (i, r) in self.results.iter_mut().enumerate() {
+            if r.is_none() && self.rcpt_ok[i] {
+                *r = Some(if reply.code.is_positive() {
+                    RcptOutcome::Accepted(reply.clone())
+                } else if reply.code.is_transient() {
+                    RcptOutcome::Deferred(reply.clone())
+                } else {
+                    RcptOutcome::Failed(reply.clone())
+                });
+            }
+        }
+    }
+
+    /// A failure before any recipient: all of them share it; say QUIT politely.
+    fn give_up(&mut self, reply: Reply) -> ClientStep {
+        let outcome = if reply.code.is_transient() {
+            RcptOutcome::Deferred(reply)
+        } else {
+            RcptOutcome::Failed(reply)
+        };
+        for r in self.results.iter_mut().filter(|r| r.is_none()) {
+            *r = Some(outcome.clone());
+        }
+        self.quit()
+    }
+
+    fn quit(&mut self) -> ClientStep {
+        for r in self.results.iter_mut().filter(|r| r.is_none()) {
+            // Accepted at RCPT but the transaction never completed.
+            *r = Some(RcptOutcome::Deferred(Reply::new(
+                ReplyCode::LOCAL_ERROR,
+                "4.3.0 transaction not completed",
+            )));
+        }
+        self.state = State::Quit;
+        self.send(Command::Quit.to_string())
+    }
+
+    fn finish_all(&mut self, outcome: RcptOutcome) -> ClientStep {
+        for r in self.results.iter_mut().filter(|r| r.is_none()) {
+            *r = Some(outcome.clone());
+        }
+        self.state = State::Done;
+        ClientStep {
+            send: Vec::new(),
+            done: Some(self.outcome()),
+        }
+    }
+
+    fn outcome(&self) -> ClientOutcome {
+        ClientOutcome {
+            results: self
+                .job
+                .rcpt_to
+                .iter()
+                .cloned()
+                .zip(self.results.iter().cloned().map(|r| {
+                    r.unwrap_or_else(|| {
+                        RcptOutcome::Deferred(Reply::new(
+                            ReplyCode::LOCAL_ERROR,
+                            "4.3.0 no verdict",
+                        ))
+                    })
+                }))
+                .collect(),
+        }
+    }
+}

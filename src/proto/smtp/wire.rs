@@ -1,0 +1,552 @@
+//! SMTP commands and replies as typed values, to and from their wire text (RFC 5321 section 4.1).
+
+use std::fmt;
+
+use crate::mail::{Address, AddressError};
+
+/// A reply code (RFC 5321 section 4.2.3). Clients act on the first digit (section 4.2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplyCode(pub u16);
+
+impl ReplyCode {
+    /// 214: help message.
+    pub const HELP: ReplyCode = ReplyCode(214);
+    /// 220: `<domain>` Service ready (the greeting).
+    pub const SERVICE_READY: ReplyCode = ReplyCode(220);
+    /// 221: closing transmission channel (answer to QUIT).
+    pub const CLOSING: ReplyCode = ReplyCode(221);
+    /// 235: authentication succeeded (RFC 4954 section 6).
+    pub const AUTH_SUCCEEDED: ReplyCode = ReplyCode(235);
+    /// 250: requested mail action okay, completed.
+    pub const OK: ReplyCode = ReplyCode(250);
+    /// 252: cannot VRFY user, but will accept the message and attempt delivery.
+    pub const CANNOT_VERIFY: ReplyCode = ReplyCode(252);
+    /// 334: server challenge, go on with AUTH (RFC 4954 section 4).
+    pub const AUTH_CONTINUE: ReplyCode = ReplyCode(334);
+    /// 354: start mail input; end with `<CRLF>.<CRLF>`.
+    pub const START_MAIL_INPUT: ReplyCode = ReplyCode(354);
+    /// 421: service not available, closing transmission channel.
+    pub const SERVICE_NOT_AVAILABLE: ReplyCode = ReplyCode(421);
+    /// 450: mailbox unavailable, try again later (greylisting uses 450 or 451).
+    pub const MAILBOX_BUSY: ReplyCode = ReplyCode(450);
+    /// 451: local error in processing, try again later.
+    pub const LOCAL_ERROR: ReplyCode = ReplyCode(451);
+    /// 452: insufficient system storage (also: too many recipients, section 4.5.3.1.10).
+    pub const INSUFFICIENT_STORAGE: ReplyCode = ReplyCode(452);
+    /// 500: syntax error, command unrecognized (also: line too long).
+    pub const SYNTAX_ERROR: ReplyCode = ReplyCode(500);
+    /// 501: syntax error in parameters or arguments.
+    pub const PARAMETER_ERROR: ReplyCode = ReplyCode(501);
+    /// 502: command not implemented.
+    pub const NOT_IMPLEMENTED: ReplyCode = ReplyCode(502);
+    /// 503: bad sequence of commands.
+    pub const BAD_SEQUENCE: ReplyCode = ReplyCode(503);
+    /// 504: command parameter not implemented.
+    pub const PARAMETER_NOT_IMPLEMENTED: ReplyCode = ReplyCode(504);
+    /// 530: authentication required (RFC 4954 section 6).
+    pub const AUTH_REQUIRED: ReplyCode = ReplyCode(530);
+    /// 535: authentication credentials invalid (RFC 4954 section 6).
+    pub const AUTH_INVALID: ReplyCode = ReplyCode(535);
+    /// 550: mailbox unavailable (no such user; policy refusal).
+    pub const MAILBOX_UNAVAILABLE: ReplyCode = ReplyCode(550);
+    /// 552: exceeded storage allocation (message too big for SIZE).
+    pub const EXCEEDED_STORAGE: ReplyCode = ReplyCode(552);
+    /// 554: transaction failed (used for relay denied and for errors at end of DATA).
+    pub const TRANSACTION_FAILED: ReplyCode = ReplyCode(554);
+    /// 556: domain does not accept mail (RFC 7504; sent for a null MX, RFC 7505 section 3).
+    pub const DOMAIN_NO_MAIL: ReplyCode = ReplyCode(556);
+
+    pub fn is_positive(self) -> bool {
+        self.0 < 400
+    }
+
+    /// 4xx: a transient failure: queue and try again later.
+    pub fn is_transient(self) -> bool {
+        (400..500).contains(&self.0)
+    }
+
+    /// 5xx: a permanent failure: give up and bounce.
+    pub fn is_permanent(self) -> bool {
+        self.0 >= 500
+    }
+}
+
+impl fmt::Display for ReplyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A reply: a code and one or more text lines (RFC 5321 section 4.2.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub code: ReplyCode,
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    pub fn new(code: ReplyCode, text: impl Into<String>) -> Reply {
+        Reply {
+            code,
+            lines: vec![text.into()],
+        }
+    }
+
+    pub fn multi(code: ReplyCode, lines: Vec<String>) -> Reply {
+        Reply { code, lines }
+    }
+
+    /// The wire lines, `250-first`, ..., `250 last`, without CRLF.
+    pub fn to_lines(&self) -> Vec<String> {
+        let n = self.lines.len().max(1);
+        (0..n)
+            .map(|i| {
+                let sep = if i + 1 == n { ' ' } else { '-' };
+                let text = self.lines.get(i).map(String::as_str).unwrap_or("");
+                format!("{}{}{}", self.code, sep, text)
+            })
+            .collect()
+    }
+
+    /// The text of the first line, for captions and bounces.
+    pub fn first_line(&self) -> String {
+        format!(
+            "{} {}",
+            self.code,
+            self.lines.first().map(String::as_str).unwrap_or("")
+        )
+    }
+
+    /// The enhanced status code (RFC 3463) the text starts with, such as `5.1.1`.
+    pub fn enhanced_status(&self) -> Option<&str> {
+        let first = self.lines.first()?.split(' ').next()?;
+        let parts: Vec<&str> = first.split('.').collect();
+        (parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        .then_some(first)
+    }
+
+    /// Parses one reply line into (code, is-last, text).
+    pub fn parse_line(line: &str) -> Result<(ReplyCode, bool, &str), WireError> {
+        let b = line.as_bytes();
+        if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) {
+            return Err(WireError::BadReply(line.to_string()));
+        }
+        let code: u16 = line[..3]
+            .parse()
+            .map_err(|_| WireError::BadReply(line.to_string()))?;
+        if !(200..600).contains(&code) {
+            return Err(WireError::BadReply(line.to_string()));
+        }
+        match b.get(3) {
+            None => Ok((ReplyCode(code), true, "")),
+            Some(b' ') => Ok((ReplyCode(code), true, &line[4..])),
+            Some(b'-') => Ok((ReplyCode(code), false, &line[4..])),
+            Some(_) => Err(WireError::BadReply(line.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_lines().join("\r\n"))
+    }
+}
+
+/// The reverse path of MAIL FROM: an address, or the null path `<>` that bounces use
+/// (RFC 5321 sections 4.5.5 and 6.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReversePath {
+    Null,
+    Address(Address),
+}
+
+impl fmt::Display for ReversePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReversePath::Null => write!(f, "<>"),
+            ReversePath::Address(a) => write!(f, "<{a}>"),
+        }
+    }
+}
+
+/// A MAIL or RCPT parameter such as `SIZE=1024` or `BODY=8BITMIME` (RFC 5321 section 4.1.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailParam {
+    pub keyword: String,
+    pub value: Option<String>,
+}
+
+impl fmt::Display for MailParam {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "{}={}", self.keyword, v),
+            None => write!(f, "{}", self.keyword),
+        }
+    }
+}
+
+/// An SMTP command (RFC 5321 section 4.1.1; AUTH from RFC 4954 section 4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Ehlo(String),
+    Helo(String),
+    Mail {
+        from: ReversePath,
+        params: Vec<MailParam>,
+    },
+    /// The forward path; `Postmaster` without a domain is allowed (section 4.5.1).
+    Rcpt {
+        to: Address,
+        params: Vec<MailParam>,
+    },
+    Data,
+    Rset,
+    Noop(Option<String>),
+    Vrfy(String),
+    Help(Option<String>),
+    Quit,
+    Auth {
+        mechanism: String,
+        initial_response: Option<String>,
+    },
+}
+
+/// Why a line is not a valid command or reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// 500: the verb is not one mailsim knows.
+    UnknownCommand(String),
+    /// 501: the verb is known but its arguments are wrong.
+    BadArguments(&'static str),
+    BadAddress(AddressError),
+    /// 500: longer than section 4.5.3.1.4 allows.
+    LineTooLong,
+    BadReply(String),
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::UnknownCommand(v) => write!(f, "command {v:?} not recognized"),
+            WireError::BadArguments(why) => write!(f, "{why}"),
+            WireError::BadAddress(e) => write!(f, "bad address: {e}"),
+            WireError::LineTooLong => write!(f, "line too long"),
+            WireError::BadReply(l) => write!(f, "not an SMTP reply: {l:?}"),
+        }
+    }
+}
+
+impl WireError {
+    /// The reply a server sends for this error (section 4.3.2: 500 or 501).
+    pub fn reply(&self) -> Reply {
+        match self {
+            WireError::UnknownCommand(_) => Reply::new(
+                ReplyCode::SYNTAX_ERROR,
+                "5.5.2 Syntax error, command unrecognized",
+            ),
+            WireError::LineTooLong => Reply::new(ReplyCode::SYNTAX_ERROR, "5.5.0 Line too long"),
+            WireError::BadAddress(e) => Reply::new(
+                ReplyCode::PARAMETER_ERROR,
+                format!("5.1.3 Bad address syntax: {e}"),
+            ),
+            other => Reply::new(ReplyCode::PARAMETER_ERROR, format!("5.5.4 {other}")),
+        }
+    }
+}
+
+impl Command {
+    /// Parses a command line without its CRLF. Verbs are case-insensitive (section 2.4).
+    pub fn parse(line: &str) -> Result<Command, WireError> {
+        if line.len() + 2 > super::MAX_COMMAND_LINE {
+            return Err(WireError::LineTooLong);
+        }
+        let (verb, rest) = match line.find(' ') {
+            Some(i) => (&line[..i], line[i + 1..].trim()),
+            None => (line, ""),
+        };
+        let no_args = |cmd: Command| {
+            if rest.is_empty() {
+                Ok(cmd)
+            } else {
+                // Section 4.3.2: DATA, RSET and QUIT with arguments SHOULD get 501.
+                Err(WireError::BadArguments("this command takes no arguments"))
+            }
+        };
+        match verb.to_ascii_uppercase().as_str() {
+            "EHLO" | "HELO" if rest.is_empty() => {
+                Err(WireError::BadArguments("EHLO and HELO need a domain name"))
+            }
+            "EHLO" => Ok(Command::Ehlo(rest.to_string())),
+            "HELO" => Ok(Command::Helo(rest.to_string())),
+            "MAIL" => {
+                let (path, params) = split_path(rest, "FROM:")?;
+                let from = if path.is_empty() {
+                    ReversePath::Null
+                } else {
+                    ReversePath::Address(Address::parse(path).map_err(WireError::BadAddress)?)
+                };
+                Ok(Command::Mail { from, params })
+            }
+            "RCPT" => {
+                let (path, params) = split_path(rest, "TO:")?;
+                let to = if path.eq_ignore_ascii_case("postmaster") {
+                    Address::parse("postmaster@localhost").map_err(WireError::BadAddress)?
+                } else {
+                    Address::parse(path).map_err(WireError::BadAddress)?
+                };
+                Ok(Command::Rcpt { to, params })
+            }
+            "DATA" => no_args(Command::Data),
+            "RSET" => no_args(Command::Rset),
+            "QUIT" => no_args(Command::Quit),
+            "NOOP" => Ok(Command::Noop((!rest.is_empty()).then(|| rest.to_string()))),
+            "VRFY" if rest.is_empty() => Err(WireError::BadArguments("VRFY needs a name")),
+            "VRFY" => Ok(Command::Vrfy(rest.to_string())),
+            "HELP" => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_string()))),
+            "AUTH" => {
+                let mut words = rest.split_whitespace();
+                let mechanism = words
+                    .next()
+                    .ok_or(WireError::BadArguments("AUTH needs a mechanism"))?
+                    .to_ascii_uppercase();
+                let initial_response = words.next().map(str::to_string);
+                if words.next().is_some() {
+                    return Err(WireError::BadArguments(
+                        "AUTH takes a mechanism and one response",
+                    ));
+                }
+                Ok(Command::Auth {
+                    mechanism,
+                    initial_response,
+                })
+            }
+            _ => Err(WireError::UnknownCommand(verb.to_string())),
+        }
+    }
+}
+
+/// Splits `FROM:<path> PARAM=V ...`, tolerating a space after the colon as real servers do.
+fn split_path<'a>(rest: &'a str, keyword: &str) -> Result<(&'a str, Vec<MailParam>), WireError> {
+    let head = rest.get(..keyword.len()).unwrap_or("");
+    if !head.eq_ignore_ascii_case(keyword) {
+        return Err(WireError::BadArguments(
+            "expected FROM:<address> or TO:<address>",
+        ));
+    }
+    let rest = rest[keyword.len()..].trim_start();
+    let rest = rest.strip_prefix('<').ok_or(WireError::BadArguments(
+        "the address must be in angle brackets",
+    ))?;
+    let end = rest
+        .find('>')
+        .ok_or(WireError::BadArguments("missing closing angle bracket"))?;
+    let mut path = &rest[..end];
+    // A source route `@a,@b:user@c` is ignored (RFC 5321 section 4.1.2 and appendix C).
+    if path.starts_with('@') {
+        if let Some(i) = path.find(':') {
+            path = &path[i + 1..];
+        }
+    }
+    let params = rest[end + 1..]
+        .split_whitespace()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => MailParam {
+                keyword: k.to_ascii_uppercase(),
+                value: Some(v.to_string()),
+            },
+            None => MailParam {
+                keyword: p.to_ascii_uppercase(),
+                value: None,
+            },
+        })
+        .collect();
+    Ok((path, params))
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let params = |ps: &[MailParam]| -> String { ps.iter().map(|p| format!(" {p}")).collect() };
+        match self {
+            Command::Ehlo(d) => write!(f, "EHLO {d}"),
+            Command::Helo(d) => write!(f, "HELO {d}"),
+            Command::Mail { from, params: ps } => write!(f, "MAIL FROM:{from}{}", params(ps)),
+            Command::Rcpt { to, params: ps } => write!(f, "RCPT TO:<{to}>{}", params(ps)),
+            Command::Data => write!(f, "DATA"),
+            Command::Rset => write!(f, "RSET"),
+            Command::Noop(None) => write!(f, "NOOP"),
+            Command::Noop(Some(s)) => write!(f, "NOOP {s}"),
+            Command::Vrfy(s) => write!(f, "VRFY {s}"),
+            Command::Help(None) => write!(f, "HELP"),
+            Command::Help(Some(s)) => write!(f, "HELP {s}"),
+            Command::Quit => write!(f, "QUIT"),
+            Command::Auth {
+                mechanism,
+                initial_response: None,
+            } => write!(f, "AUTH {mechanism}"),
+            Command::Auth {
+                mechanism,
+                initial_response: Some(r),
+            } => write!(f, "AUTH {mechanism} {r}"),
+        }
+    }
+}
+
+/// Dot-stuffs message text for DATA and appends the terminating `.` line (section 4.5.2).
+/// Returns the lines, without CRLF.
+pub fn dot_stuff(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = crate::proto::split_lines(text)
+        .map(|l| {
+            if l.starts_with('.') {
+                format!(".{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    lines.push(".".to_string());
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn real_client_habits_parse() {
+        // Python's smtplib: lower-case verbs and a SIZE parameter.
+        let c = Command::parse("mail FROM:<alice@alpha.example> size=75").unwrap();
+        assert_eq!(
+            c,
+            Command::Mail {
+                from: ReversePath::Address(Address::parse("alice@alpha.example").unwrap()),
+                params: vec![MailParam {
+                    keyword: "SIZE".into(),
+                    value: Some("75".into())
+                }],
+            }
+        );
+        assert_eq!(
+            Command::parse("MAIL FROM:<>").unwrap(),
+            Command::Mail {
+                from: ReversePath::Null,
+                params: vec![]
+            }
+        );
+        assert!(matches!(
+            Command::parse("RCPT TO:<Postmaster>"),
+            Ok(Command::Rcpt { .. })
+        ));
+        assert!(matches!(
+            Command::parse("MAIL FROM: <a@b.example>"),
+            Ok(Command::Mail { .. })
+        ));
+    }
+
+    #[test]
+    fn errors_map_to_500_and_501() {
+        assert_eq!(
+            Command::parse("HELLO x").unwrap_err().reply().code,
+            ReplyCode::SYNTAX_ERROR
+        );
+        assert_eq!(
+            Command::parse("DATA now").unwrap_err().reply().code,
+            ReplyCode::PARAMETER_ERROR
+        );
+        assert_eq!(
+            Command::parse("MAIL TO:<a@b>").unwrap_err().reply().code,
+            ReplyCode::PARAMETER_ERROR
+        );
+        let long = format!("NOOP {}", "x".repeat(600));
+        assert_eq!(Command::parse(&long), Err(WireError::LineTooLong));
+    }
+
+    #[test]
+    fn replies_round_trip_multi_line() {
+        let r = Reply::multi(
+            ReplyCode::OK,
+            vec![
+                "foo.com greets bar.com".into(),
+                "8BITMIME".into(),
+                "HELP".into(),
+            ],
+        );
+        let lines = r.to_lines();
+        assert_eq!(
+            lines,
+            ["250-foo.com greets bar.com", "250-8BITMIME", "250 HELP"]
+        );
+        let parsed: Vec<_> = lines
+            .iter()
+            .map(|l| Reply::parse_line(l).unwrap())
+            .collect();
+        assert!(parsed.iter().take(2).all(|(_, last, _)| !last));
+        assert!(parsed[2].1);
+        assert_eq!(
+            Reply::new(ReplyCode(550), "5.1.1 no such user").enhanced_status(),
+            Some("5.1.1")
+        );
+    }
+
+    #[test]
+    fn dot_stuffing_doubles_leading_dots() {
+        assert_eq!(dot_stuff("a\r\n.b\r\n"), ["a", "..b", "."]);
+    }
+
+    fn address() -> impl Strategy<Value = Address> {
+        (
+            "[a-z][a-z0-9.+_-]{0,20}",
+            "[a-z][a-z0-9-]{0,10}\\.[a-z]{2,6}",
+        )
+            .prop_map(|(l, d)| Address::parse(&format!("{l}@{d}")).unwrap())
+    }
+
+    fn command() -> impl Strategy<Value = Command> {
+        let params = prop::collection::vec(
+            (
+                "[A-Z][A-Z0-9-]{0,8}",
+                prop::option::of("[a-zA-Z0-9+]{1,10}"),
+            )
+                .prop_map(|(keyword, value)| MailParam { keyword, value }),
+            0..3,
+        );
+        prop_oneof![
+            "[a-z][a-z0-9.-]{0,30}".prop_map(Command::Ehlo),
+            "[a-z][a-z0-9.-]{0,30}".prop_map(Command::Helo),
+            (prop::option::of(address()), params.clone()).prop_map(|(a, params)| Command::Mail {
+                from: a.map_or(ReversePath::Null, ReversePath::Address),
+                params
+            }),
+            (address(), params).prop_map(|(to, params)| Command::Rcpt { to, params }),
+            Just(Command::Data),
+            Just(Command::Rset),
+            Just(Command::Quit),
+            Just(Command::Noop(None)),
+            "[a-zA-Z]{1,20}".prop_map(Command::Vrfy),
+            (
+                "(PLAIN|LOGIN)",
+                prop::option::of("[A-Za-z0-9+/]{4,40}={0,2}")
+            )
+                .prop_map(|(mechanism, initial_response)| Command::Auth {
+                    mechanism,
+                    initial_response
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn commands_round_trip(c in command()) {
+            prop_assert_eq!(Command::parse(&c.to_string()).unwrap(), c);
+        }
+
+        #[test]
+        fn any_line_parses_or_errors_without_panic(line in "\\PC{0,600}") {
+            let _ = Command::parse(&line);
+            let _ = Reply::parse_line(&line);
+        }
+    }
+}

@@ -1,0 +1,811 @@
+//! Reading and validating a scenario file. Every error names the file, a line and column, what
+//! is wrong and, where one helps, a hint; nothing here panics on bad input.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use super::file::*;
+use super::model::*;
+use crate::mail::Address;
+
+/// A scenario file that cannot be used, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: String,
+    /// 1-based; 0 when the error has no place in the text (the file cannot be read).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )?;
+        } else {
+            write!(f, "{}: {}", self.file, self.message)?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Reads and validates a scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+        file: name.clone(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the file: {e}"),
+        hint: None,
+    })?;
+    load_str(&text, &name)
+}
+
+/// Parses and validates scenario text; `file` names it in errors.
+pub fn load_str(text: &str, file: &str) -> Result<Scenario, LoadError> {
+    let parsed: ScenarioFile = ron::Options::default().from_str(text).map_err(|e| {
+        let message = e.code.to_string();
+        LoadError {
+            file: file.to_string(),
+            line: e.span.start.line,
+            column: e.span.start.col,
+            hint: syntax_hint(&message),
+            message,
+        }
+    })?;
+    Validator {
+        text,
+        file,
+        parsed: &parsed,
+    }
+    .validate()
+}
+
+/// The domain a name belongs to: the longest of the names it equals or ends in.
+fn longest_domain(domains: &[String], name: &str) -> Option<DomainId> {
+    let name = name.to_ascii_lowercase();
+    domains
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            name == **d
+                || name
+                    .strip_suffix(d.as_str())
+                    .is_some_and(|p| p.ends_with('.'))
+        })
+        .max_by_key(|(_, d)| d.len())
+        .map(|(i, _)| i)
+}
+
+fn syntax_hint(message: &str) -> Option<String> {
+    if message.contains("Unexpected missing field") || message.contains("missing field") {
+        Some("every entry needs the fields named in the README's scenario reference".into())
+    } else if message.contains("Unexpected field") || message.contains("unknown field") {
+        Some("check the spelling; the README lists every field a scenario may use".into())
+    } else if message.contains("variant") {
+        Some("check the spelling of the name before the parenthesis".into())
+    } else if message.contains("Expected") && message.contains("comma") {
+        Some("entries in a list or fields in a struct are separated by commas".into())
+    } else {
+        None
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    file: &'a str,
+    parsed: &'a ScenarioFile,
+}
+
+impl Validator<'_> {
+    /// An error placed at the `nth` (0-based) quoted occurrence of `needle` in the text,
+    /// or at the top of the file when the needle does not occur.
+    fn error_at(
+        &self,
+        needle: &str,
+        nth: usize,
+        message: String,
+        hint: Option<String>,
+    ) -> LoadError {
+        let quoted = format!("\"{needle}\"");
+        let offset = self
+            .text
+            .match_indices(&quoted)
+            .nth(nth)
+            .or_else(|| self.text.match_indices(&quoted).next())
+            .map(|(i, _)| i)
+            .or_else(|| self.text.find(needle));
+        let (line, column) = match offset {
+            Some(i) => {
+                let before = &self.text[..i];
+                let line = before.matches('\n').count() + 1;
+                let column = i - before.rfind('\n').map_or(0, |j| j + 1) + 1;
+                (line, column)
+            }
+            None => (1, 1),
+        };
+        LoadError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message,
+            hint,
+        }
+    }
+
+    fn err(&self, needle: &str, message: String) -> LoadError {
+        self.error_at(needle, 0, message, None)
+    }
+
+    fn unknown(&self, what: &str, name: &str, known: Vec<String>) -> LoadError {
+        let hint = if known.is_empty() {
+            format!("the scenario has no {what}s yet")
+        } else {
+            format!("known {what}s: {}", known.join(", "))
+        };
+        self.error_at(name, 0, format!("unknown {what} {name:?}"), Some(hint))
+    }
+
+    fn host_id(&self, hosts: &[Host], name: &str) -> Result<HostId, LoadError> {
+        hosts
+            .iter()
+            .position(|h| h.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                self.unknown("host", name, hosts.iter().map(|h| h.name.clone()).collect())
+            })
+    }
+
+    fn user_id(&self, users: &[User], address: &str) -> Result<UserId, LoadError> {
+        let key = address.to_ascii_lowercase();
+        users
+            .iter()
+            .position(|u| u.address.key() == key)
+            .ok_or_else(|| {
+                self.unknown(
+                    "user",
+                    address,
+                    users.iter().map(|u| u.address.to_string()).collect(),
+                )
+            })
+    }
+
+    fn address(&self, text: &str) -> Result<Address, LoadError> {
+        Address::parse(text).map_err(|e| {
+            self.error_at(
+                text,
+                0,
+                format!("{text:?} is not an email address: {e}"),
+                Some("write addresses as user@domain, e.g. \"bob@beta.example\"".into()),
+            )
+        })
+    }
+
+    fn ip(&self, text: &str) -> Result<Ipv4Addr, LoadError> {
+        text.parse().map_err(|_| {
+            self.error_at(
+                text,
+                0,
+                format!("{text:?} is not an IPv4 address"),
+                Some("write four numbers 0-255 separated by dots, e.g. \"192.0.2.10\"".into()),
+            )
+        })
+    }
+
+    fn validate(&self) -> Result<Scenario, LoadError> {
+        let p = self.parsed;
+        if p.domains.is_empty() {
+            return Err(self.err("domains", "the scenario has no domains".into()));
+        }
+        // Domains first (without their host-dependent parts).
+        let mut domains: Vec<Domain> = Vec::new();
+        for d in &p.domains {
+            let name = d.name.trim_end_matches('.').to_ascii_lowercase();
+            if name.is_empty() || !name.contains('.') && name.len() > 63 {
+                return Err(self.err(&d.name, format!("{:?} is not a domain name", d.name)));
+            }
+            if domains.iter().any(|x| x.name == name) {
+                return Err(self.error_at(
+                    &d.name,
+                    1,
+                    format!("domain {name:?} is declared twice"),
+                    None,
+                ));
+            }
+            if d.null_mx && !d.mx.is_empty() {
+                return Err(self.error_at(
+                    &d.name,
+                    0,
+                    format!("domain {name:?} has both null_mx and MX records"),
+                    Some("RFC 7505: a null MX must be the domain's only MX record".into()),
+                ));
+            }
+            domains.push(Domain {
+                name,
+                mx: d
+                    .mx
+                    .iter()
+                    .map(|(p, n)| (*p, n.trim_end_matches('.').to_ascii_lowercase()))
+                    .collect(),
+                null_mx: d.null_mx,
+                a: BTreeMap::new(),
+                cname: d
+                    .cname
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_ascii_lowercase(),
+                            v.trim_end_matches('.').to_ascii_lowercase(),
+                        )
+                    })
+                    .collect(),
+                ttl: d.ttl,
+                ns: 0,
+                store: None,
+                submission: None,
+            });
+        }
+        let domain_names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+        let domain_of = |name: &str| longest_domain(&domain_names, name);
+
+        // Hosts.
+        if p.hosts.is_empty() {
+            return Err(self.err("hosts", "the scenario has no hosts".into()));
+        }
+        let mut hosts: Vec<Host> = Vec::new();
+        for h in &p.hosts {
+            let name = h.name.trim_end_matches('.').to_ascii_lowercase();
+            if hosts.iter().any(|x| x.name == name) {
+                return Err(self.error_at(
+                    &h.name,
+                    1,
+                    format!("host {name:?} is declared twice"),
+                    None,
+                ));
+            }
+            let ip = self.ip(&h.ip)?;
+            if let Some(other) = hosts.iter().find(|x| x.ip == ip) {
+                return Err(self.error_at(
+                    &h.ip,
+                    1,
+                    format!(
+                        "hosts {:?} and {:?} both have the address {ip}",
+                        other.name, name
+                    ),
+                    Some("every host needs an address of its own".into()),
+                ));
+            }
+            if h.roles.is_empty() {
+                return Err(self.error_at(
+                    &h.name,
+                    0,
+                    format!("host {name:?} has no roles"),
+                    Some("roles: Client, Submission, Mx, Dns, Pop3, Imap".into()),
+                ));
+            }
+            let domain = match &h.domain {
+                Some(d) => Some(
+                    domains
+                        .iter()
+                        .position(|x| x.name.eq_ignore_ascii_case(d))
+                        .ok_or_else(|| {
+                            self.unknown(
+                                "domain",
+                                d,
+                                domains.iter().map(|d| d.name.clone()).collect(),
+                            )
+                        })?,
+                ),
+                None => domain_of(&name),
+            };
+            let mut roles = h.roles.clone();
+            roles.sort();
+            roles.dedup();
+            hosts.push(Host {
+                name,
+                ip,
+                roles,
+                domain,
+                position: h.position,
+                greylist_ms: h.greylist.map(|m| m.0),
+                max_message_size: h.max_message_size.unwrap_or(10 * 1024 * 1024),
+            });
+        }
+        let dns_hosts: Vec<HostId> = (0..hosts.len())
+            .filter(|&i| hosts[i].has(Role::Dns))
+            .collect();
+
+        // Records and per-domain servers.
+        for (di, d) in p.domains.iter().enumerate() {
+            let dom_name = domains[di].name.clone();
+            // Automatic A records: each host whose name is inside the domain.
+            for h in &hosts {
+                if domain_of(&h.name) == Some(di) {
+                    domains[di].a.insert(h.name.clone(), h.ip);
+                }
+            }
+            for (owner, ip) in &d.a {
+                let owner_lc = owner.trim_end_matches('.').to_ascii_lowercase();
+                if domain_of(&owner_lc) != Some(di) {
+                    return Err(self.error_at(
+                        owner,
+                        0,
+                        format!("the A record {owner:?} is not inside the domain {dom_name:?}"),
+                        None,
+                    ));
+                }
+                let ip = self.ip(ip)?;
+                domains[di].a.insert(owner_lc, ip);
+            }
+            domains[di].ns = match &d.ns {
+                Some(ns) => {
+                    let id = self.host_id(&hosts, ns)?;
+                    if !hosts[id].has(Role::Dns) {
+                        return Err(self.error_at(
+                            ns,
+                            0,
+                            format!("{ns:?} serves {dom_name:?} but has no Dns role"),
+                            Some("add Dns to its roles".into()),
+                        ));
+                    }
+                    id
+                }
+                None => match dns_hosts.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        return Err(self.error_at(
+                            "hosts",
+                            0,
+                            "no host has the Dns role, so no one can answer DNS queries".into(),
+                            Some("add a host such as (name: \"ns.example\", ip: \"192.0.2.53\", roles: [Dns])".into()),
+                        ));
+                    }
+                    _ => {
+                        return Err(self.error_at(
+                            &d.name,
+                            0,
+                            format!("domain {dom_name:?} does not say which DNS server holds it"),
+                            Some(format!(
+                                "add ns: one of {}",
+                                dns_hosts
+                                    .iter()
+                                    .map(|&i| hosts[i].name.clone())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )),
+                        ));
+                    }
+                },
+            };
+            let in_domain = |role: Role| -> Vec<HostId> {
+                (0..hosts.len())
+                    .filter(|&i| hosts[i].domain == Some(di) && hosts[i].has(role))
+                    .collect()
+            };
+            domains[di].store =
+                (0..hosts.len()).find(|&i| hosts[i].domain == Some(di) && hosts[i].is_store());
+            domains[di].submission = in_domain(Role::Submission).first().copied();
+        }
+
+        // Users.
+        let mut users: Vec<User> = Vec::new();
+        for u in &p.users {
+            let address = self.address(&u.address)?;
+            if users.iter().any(|x| x.address.key() == address.key()) {
+                return Err(self.error_at(
+                    &u.address,
+                    1,
+                    format!("user {address} is declared twice"),
+                    None,
+                ));
+            }
+            let domain = domains
+                .iter()
+                .position(|d| d.name == address.domain())
+                .ok_or_else(|| {
+                    self.unknown(
+                        "domain",
+                        address.domain(),
+                        domains.iter().map(|d| d.name.clone()).collect(),
+                    )
+                })?;
+            if domains[domain].store.is_none() {
+                return Err(self.error_at(
+                    &u.address,
+                    0,
+                    format!(
+                        "no host of {} keeps mailboxes, so {address} has nowhere to receive mail",
+                        domains[domain].name
+                    ),
+                    Some("give a host of the domain the Imap or Pop3 role".into()),
+                ));
+            }
+            let client = match &u.client {
+                Some(c) => {
+                    let id = self.host_id(&hosts, c)?;
+                    if !hosts[id].has(Role::Client) {
+                        return Err(self.error_at(
+                            c,
+                            0,
+                            format!("{c:?} has no Client role"),
+                            Some("add Client to its roles".into()),
+                        ));
+                    }
+                    id
+                }
+                None => {
+                    let clients: Vec<HostId> = (0..hosts.len())
+                        .filter(|&i| hosts[i].has(Role::Client) && hosts[i].domain == Some(domain))
+                        .collect();
+                    match clients.as_slice() {
+                        [one] => *one,
+                        [] => match (0..hosts.len()).find(|&i| hosts[i].has(Role::Client)) {
+                            Some(any) => any,
+                            None => {
+                                return Err(self.error_at(
+                                    &u.address,
+                                    0,
+                                    format!("{address} has no mail program: no host has the Client role"),
+                                    Some("add a host such as (name: \"laptop.alpha.example\", ip: \"198.51.100.7\", roles: [Client])".into()),
+                                ));
+                            }
+                        },
+                        _ => {
+                            return Err(self.error_at(
+                                &u.address,
+                                0,
+                                format!("{address} could use several client hosts"),
+                                Some("add client: \"...\" to the user".into()),
+                            ));
+                        }
+                    }
+                }
+            };
+            users.push(User {
+                address,
+                password: u.password.clone(),
+                domain,
+                client,
+            });
+        }
+
+        // Links.
+        let spec = |latency: (u64, u64), loss: f64, at: &str| -> Result<LinkSpec, LoadError> {
+            if latency.0 > latency.1 {
+                return Err(self.error_at(
+                    at,
+                    0,
+                    format!("latency range {latency:?} runs backwards"),
+                    Some("write (low, high)".into()),
+                ));
+            }
+            if !(0.0..1.0).contains(&loss) {
+                return Err(self.error_at(
+                    at,
+                    0,
+                    format!("loss {loss} must be at least 0 and below 1"),
+                    None,
+                ));
+            }
+            Ok(LinkSpec {
+                latency_ms: latency,
+                loss,
+            })
+        };
+        let default_link = spec(
+            p.default_link.latency_ms,
+            p.default_link.loss,
+            "default_link",
+        )?;
+        let mut links = Vec::new();
+        for l in &p.links {
+            let a = self.host_id(&hosts, &l.between.0)?;
+            let b = self.host_id(&hosts, &l.between.1)?;
+            if a == b {
+                return Err(self.err(&l.between.0, "a link needs two different hosts".into()));
+            }
+            links.push(Link {
+                a,
+                b,
+                spec: spec(l.latency_ms, l.loss, &l.between.0)?,
+            });
+        }
+
+        // Retry.
+        if p.retry.schedule.is_empty() || p.retry.schedule.iter().any(|m| m.0 == 0) {
+            return Err(self.err(
+                "schedule",
+                "the retry schedule needs at least one wait longer than zero".into(),
+            ));
+        }
+        let retry = Retry {
+            schedule_ms: p.retry.schedule.iter().map(|m| m.0).collect(),
+            give_up_ms: p.retry.give_up.0,
+        };
+
+        // Faults.
+        let mut faults = Vec::new();
+        for f in &p.faults {
+            let (at, kind) = match f {
+                FaultFile::HostDown { at, host } => {
+                    (at, FaultKind::HostDown(self.host_id(&hosts, host)?))
+                }
+                FaultFile::HostUp { at, host } => {
+                    (at, FaultKind::HostUp(self.host_id(&hosts, host)?))
+                }
+                FaultFile::LinkDown { at, between } => (
+                    at,
+                    FaultKind::LinkDown(
+                        self.host_id(&hosts, &between.0)?,
+                        self.host_id(&hosts, &between.1)?,
+                    ),
+                ),
+                FaultFile::LinkUp { at, between } => (
+                    at,
+                    FaultKind::LinkUp(
+                        self.host_id(&hosts, &between.0)?,
+                        self.host_id(&hosts, &between.1)?,
+                    ),
+                ),
+                FaultFile::DnsChange { at, name, record } => {
+                    let lc = name.trim_end_matches('.').to_ascii_lowercase();
+                    let domain = domain_of(&lc).ok_or_else(|| {
+                        self.unknown(
+                            "domain",
+                            name,
+                            domains.iter().map(|d| d.name.clone()).collect(),
+                        )
+                    })?;
+                    let record = match record {
+                        RecordFile::A(ip) => RecordChange::A(self.ip(ip)?),
+                        RecordFile::Mx(list) => RecordChange::Mx(
+                            list.iter()
+                                .map(|(p, n)| (*p, n.trim_end_matches('.').to_ascii_lowercase()))
+                                .collect(),
+                        ),
+                        RecordFile::Cname(t) => {
+                            RecordChange::Cname(t.trim_end_matches('.').to_ascii_lowercase())
+                        }
+                        RecordFile::Remove => RecordChange::Remove,
+                    };
+                    (
+                        at,
+                        FaultKind::DnsChange {
+                            domain,
+                            name: lc,
+                            record,
+                        },
+                    )
+                }
+                FaultFile::MailboxFull { at, user } => {
+                    (at, FaultKind::MailboxFull(self.user_id(&users, user)?))
+                }
+                FaultFile::MailboxFreed { at, user } => {
+                    (at, FaultKind::MailboxFreed(self.user_id(&users, user)?))
+                }
+            };
+            faults.push(Fault { at_ms: at.0, kind });
+        }
+        faults.sort_by_key(|f| f.at_ms);
+
+        // Script.
+        let mut script = Vec::new();
+        let mut send_count = 0;
+        let mut ids: Vec<String> = Vec::new();
+        for a in &p.script {
+            let action = match a {
+                ActionFile::Send(s) => {
+                    send_count += 1;
+                    let id = s.id.clone().unwrap_or_else(|| format!("m{send_count}"));
+                    if ids.contains(&id) {
+                        return Err(self.error_at(
+                            &id,
+                            1,
+                            format!("two messages are called {id:?}"),
+                            Some("give each Send its own id".into()),
+                        ));
+                    }
+                    ids.push(id.clone());
+                    let from = self.user_id(&users, &s.from)?;
+                    let list = |xs: &[String]| -> Result<Vec<Address>, LoadError> {
+                        xs.iter().map(|x| self.address(x)).collect()
+                    };
+                    let send = Send {
+                        id,
+                        from,
+                        to: list(&s.to)?,
+                        cc: list(&s.cc)?,
+                        bcc: list(&s.bcc)?,
+                        subject: s.subject.clone(),
+                        body: s.body.clone(),
+                        header_from: s.header_from.clone(),
+                        via: s
+                            .via
+                            .as_ref()
+                            .map(|v| self.host_id(&hosts, v))
+                            .transpose()?,
+                    };
+                    if send.recipients().is_empty() {
+                        return Err(self.error_at(
+                            &s.from,
+                            0,
+                            "a Send needs at least one recipient in to, cc or bcc".into(),
+                            None,
+                        ));
+                    }
+                    if send.via.is_none() && domains[users[from].domain].submission.is_none() {
+                        return Err(self.error_at(
+                            &s.from,
+                            0,
+                            format!(
+                                "{} has no submission server to send through",
+                                users[from].address
+                            ),
+                            Some(format!(
+                                "give a host of {} the Submission role, or add via: \"...\"",
+                                domains[users[from].domain].name
+                            )),
+                        ));
+                    }
+                    Action {
+                        at_ms: s.at.0,
+                        kind: ActionKind::Send(Box::new(send)),
+                    }
+                }
+                ActionFile::FetchPop3 { at, user, keep } => {
+                    let user = self.user_id(&users, user)?;
+                    self.require_access(&hosts, &domains, &users, user, Role::Pop3)?;
+                    Action {
+                        at_ms: at.0,
+                        kind: ActionKind::FetchPop3 { user, keep: *keep },
+                    }
+                }
+                ActionFile::FetchImap { at, user } => {
+                    let user = self.user_id(&users, user)?;
+                    self.require_access(&hosts, &domains, &users, user, Role::Imap)?;
+                    Action {
+                        at_ms: at.0,
+                        kind: ActionKind::FetchImap { user },
+                    }
+                }
+            };
+            script.push(action);
+        }
+        script.sort_by_key(|a| a.at_ms);
+
+        // Expectations.
+        let message = |id: &str| -> Result<String, LoadError> {
+            if ids.iter().any(|x| x == id) {
+                Ok(id.to_string())
+            } else {
+                Err(self.unknown("message", id, ids.clone()))
+            }
+        };
+        let folder = |f: &Option<String>| f.clone().unwrap_or_else(|| "INBOX".to_string());
+        let mut expectations = Vec::new();
+        for e in &p.expect {
+            expectations.push(match e {
+                ExpectFile::Delivered {
+                    message: m,
+                    to,
+                    folder: f,
+                } => Expectation::Delivered {
+                    message: message(m)?,
+                    to: self.user_id(&users, to)?,
+                    folder: folder(f),
+                },
+                ExpectFile::NotDelivered { message: m, to } => Expectation::NotDelivered {
+                    message: message(m)?,
+                    to: self.user_id(&users, to)?,
+                },
+                ExpectFile::Bounced { message: m } => Expectation::Bounced {
+                    message: message(m)?,
+                },
+                ExpectFile::Queued { message: m } => Expectation::Queued {
+                    message: message(m)?,
+                },
+                ExpectFile::Rejected { message: m } => Expectation::Rejected {
+                    message: message(m)?,
+                },
+                ExpectFile::MailboxCount {
+                    user,
+                    folder: f,
+                    count,
+                } => Expectation::MailboxCount {
+                    user: self.user_id(&users, user)?,
+                    folder: folder(f),
+                    count: *count,
+                },
+                ExpectFile::DnsQueries {
+                    host,
+                    name,
+                    qtype,
+                    count,
+                } => {
+                    let qtype = qtype.to_ascii_uppercase();
+                    if !matches!(qtype.as_str(), "A" | "MX" | "CNAME") {
+                        return Err(self.error_at(
+                            &qtype,
+                            0,
+                            format!("unknown query type {qtype:?}"),
+                            Some("use \"A\", \"MX\" or \"CNAME\"".into()),
+                        ));
+                    }
+                    Expectation::DnsQueries {
+                        host: self.host_id(&hosts, host)?,
+                        name: name.trim_end_matches('.').to_ascii_lowercase(),
+                        qtype,
+                        count: *count,
+                    }
+                }
+                ExpectFile::Downloaded { user, count } => Expectation::Downloaded {
+                    user: self.user_id(&users, user)?,
+                    count: *count,
+                },
+            });
+        }
+
+        let last = faults
+            .iter()
+            .map(|f| f.at_ms)
+            .chain(script.iter().map(|a| a.at_ms))
+            .max()
+            .unwrap_or(0);
+        let run_until_ms = p
+            .run_until
+            .map(|m| m.0)
+            .unwrap_or(last + retry.give_up_ms + 86_400_000);
+
+        Ok(Scenario {
+            title: p.title.clone(),
+            description: p.description.trim().to_string(),
+            seed: p.seed,
+            domains,
+            hosts,
+            users,
+            links,
+            default_link,
+            retry,
+            faults,
+            script,
+            expectations,
+            run_until_ms,
+        })
+    }
+
+    fn require_access(
+        &self,
+        hosts: &[Host],
+        domains: &[Domain],
+        users: &[User],
+        user: UserId,
+        role: Role,
+    ) -> Result<(), LoadError> {
+        let store = domains[users[user].domain].store;
+        if store.is_some_and(|s| hosts[s].has(role)) {
+            return Ok(());
+        }
+        let address = users[user].address.to_string();
+        Err(self.error_at(
+            &address,
+            1,
+            format!("{address}'s mailbox host does not offer {role:?}"),
+            Some(format!(
+                "add {role:?} to the roles of the host that keeps the mail of {}",
+                users[user].address.domain()
+            )),
+        ))
+    }
+}
