@@ -1,8 +1,24 @@
 //! mailsim: an educational mail-delivery simulator.
+//!
+//! The layers, from the bottom up (only `gui` knows Bevy; everything else builds with
+//! `--no-default-features`):
+//!
+//! - [`mail`]: addresses, RFC 5322 messages, mailboxes.
+//! - [`proto`]: sans-IO protocol engines for SMTP, DNS, POP3 and IMAP: lines in, lines out.
+//! - [`node`]: what a host decides on its own: MX choice (RFC 5321 section 5.1), bounces (RFC 3464).
+//! - [`scenario`]: the RON lesson files and their validation into a [`scenario::Scenario`].
+//! - [`sim`]: the deterministic discrete-event world that drives the engines over simulated
+//!   links, and the [`sim::Trace`] it leaves, with captions and reports.
+//! - [`cli`]: the `mailsim` command; [`bench`]: the generated benchmark world.
+//! - `gui` (feature `gui`): the Bevy window that plays a trace.
 
+pub mod bench;
+pub mod cli;
 pub mod mail;
+pub mod node;
 pub mod proto;
 pub mod scenario;
+pub mod sim;
 
 #[cfg(feature = "gui")]
 pub mod gui;

@@ -56,7 +56,11 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
 
 /// Parses and validates scenario text; `file` names it in errors.
 pub fn load_str(text: &str, file: &str) -> Result<Scenario, LoadError> {
-    let parsed: ScenarioFile = ron::Options::default().from_str(text).map_err(|e| {
+    // Optional fields take a bare value, and `Send(at: ...)` needs no inner parentheses.
+    let options = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
+    let parsed: ScenarioFile = options.from_str(text).map_err(|e| {
         let message = e.code.to_string();
         LoadError {
             file: file.to_string(),
@@ -421,17 +425,6 @@ impl Validator<'_> {
                         domains.iter().map(|d| d.name.clone()).collect(),
                     )
                 })?;
-            if domains[domain].store.is_none() {
-                return Err(self.error_at(
-                    &u.address,
-                    0,
-                    format!(
-                        "no host of {} keeps mailboxes, so {address} has nowhere to receive mail",
-                        domains[domain].name
-                    ),
-                    Some("give a host of the domain the Imap or Pop3 role".into()),
-                ));
-            }
             let client = match &u.client {
                 Some(c) => {
                     let id = self.host_id(&hosts, c)?;

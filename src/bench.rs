@@ -1,0 +1,130 @@
+//! `mailsim bench`: a generated world of many domains, to measure the simulation's speed.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::mail::Address;
+use crate::scenario::{
+    Action, ActionKind, Domain, Host, LinkSpec, Retry, Role, Scenario, Send, User,
+};
+
+/// Users per generated domain.
+const USERS_PER_DOMAIN: usize = 4;
+
+fn ip(n: usize) -> Ipv4Addr {
+    let n = n as u32 + 1;
+    Ipv4Addr::new(10, (n >> 16) as u8, (n >> 8) as u8, n as u8)
+}
+
+/// A world of `domains` providers, each with a DNS server, a submission server, an MX that
+/// keeps the mailboxes, a client host and a few users; `messages` sends spread over an hour
+/// between random users of different domains.
+pub fn generate(domains: usize, messages: usize, seed: u64) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut hosts = Vec::new();
+    let mut doms = Vec::new();
+    let mut users = Vec::new();
+    for d in 0..domains {
+        let name = format!("d{d}.example");
+        let base = hosts.len();
+        let role_hosts = [
+            ("ns", vec![Role::Dns]),
+            ("smtp", vec![Role::Submission]),
+            ("mx", vec![Role::Mx, Role::Imap, Role::Pop3]),
+            ("pc", vec![Role::Client]),
+        ];
+        let mut a = BTreeMap::new();
+        for (k, (label, roles)) in role_hosts.into_iter().enumerate() {
+            let host = format!("{label}.{name}");
+            a.insert(host.clone(), ip(base + k));
+            hosts.push(Host {
+                name: host,
+                ip: ip(base + k),
+                roles,
+                domain: Some(d),
+                position: None,
+                greylist_ms: None,
+                max_message_size: 10 * 1024 * 1024,
+            });
+        }
+        doms.push(Domain {
+            name: name.clone(),
+            mx: vec![(10, format!("mx.{name}"))],
+            null_mx: false,
+            a,
+            cname: BTreeMap::new(),
+            ttl: 3600,
+            ns: base,
+            store: Some(base + 2),
+            submission: Some(base + 1),
+        });
+        for u in 0..USERS_PER_DOMAIN {
+            users.push(User {
+                address: Address::parse(&format!("user{u}@{name}"))
+                    .expect("generated addresses are valid"),
+                password: format!("pw{u}"),
+                domain: d,
+                client: base + 3,
+            });
+        }
+    }
+    let mut script = Vec::new();
+    for m in 0..messages {
+        let from = rng.random_range(0..users.len());
+        let mut to = rng.random_range(0..users.len());
+        if domains > 1 {
+            while users[to].domain == users[from].domain {
+                to = rng.random_range(0..users.len());
+            }
+        }
+        script.push(Action {
+            at_ms: rng.random_range(0..3_600_000),
+            kind: ActionKind::Send(Box::new(Send {
+                id: format!("m{}", m + 1),
+                from,
+                to: vec![users[to].address.clone()],
+                cc: vec![],
+                bcc: vec![],
+                subject: format!("Message {}", m + 1),
+                body: "Hello from the benchmark.\n".into(),
+                header_from: None,
+                via: None,
+            })),
+        });
+    }
+    script.sort_by_key(|a| a.at_ms);
+    Scenario {
+        title: format!("benchmark: {domains} domains, {messages} messages"),
+        description: String::new(),
+        seed,
+        domains: doms,
+        hosts,
+        users,
+        links: Vec::new(),
+        default_link: LinkSpec {
+            latency_ms: (5, 50),
+            loss: 0.0,
+        },
+        retry: Retry {
+            schedule_ms: vec![30 * 60_000],
+            give_up_ms: 5 * 86_400_000,
+        },
+        faults: Vec::new(),
+        script,
+        expectations: Vec::new(),
+        run_until_ms: 7 * 86_400_000,
+    }
+}
+
+/// The peak resident memory of this process in KiB, where the system tells it.
+pub fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+}

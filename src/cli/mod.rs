@@ -1,0 +1,188 @@
+//! The command line: `run`, `check`, `bench` (and, with the window, `open`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::scenario::{LoadError, Scenario, load_file};
+use crate::sim::{render, report, run};
+
+/// mailsim: watch an email travel, hop by hop, through SMTP, DNS, POP3 and IMAP.
+#[derive(Parser, Debug)]
+#[command(name = "mailsim", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario and print its trace; exit 1 if an expectation fails, 2 for a bad file.
+    Run {
+        file: PathBuf,
+        /// Use this seed instead of the file's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How to print the trace.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Print a JSON report of the final state instead of the trace.
+        #[arg(long, value_enum)]
+        report: Option<ReportFormat>,
+    },
+    /// Check a scenario file without running it.
+    Check { file: PathBuf },
+    /// Measure the simulation on a generated world.
+    Bench {
+        #[arg(long, default_value_t = 1000)]
+        domains: usize,
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Open a scenario in the window.
+    #[cfg(feature = "gui")]
+    Open { file: PathBuf },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Json,
+}
+
+fn load(file: &PathBuf, seed: Option<u64>) -> Result<Scenario, ExitCode> {
+    match load_file(file) {
+        Ok(mut s) => {
+            if let Some(seed) = seed {
+                s.seed = seed;
+            }
+            Ok(s)
+        }
+        Err(e) => Err(bad_file(&e)),
+    }
+}
+
+fn bad_file(e: &LoadError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+/// Runs the parsed command line; returns the process exit status.
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            format,
+            report: rep,
+        } => {
+            let scenario = match load(&file, seed) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let outcome = run(&scenario);
+            let verdicts = report::check(&scenario, &outcome);
+            if rep.is_some() {
+                println!("{}", report::report_json(&scenario, &outcome));
+            } else {
+                match format {
+                    Format::Text => {
+                        print!("{}", render::render_text(&scenario, &outcome.trace));
+                        if !verdicts.is_empty() {
+                            println!("\n# expectations");
+                            for v in &verdicts {
+                                let mark = if v.ok { "ok  " } else { "FAIL" };
+                                if v.detail.is_empty() {
+                                    println!("{mark} {}", v.text);
+                                } else {
+                                    println!("{mark} {} ({})", v.text, v.detail);
+                                }
+                            }
+                        }
+                    }
+                    Format::Jsonl => print!("{}", render::render_jsonl(&scenario, &outcome.trace)),
+                }
+            }
+            let failed: Vec<_> = verdicts.iter().filter(|v| !v.ok).collect();
+            if failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                for v in failed {
+                    eprintln!(
+                        "expectation failed: {} ({}); seed {}",
+                        v.text, v.detail, scenario.seed
+                    );
+                }
+                ExitCode::from(1)
+            }
+        }
+        Command::Check { file } => match load(&file, None) {
+            Ok(s) => {
+                println!(
+                    "{}: ok: \"{}\", {} domains, {} hosts, {} users, {} actions, {} faults, {} expectations",
+                    file.display(),
+                    s.title,
+                    s.domains.len(),
+                    s.hosts.len(),
+                    s.users.len(),
+                    s.script.len(),
+                    s.faults.len(),
+                    s.expectations.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Bench {
+            domains,
+            messages,
+            seed,
+        } => {
+            let start = Instant::now();
+            let scenario = crate::bench::generate(domains, messages, seed);
+            let generated = start.elapsed();
+            let start = Instant::now();
+            let outcome = run(&scenario);
+            let wall = start.elapsed();
+            let events = outcome.trace.len();
+            let delivered: usize = outcome
+                .state
+                .stores
+                .iter()
+                .flat_map(|s| s.mailboxes.values())
+                .map(|mb| mb.inbox().messages.len())
+                .sum();
+            println!("domains          {domains}");
+            println!("hosts            {}", scenario.hosts.len());
+            println!("messages sent    {messages}");
+            println!("messages in mailboxes {delivered}");
+            println!("still queued     {}", outcome.state.queued.len());
+            println!("trace events     {events}");
+            println!("generate         {:.3} s", generated.as_secs_f64());
+            println!("simulate         {:.3} s", wall.as_secs_f64());
+            println!("events/second    {:.0}", events as f64 / wall.as_secs_f64());
+            match crate::bench::peak_memory_kib() {
+                Some(kib) => println!("peak memory      {:.1} MiB", kib as f64 / 1024.0),
+                None => println!("peak memory      unknown"),
+            }
+            ExitCode::SUCCESS
+        }
+        #[cfg(feature = "gui")]
+        Command::Open { file } => {
+            let scenario = match load(&file, None) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            crate::gui::open(scenario, file)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Delivery status notifications (RFC 3464): the bounce a sender receives.
+
+use crate::mail::{Address, Message, rfc5322_date};
+
+/// One recipient that could not be reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedRecipient {
+    pub recipient: Address,
+    /// The enhanced status code (RFC 3463), e.g. `5.1.1`.
+    pub status: String,
+    /// The server's reply, e.g. `550 5.1.1 <x@y>: User unknown`.
+    pub diagnostic: String,
+    /// The server that said so, when one did.
+    pub remote_mta: Option<String>,
+}
+
+/// Builds a `multipart/report; report-type=delivery-status` message (RFC 3464 section 2)
+/// from `MAILER-DAEMON@reporting_mta` to the original envelope sender.
+pub fn build_bounce(
+    reporting_mta: &str,
+    original: &Message,
+    sender: &Address,
+    failed: &[FailedRecipient],
+    arrival_ms: u64,
+    now_ms: u64,
+    message_id: &str,
+) -> Message {
+    let boundary = format!("{message_id}/{reporting_mta}").replace(['<', '>', '@'], "");
+    let mut human = String::from(
+        "This is the mail system at host REPORTER.\n\nI'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients. It's attached below.\n\n",
+    )
+    .replace("REPORTER", reporting_mta);
+    for f in failed {
+        human.push_str(&format!("<{}>: {}\n", f.recipient, f.diagnostic));
+    }
+    let mut status = format!(
+        "Reporting-MTA: dns; {reporting_mta}\nArrival-Date: {}\n",
+        rfc5322_date(arrival_ms)
+    );
+    for f in failed {
+        status.push_str(&format!(
+            "\nFinal-Recipient: rfc822; {}\nAction: failed\nStatus: {}\n",
+            f.recipient, f.status
+        ));
+        if let Some(remote) = &f.remote_mta {
+            status.push_str(&format!("Remote-MTA: dns; {remote}\n"));
+        }
+        status.push_str(&format!("Diagnostic-Code: smtp; {}\n", f.diagnostic));
+    }
+    let original_id = original.header("Message-ID").unwrap_or_default();
+    let subject = original.header("Subject").unwrap_or_default();
+    let body = format!(
+        "This is a MIME-encapsulated message.\n\n--{boundary}\nContent-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\n{human}\n--{boundary}\nContent-Description: Delivery report\nContent-Type: message/delivery-status\n\n{status}\n--{boundary}\nContent-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\n{}\n--{boundary}--\n",
+        original.header_block().replace("\r\n", "\n").trim_end()
+    );
+    let content_type =
+        format!("multipart/report; report-type=delivery-status;\n boundary=\"{boundary}\"");
+    let to = format!("<{sender}>");
+    let from = format!("Mail Delivery System <MAILER-DAEMON@{reporting_mta}>");
+    let subject = format!("Undelivered Mail Returned to Sender: {subject}");
+    let date = rfc5322_date(now_ms);
+    Message::build(
+        &[
+            ("From", &from),
+            ("To", &to),
+            ("Subject", &subject),
+            ("Date", &date),
+            ("Message-ID", message_id),
+            ("References", &original_id),
+            ("Auto-Submitted", "auto-replied"),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", &content_type),
+        ],
+        &body,
+    )
+}
+
+/// Whether a message is a delivery status notification.
+pub fn is_bounce(message: &Message) -> bool {
+    message.header("Content-Type").is_some_and(|c| {
+        c.to_ascii_lowercase()
+            .contains("report-type=delivery-status")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounce_has_the_three_parts_of_rfc3464() {
+        let original = Message::build(
+            &[("Message-ID", "<m1@a.example>"), ("Subject", "Hi")],
+            "text",
+        );
+        let sender = Address::parse("alice@alpha.example").unwrap();
+        let failed = [FailedRecipient {
+            recipient: Address::parse("nobody@beta.example").unwrap(),
+            status: "5.1.1".into(),
+            diagnostic: "550 5.1.1 <nobody@beta.example>: User unknown".into(),
+            remote_mta: Some("mx.beta.example".into()),
+        }];
+        let b = build_bounce(
+            "smtp.alpha.example",
+            &original,
+            &sender,
+            &failed,
+            0,
+            60_000,
+            "<b1@smtp.alpha.example>",
+        );
+        assert!(is_bounce(&b));
+        assert_eq!(b.header("References").as_deref(), Some("<m1@a.example>"));
+        let body = b.body();
+        assert!(body.contains("Content-Type: message/delivery-status"));
+        assert!(body.contains("Final-Recipient: rfc822; nobody@beta.example"));
+        assert!(body.contains("Action: failed"));
+        assert!(body.contains("Status: 5.1.1"));
+        assert!(body.contains("Content-Type: text/rfc822-headers"));
+    }
+}

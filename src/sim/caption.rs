@@ -1,0 +1,314 @@
+//! Captions: each trace event said in plain words for a student. They are derived from the
+//! trace when shown, not stored, so a run costs nothing for words nobody reads.
+
+use super::trace::{EventKind, Protocol, Trace, TraceEvent};
+use crate::scenario::Scenario;
+
+/// The caption of event `i`.
+pub fn caption(scenario: &Scenario, trace: &Trace, i: usize) -> String {
+    let ev = &trace.events[i];
+    let name = |h: Option<usize>| h.map(|h| scenario.hosts[h].name.as_str()).unwrap_or("?");
+    let (from, to) = (name(ev.from), name(ev.to));
+    match ev.kind {
+        EventKind::ClientLine | EventKind::ServerLine => {
+            let previous = previous_client_line(trace, i);
+            match ev.protocol {
+                Some(Protocol::Smtp | Protocol::Submission) if ev.kind == EventKind::ClientLine => {
+                    smtp_command(from, to, &ev.text)
+                }
+                Some(Protocol::Smtp | Protocol::Submission) => {
+                    smtp_reply(from, to, &ev.text, previous)
+                }
+                Some(Protocol::Pop3) if ev.kind == EventKind::ClientLine => {
+                    pop3_command(from, &ev.text)
+                }
+                Some(Protocol::Pop3) => pop3_reply(from, &ev.text, previous),
+                Some(Protocol::Imap) if ev.kind == EventKind::ClientLine => {
+                    imap_command(from, &ev.text)
+                }
+                Some(Protocol::Imap) => imap_reply(from, &ev.text, previous),
+                _ => ev.text.clone(),
+            }
+        }
+        EventKind::DnsQuery => {
+            let (qname, qtype) = dns_question(&ev.text);
+            format!("{from} asks the DNS server {to}: what are the {qtype} records of {qname}?")
+        }
+        EventKind::DnsAnswer => dns_answer(from, &ev.text),
+        EventKind::DnsCacheHit => {
+            let q = ev.text.lines().next().unwrap_or("");
+            format!(
+                "{from} already knows the answer to \"{q}\" from its cache: no DNS query is needed until the TTL runs out"
+            )
+        }
+        EventKind::Connect => format!("{}: the TCP connection is being set up", ev.text),
+        _ => ev.text.clone(),
+    }
+}
+
+/// The most recent client line on the same connection before event `i`.
+fn previous_client_line(trace: &Trace, i: usize) -> Option<&TraceEvent> {
+    let conn = trace.events[i].conn?;
+    trace.events[..i]
+        .iter()
+        .rev()
+        .take(64)
+        .find(|e| e.conn == Some(conn) && e.kind == EventKind::ClientLine)
+}
+
+fn first_word(text: &str) -> String {
+    text.split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase()
+}
+
+fn angle(text: &str) -> &str {
+    match (text.find('<'), text.find('>')) {
+        (Some(a), Some(b)) if b > a => &text[a + 1..b],
+        _ => "",
+    }
+}
+
+fn smtp_command(from: &str, to: &str, text: &str) -> String {
+    if text.contains("\r\n") {
+        let lines = text.lines().count().saturating_sub(1);
+        let headers = text
+            .split("\r\n\r\n")
+            .next()
+            .map_or(0, |h| h.lines().count());
+        return format!(
+            "{from} sends the message itself: {headers} header lines, a blank line, the body ({lines} lines in all), then a lone \".\" to end it"
+        );
+    }
+    match first_word(text).as_str() {
+        "EHLO" => format!(
+            "{from} greets {to} and introduces itself (EHLO): it wants to use ESMTP extensions"
+        ),
+        "HELO" => format!("{from} greets {to} the old way (HELO)"),
+        "AUTH" => format!(
+            "{from} logs in (AUTH PLAIN: user name and password in base64); submission servers require it (RFC 6409)"
+        ),
+        "MAIL" if angle(text).is_empty() => format!(
+            "{from} starts a message with the null sender <>: it is a bounce, and nothing may bounce back to it"
+        ),
+        "MAIL" => format!(
+            "{from} starts a message. The envelope sender (MAIL FROM) is {}: bounces go there, whatever the From: header says",
+            angle(text)
+        ),
+        "RCPT" => format!(
+            "{from} names a recipient in the envelope (RCPT TO): {}",
+            angle(text)
+        ),
+        "DATA" => format!("{from} asks to send the message text (DATA)"),
+        "QUIT" => format!("{from} says goodbye (QUIT)"),
+        "RSET" => format!("{from} cancels the transaction (RSET)"),
+        "NOOP" => format!("{from} checks the connection is alive (NOOP)"),
+        "VRFY" => format!("{from} asks whether a user exists (VRFY)"),
+        "HELP" => format!("{from} asks for help (HELP)"),
+        _ => format!("{from} sends {text:?}"),
+    }
+}
+
+fn smtp_reply(from: &str, to: &str, text: &str, previous: Option<&TraceEvent>) -> String {
+    let last = text.lines().last().unwrap_or(text);
+    let code: u16 = text.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let detail = last.get(4..).unwrap_or("");
+    let before = previous.map(|p| p.text.as_str()).unwrap_or("");
+    let verb = if before.contains("\r\n") {
+        "BODY".to_string()
+    } else {
+        first_word(before)
+    };
+    let rcpt = angle(before);
+    match (code, verb.as_str()) {
+        (220, _) => format!("{from} answers the connection: ready (220)"),
+        (250, "EHLO") => {
+            let ext: Vec<&str> = text
+                .lines()
+                .skip(1)
+                .map(|l| l.get(4..).unwrap_or(""))
+                .collect();
+            format!(
+                "{from} answers 250 and lists what it supports: {}",
+                ext.join(", ")
+            )
+        }
+        (250, "HELO") => format!("{from} answers 250: hello"),
+        (235, _) => format!("{from} answers 235: the login is accepted"),
+        (250, "MAIL") => format!("{from} answers 250: the sender is accepted"),
+        (250, "RCPT") => format!("{from} answers 250: it accepts the message for {rcpt}"),
+        (354, _) => format!("{from} answers 354: go ahead, end the text with a lone \".\""),
+        (250, "BODY") => format!(
+            "{from} answers 250: it has taken responsibility for the message and will deliver or bounce it ({detail})"
+        ),
+        (221, _) => format!("{from} answers 221 and closes the connection"),
+        (451 | 450, "RCPT") if detail.contains("Greylist") => format!(
+            "{from} answers {code}: greylisting. A stranger's first try is refused for a while; a real server comes back later, much spam never does"
+        ),
+        (452, "RCPT") if detail.contains("full") => {
+            format!(
+                "{from} answers 452: {rcpt}'s mailbox is full, a temporary failure; {to} keeps the message and tries again later"
+            )
+        }
+        (554 | 550, "RCPT") if detail.contains("5.7.1") => format!(
+            "{from} answers {code}: relay access denied. It takes mail only for its own domains, or from users who logged in, so it is not an open relay"
+        ),
+        (550, "RCPT") => format!(
+            "{from} answers 550: there is no user {rcpt} here. A permanent failure: a bounce will go to the envelope sender"
+        ),
+        (530, _) => {
+            format!("{from} answers 530: log in first (AUTH); submission is for known users only")
+        }
+        (535, _) => format!("{from} answers 535: wrong user name or password"),
+        (421, _) => format!("{from} answers 421: it is closing the connection; try again later"),
+        (c, _) if (200..300).contains(&c) => format!("{from} answers {c}: done ({detail})"),
+        (c, _) if (300..400).contains(&c) => format!("{from} answers {c}: go on"),
+        (c, _) if (400..500).contains(&c) => {
+            format!("{from} answers {c}: a temporary failure ({detail}); {to} will try again later")
+        }
+        (c, _) => format!("{from} answers {c}: a permanent failure ({detail})"),
+    }
+}
+
+fn pop3_command(from: &str, text: &str) -> String {
+    let arg = text.split_whitespace().nth(1).unwrap_or("");
+    match first_word(text).as_str() {
+        "USER" => format!("{from} gives the user name {arg} (POP3 USER)"),
+        "PASS" => format!("{from} gives the password (POP3 PASS, in clear text)"),
+        "APOP" => format!("{from} logs in with APOP: an MD5 digest instead of the password"),
+        "STAT" => format!("{from} asks how many messages are waiting (STAT)"),
+        "LIST" => format!("{from} asks for the size of each message (LIST)"),
+        "UIDL" => format!("{from} asks for each message's unique id (UIDL)"),
+        "RETR" => format!("{from} downloads message {arg} (RETR)"),
+        "TOP" => format!("{from} asks for the headers of message {arg} (TOP)"),
+        "DELE" => format!("{from} marks message {arg} for deletion (DELE); it is removed at QUIT"),
+        "QUIT" => format!("{from} says goodbye (QUIT): now the server deletes what was marked"),
+        "CAPA" => format!("{from} asks what the server can do (CAPA)"),
+        _ => format!("{from} sends {text:?}"),
+    }
+}
+
+fn pop3_reply(from: &str, text: &str, previous: Option<&TraceEvent>) -> String {
+    let ok = text.starts_with("+OK");
+    let verb = previous.map(|p| first_word(&p.text)).unwrap_or_default();
+    match (ok, verb.as_str()) {
+        (true, "") => format!("{from} is ready (POP3 greeting)"),
+        (true, "RETR") => format!("{from} sends the whole message, ended by a lone \".\""),
+        (true, "STAT") => format!("{from} answers: {}", text.get(4..).unwrap_or("")),
+        (true, "QUIT") => format!("{from} deletes the marked messages and says goodbye"),
+        (true, _) => format!("{from} answers +OK"),
+        (false, _) => format!("{from} answers -ERR: {}", text.get(5..).unwrap_or("")),
+    }
+}
+
+fn imap_command(from: &str, text: &str) -> String {
+    let mut words = text.split_whitespace();
+    let _tag = words.next();
+    let cmd = words.next().unwrap_or("").to_ascii_uppercase();
+    let rest: Vec<&str> = words.collect();
+    match cmd.as_str() {
+        "LOGIN" => format!(
+            "{from} logs in as {} (IMAP LOGIN)",
+            rest.first().unwrap_or(&"")
+        ),
+        "AUTHENTICATE" => format!("{from} logs in (IMAP AUTHENTICATE)"),
+        "SELECT" => format!("{from} opens the folder {} (SELECT)", rest.join(" ")),
+        "EXAMINE" => format!(
+            "{from} opens the folder {} read-only (EXAMINE)",
+            rest.join(" ")
+        ),
+        "UID" | "SEARCH" if text.to_ascii_uppercase().contains("SEARCH") => {
+            format!("{from} asks which messages match: {}", rest.join(" "))
+        }
+        "UID" | "FETCH" => format!(
+            "{from} fetches messages: {}; they stay on the server",
+            rest.join(" ")
+        ),
+        "STORE" => format!("{from} changes flags: {}", rest.join(" ")),
+        "LOGOUT" => format!("{from} logs out; the mail stays on the server"),
+        "CAPABILITY" => format!("{from} asks what the server can do (CAPABILITY)"),
+        "LIST" => format!("{from} lists the folders"),
+        "EXPUNGE" => format!("{from} removes the messages flagged \\Deleted"),
+        _ => format!("{from} sends {text:?}"),
+    }
+}
+
+fn imap_reply(from: &str, text: &str, previous: Option<&TraceEvent>) -> String {
+    if previous.is_none() {
+        return format!("{from} is ready (IMAP greeting)");
+    }
+    let last = text.lines().last().unwrap_or("");
+    let status = last.split_whitespace().nth(1).unwrap_or("");
+    let fetched = text
+        .lines()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH "))
+        .count();
+    let exists = text.lines().find(|l| l.ends_with(" EXISTS"));
+    match status {
+        "OK" if fetched > 0 => {
+            format!("{from} sends {fetched} message(s), marked \\Seen but kept on the server")
+        }
+        "OK" if exists.is_some() => format!(
+            "{from} opens the folder: {} messages in it",
+            exists
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap_or("0")
+        ),
+        "OK" => format!("{from} answers OK"),
+        "NO" => format!("{from} answers NO: the command failed ({})", last),
+        "BAD" => format!("{from} answers BAD: the command was not understood"),
+        _ => format!("{from} answers"),
+    }
+}
+
+/// The question of a dig-style rendering: (name, type).
+fn dns_question(text: &str) -> (String, String) {
+    for line in text.lines() {
+        if let Some(q) = line.strip_prefix(";; QUESTION: ") {
+            let parts: Vec<&str> = q.split_whitespace().collect();
+            let name = parts.first().map(|n| n.trim_end_matches('.')).unwrap_or("");
+            let qtype = parts.last().copied().unwrap_or("");
+            return (
+                if name.is_empty() {
+                    ".".into()
+                } else {
+                    name.into()
+                },
+                qtype.into(),
+            );
+        }
+    }
+    ("?".into(), "?".into())
+}
+
+fn dns_answer(from: &str, text: &str) -> String {
+    let (qname, qtype) = dns_question(text);
+    if text.contains("NXDOMAIN") {
+        return format!("{from} answers NXDOMAIN: the name {qname} does not exist");
+    }
+    if text.contains("REFUSED") {
+        return format!("{from} refuses: it does not hold {qname}");
+    }
+    let mut in_answer = false;
+    let mut answers = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(";;") {
+            in_answer = line.starts_with(";; ANSWER");
+            continue;
+        }
+        if in_answer && !line.trim().is_empty() {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            if parts.len() >= 5 {
+                answers.push(format!("{} {}", parts[3], parts[4..].join(" ")));
+            }
+        }
+    }
+    if answers.is_empty() {
+        return format!("{from} answers: {qname} exists but has no {qtype} records (NODATA)");
+    }
+    if answers.len() == 1 && answers[0] == "MX 0 ." {
+        return format!("{from} answers: {qname} has the null MX \"0 .\": it accepts no mail");
+    }
+    format!("{from} answers for {qname}: {}", answers.join("; "))
+}

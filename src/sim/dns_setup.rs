@@ -1,0 +1,103 @@
+//! The DNS data of a scenario as zones for the authoritative servers.
+
+use std::collections::BTreeMap;
+
+use crate::proto::dns::{Authority, RData, Record, Zone};
+use crate::scenario::{Domain, HostId, Scenario};
+
+/// Negative answers are cached for at most this long (RFC 2308 section 5).
+const MAX_NEGATIVE_TTL: u32 = 300;
+
+/// The zone a domain publishes.
+pub fn zone_of(domain: &Domain) -> Zone {
+    let ttl = domain.ttl;
+    let mut records = Vec::new();
+    if domain.null_mx {
+        records.push(Record {
+            name: domain.name.clone(),
+            ttl,
+            data: RData::Mx {
+                preference: 0,
+                exchange: String::new(),
+            },
+        });
+    }
+    for (preference, exchange) in &domain.mx {
+        records.push(Record {
+            name: domain.name.clone(),
+            ttl,
+            data: RData::Mx {
+                preference: *preference,
+                exchange: exchange.clone(),
+            },
+        });
+    }
+    for (name, ip) in &domain.a {
+        records.push(Record {
+            name: name.clone(),
+            ttl,
+            data: RData::A(*ip),
+        });
+    }
+    for (name, target) in &domain.cname {
+        records.push(Record {
+            name: name.clone(),
+            ttl,
+            data: RData::Cname(target.clone()),
+        });
+    }
+    Zone {
+        origin: domain.name.clone(),
+        records,
+        negative_ttl: ttl.min(MAX_NEGATIVE_TTL),
+    }
+}
+
+/// The zones each DNS host serves. The first DNS host also holds an empty root zone, standing
+/// in for the root and top-level servers: it answers NXDOMAIN for names under no domain.
+pub fn authorities(scenario: &Scenario, domains: &[Domain]) -> BTreeMap<HostId, Authority> {
+    let mut out: BTreeMap<HostId, Authority> = BTreeMap::new();
+    if let Some(first) = scenario
+        .hosts
+        .iter()
+        .position(|h| h.has(crate::scenario::Role::Dns))
+    {
+        out.entry(first)
+            .or_insert_with(|| Authority { zones: Vec::new() })
+            .zones
+            .push(Zone {
+                origin: String::new(),
+                records: Vec::new(),
+                negative_ttl: MAX_NEGATIVE_TTL,
+            });
+    }
+    for d in domains {
+        out.entry(d.ns)
+            .or_insert_with(|| Authority { zones: Vec::new() })
+            .zones
+            .push(zone_of(d));
+    }
+    out
+}
+
+/// The DNS host a resolver asks about a name: the server of the longest domain it is in, or the
+/// root stand-in.
+pub fn server_for(scenario: &Scenario, domains: &[Domain], name: &str) -> Option<HostId> {
+    let name = name.to_ascii_lowercase();
+    domains
+        .iter()
+        .filter(|d| {
+            name == d.name
+                || name
+                    .strip_suffix(d.name.as_str())
+                    .is_some_and(|p| p.ends_with('.'))
+        })
+        .max_by_key(|d| d.name.len())
+        .map(|d| d.ns)
+        .or_else(|| {
+            scenario
+                .hosts
+                .iter()
+                .position(|h| h.has(crate::scenario::Role::Dns))
+        })
+}

@@ -1,0 +1,92 @@
+//! The trace as text: a narrated transcript for people, and JSON lines for programs.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::caption::caption;
+use super::format_time;
+use super::trace::{EventKind, Trace};
+use crate::scenario::Scenario;
+
+/// A readable transcript: each event with its time, its hosts, the wire text, and the caption.
+pub fn render_text(scenario: &Scenario, trace: &Trace) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}", scenario.title);
+    if !scenario.description.is_empty() {
+        for line in scenario.description.lines() {
+            let _ = writeln!(out, "# {line}");
+        }
+    }
+    let _ = writeln!(out, "# seed {}", scenario.seed);
+    let name = |h: Option<usize>| h.map(|h| scenario.hosts[h].name.as_str()).unwrap_or("");
+    for (i, ev) in trace.events.iter().enumerate() {
+        let time = format_time(ev.t_ms);
+        let proto = ev.protocol.map(|p| p.name()).unwrap_or("");
+        match ev.kind {
+            EventKind::ClientLine
+            | EventKind::ServerLine
+            | EventKind::DnsQuery
+            | EventKind::DnsAnswer => {
+                let _ = writeln!(
+                    out,
+                    "\n[{time}] {} -> {}  {proto}",
+                    name(ev.from),
+                    name(ev.to)
+                );
+                let prefix = match ev.kind {
+                    EventKind::ClientLine => "C: ",
+                    EventKind::ServerLine => "S: ",
+                    _ => "   ",
+                };
+                for line in ev.text.lines() {
+                    let _ = writeln!(out, "    {prefix}{line}");
+                }
+                let _ = writeln!(out, "    -- {}", caption(scenario, trace, i));
+            }
+            _ => {
+                let _ = writeln!(out, "\n[{time}] {}", caption(scenario, trace, i));
+            }
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    seq: usize,
+    t_ms: u64,
+    arrive_ms: u64,
+    kind: EventKind,
+    protocol: Option<super::trace::Protocol>,
+    from: &'a str,
+    to: &'a str,
+    conn: Option<u32>,
+    message: Option<&'a str>,
+    text: &'a str,
+    caption: String,
+}
+
+/// One JSON object per event, one per line.
+pub fn render_jsonl(scenario: &Scenario, trace: &Trace) -> String {
+    let name = |h: Option<usize>| h.map(|h| scenario.hosts[h].name.as_str()).unwrap_or("");
+    let mut out = String::new();
+    for (i, ev) in trace.events.iter().enumerate() {
+        let j = JsonEvent {
+            seq: i,
+            t_ms: ev.t_ms,
+            arrive_ms: ev.arrive_ms,
+            kind: ev.kind,
+            protocol: ev.protocol,
+            from: name(ev.from),
+            to: name(ev.to),
+            conn: ev.conn,
+            message: ev.message.map(|m| trace.messages[m as usize].name.as_str()),
+            text: &ev.text,
+            caption: caption(scenario, trace, i),
+        };
+        out.push_str(&serde_json::to_string(&j).expect("plain data"));
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,380 @@
+//! Judging a run: the scenario's expectations, and the final state as one JSON document.
+
+use serde::Serialize;
+
+use super::world::Outcome;
+use crate::mail::Message;
+use crate::node::dsn::is_bounce;
+use crate::scenario::{Expectation, Scenario, UserId};
+
+/// One expectation and whether it held.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub text: String,
+    pub ok: bool,
+    /// What was found instead, when it failed.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// The Message-ID the run gave a script message.
+fn message_id<'a>(outcome: &'a Outcome, name: &str) -> Option<&'a str> {
+    outcome
+        .trace
+        .messages
+        .iter()
+        .find(|m| m.name == name)
+        .map(|m| m.message_id.as_str())
+}
+
+fn message_index(outcome: &Outcome, name: &str) -> Option<u32> {
+    outcome
+        .trace
+        .messages
+        .iter()
+        .position(|m| m.name == name)
+        .map(|i| i as u32)
+}
+
+/// The messages in a user's folder on the host that keeps the user's mail.
+fn folder<'a>(
+    scenario: &Scenario,
+    outcome: &'a Outcome,
+    user: UserId,
+    folder: &str,
+) -> Vec<&'a Message> {
+    let u = &scenario.users[user];
+    let Some(store) = scenario.domains[u.domain].store else {
+        return Vec::new();
+    };
+    outcome.state.stores[store]
+        .get(&u.address.key())
+        .and_then(|mb| mb.folder(folder))
+        .map(|f| f.messages.iter().map(|m| &m.message).collect())
+        .unwrap_or_default()
+}
+
+/// Every message a user has: on the server in any folder, or downloaded.
+fn all_mail<'a>(scenario: &Scenario, outcome: &'a Outcome, user: UserId) -> Vec<&'a Message> {
+    let u = &scenario.users[user];
+    let mut all: Vec<&Message> = outcome.state.downloaded[user].iter().collect();
+    if let Some(store) = scenario.domains[u.domain].store {
+        if let Some(mb) = outcome.state.stores[store].get(&u.address.key()) {
+            all.extend(
+                mb.folders
+                    .iter()
+                    .flat_map(|f| f.messages.iter().map(|m| &m.message)),
+            );
+        }
+    }
+    all
+}
+
+fn has_id(messages: &[&Message], id: &str) -> bool {
+    messages
+        .iter()
+        .any(|m| m.header("Message-ID").as_deref() == Some(id))
+}
+
+/// Checks every expectation of the scenario against a run.
+pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
+    scenario
+        .expectations
+        .iter()
+        .map(|e| {
+            let user = |u: UserId| scenario.users[u].address.to_string();
+            let (text, ok, detail) = match e {
+                Expectation::Delivered {
+                    message,
+                    to,
+                    folder: f,
+                } => {
+                    let id = message_id(outcome, message).unwrap_or("");
+                    let msgs = folder(scenario, outcome, *to, f);
+                    let ok = has_id(&msgs, id);
+                    let elsewhere = has_id(&all_mail(scenario, outcome, *to), id);
+                    let detail = if ok {
+                        String::new()
+                    } else if elsewhere {
+                        format!("{message} reached {} but is not in {f}", user(*to))
+                    } else {
+                        format!(
+                            "{message} never reached {}; {f} holds {} message(s)",
+                            user(*to),
+                            msgs.len()
+                        )
+                    };
+                    (
+                        format!("{message} is delivered to {}'s {f}", user(*to)),
+                        ok,
+                        detail,
+                    )
+                }
+                Expectation::NotDelivered { message, to } => {
+                    let id = message_id(outcome, message).unwrap_or("");
+                    let ok = !has_id(&all_mail(scenario, outcome, *to), id);
+                    (
+                        format!("{message} never reaches {}", user(*to)),
+                        ok,
+                        if ok {
+                            String::new()
+                        } else {
+                            format!("{message} did reach {}", user(*to))
+                        },
+                    )
+                }
+                Expectation::Bounced { message } => {
+                    let sender = scenario.script.iter().find_map(|a| match &a.kind {
+                        crate::scenario::ActionKind::Send(s) if &s.id == message => Some(s.from),
+                        _ => None,
+                    });
+                    let id = message_id(outcome, message).unwrap_or("");
+                    let ok = sender.is_some_and(|s| {
+                        all_mail(scenario, outcome, s)
+                            .iter()
+                            .any(|m| is_bounce(m) && m.header("References").as_deref() == Some(id))
+                    });
+                    let who = sender.map(user).unwrap_or_default();
+                    (
+                        format!("{who} receives a bounce for {message}"),
+                        ok,
+                        if ok {
+                            String::new()
+                        } else {
+                            format!("no bounce about {message} is in {who}'s mailbox")
+                        },
+                    )
+                }
+                Expectation::Queued { message } => {
+                    let idx = message_index(outcome, message);
+                    let ok = outcome.state.queued.iter().any(|q| q.message == idx);
+                    (
+                        format!("{message} is still queued at the end"),
+                        ok,
+                        if ok {
+                            String::new()
+                        } else {
+                            format!("{message} is in no queue")
+                        },
+                    )
+                }
+                Expectation::Rejected { message } => {
+                    let idx = message_index(outcome, message);
+                    let ok = outcome.state.rejected.iter().any(|r| Some(r.0) == idx);
+                    (
+                        format!("{message} is refused when it is sent"),
+                        ok,
+                        if ok {
+                            String::new()
+                        } else {
+                            format!("{message} was not refused")
+                        },
+                    )
+                }
+                Expectation::MailboxCount {
+                    user: u,
+                    folder: f,
+                    count,
+                } => {
+                    let n = folder(scenario, outcome, *u, f).len();
+                    (
+                        format!("{}'s {f} holds {count} message(s)", user(*u)),
+                        n == *count,
+                        if n == *count {
+                            String::new()
+                        } else {
+                            format!("it holds {n}")
+                        },
+                    )
+                }
+                Expectation::DnsQueries {
+                    host,
+                    name,
+                    qtype,
+                    count,
+                } => {
+                    let n = outcome
+                        .state
+                        .dns_queries
+                        .get(&(*host, name.clone(), qtype.clone()))
+                        .copied()
+                        .unwrap_or(0);
+                    (
+                        format!(
+                            "{} sends {count} DNS quer{} for {qtype} {name}",
+                            scenario.hosts[*host].name,
+                            if *count == 1 { "y" } else { "ies" }
+                        ),
+                        n == *count,
+                        if n == *count {
+                            String::new()
+                        } else {
+                            format!("it sent {n}")
+                        },
+                    )
+                }
+                Expectation::Downloaded { user: u, count } => {
+                    let n = outcome.state.downloaded[*u].len();
+                    (
+                        format!("{}'s mail program downloads {count} message(s)", user(*u)),
+                        n == *count,
+                        if n == *count {
+                            String::new()
+                        } else {
+                            format!("it downloaded {n}")
+                        },
+                    )
+                }
+            };
+            Verdict { text, ok, detail }
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct ReportMessage {
+    subject: String,
+    from: String,
+    to: String,
+    message_id: String,
+    received: usize,
+    flags: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ReportFolder {
+    folder: String,
+    messages: Vec<ReportMessage>,
+}
+
+#[derive(Serialize)]
+struct ReportMailbox {
+    address: String,
+    host: String,
+    folders: Vec<ReportFolder>,
+    downloaded: usize,
+}
+
+#[derive(Serialize)]
+struct ReportQueued {
+    host: String,
+    queue_id: String,
+    message: Option<String>,
+    message_id: Option<String>,
+    recipient: String,
+    reason: String,
+    next_attempt_ms: u64,
+}
+
+#[derive(Serialize)]
+struct ReportBounced {
+    message: Option<String>,
+    message_id: Option<String>,
+    recipient: String,
+    status: String,
+    reported_by: String,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    title: &'a str,
+    seed: u64,
+    end_ms: u64,
+    events: usize,
+    mailboxes: Vec<ReportMailbox>,
+    queue: Vec<ReportQueued>,
+    bounced: Vec<ReportBounced>,
+    rejected: Vec<serde_json::Value>,
+    expectations: Vec<Verdict>,
+}
+
+/// The final state as one JSON document (`mailsim run --report json`).
+pub fn report_json(scenario: &Scenario, outcome: &Outcome) -> String {
+    let name_of = |m: Option<u32>| m.map(|i| outcome.trace.messages[i as usize].name.clone());
+    let id_of = |m: Option<u32>| m.map(|i| outcome.trace.messages[i as usize].message_id.clone());
+    let mailboxes = scenario
+        .users
+        .iter()
+        .enumerate()
+        .map(|(ui, u)| {
+            let store = scenario.domains[u.domain].store;
+            let folders = store
+                .and_then(|s| outcome.state.stores[s].get(&u.address.key()))
+                .map(|mb| {
+                    mb.folders
+                        .iter()
+                        .map(|f| ReportFolder {
+                            folder: f.name.clone(),
+                            messages: f
+                                .messages
+                                .iter()
+                                .map(|m| ReportMessage {
+                                    subject: m.message.header("Subject").unwrap_or_default(),
+                                    from: m.message.header("From").unwrap_or_default(),
+                                    to: m.message.header("To").unwrap_or_default(),
+                                    message_id: m.message.header("Message-ID").unwrap_or_default(),
+                                    received: m.message.received_count(),
+                                    flags: m
+                                        .flags
+                                        .to_imap()
+                                        .split_whitespace()
+                                        .map(str::to_string)
+                                        .collect(),
+                                })
+                                .collect(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ReportMailbox {
+                address: u.address.to_string(),
+                host: store
+                    .map(|s| scenario.hosts[s].name.clone())
+                    .unwrap_or_default(),
+                folders,
+                downloaded: outcome.state.downloaded[ui].len(),
+            }
+        })
+        .collect();
+    let report = Report {
+        title: &scenario.title,
+        seed: scenario.seed,
+        end_ms: outcome.state.end_ms,
+        events: outcome.trace.len(),
+        mailboxes,
+        queue: outcome
+            .state
+            .queued
+            .iter()
+            .map(|q| ReportQueued {
+                host: scenario.hosts[q.host].name.clone(),
+                queue_id: q.queue_id.clone(),
+                message: name_of(q.message),
+                message_id: id_of(q.message),
+                recipient: q.recipient.to_string(),
+                reason: q.reason.clone(),
+                next_attempt_ms: q.next_attempt_ms,
+            })
+            .collect(),
+        bounced: outcome
+            .state
+            .bounced
+            .iter()
+            .map(|b| ReportBounced {
+                message: name_of(b.message),
+                message_id: id_of(b.message),
+                recipient: b.recipient.to_string(),
+                status: b.status.clone(),
+                reported_by: scenario.hosts[b.reporter].name.clone(),
+            })
+            .collect(),
+        rejected: outcome
+            .state
+            .rejected
+            .iter()
+            .map(|(m, r, why)| serde_json::json!({"message": name_of(Some(*m)), "recipient": r.to_string(), "reply": why}))
+            .collect(),
+        expectations: check(scenario, outcome),
+    };
+    serde_json::to_string_pretty(&report).expect("the report is plain data")
+}

@@ -1,0 +1,136 @@
+//! The trace: everything that happened, in order, with its virtual time. The window, the CLI
+//! and the tests all read it; captions in plain words are derived from it on demand.
+
+use serde::Serialize;
+
+use crate::scenario::HostId;
+
+/// Which protocol a transmission belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// SMTP between servers, port 25.
+    Smtp,
+    /// SMTP submission with AUTH, port 587 (RFC 6409).
+    Submission,
+    Dns,
+    Pop3,
+    Imap,
+}
+
+impl Protocol {
+    pub fn port(self) -> u16 {
+        match self {
+            Protocol::Smtp => 25,
+            Protocol::Submission => 587,
+            Protocol::Dns => 53,
+            Protocol::Pop3 => 110,
+            Protocol::Imap => 143,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Smtp => "SMTP",
+            Protocol::Submission => "submission",
+            Protocol::Dns => "DNS",
+            Protocol::Pop3 => "POP3",
+            Protocol::Imap => "IMAP",
+        }
+    }
+}
+
+/// What kind of thing happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A client opens a TCP connection.
+    Connect,
+    /// Nobody answered the connection attempt, or it was refused.
+    ConnectFailed,
+    /// A line (or block of lines) from the client side of a connection.
+    ClientLine,
+    /// A line (or block of lines) from the server side.
+    ServerLine,
+    /// The connection ended.
+    Close,
+    /// The connection broke (a host went down or a link was cut).
+    ConnectionLost,
+    DnsQuery,
+    DnsAnswer,
+    /// The resolver answered from its cache, without asking the network.
+    DnsCacheHit,
+    /// A DNS query got no answer in time.
+    DnsTimeout,
+    /// An MTA decided where to deliver: the sorted MX list, or why there is none.
+    MxChoice,
+    /// A message waits in an MTA's queue.
+    Queued,
+    /// A delivery attempt failed temporarily; the next attempt is scheduled.
+    Deferred,
+    /// A server took responsibility for the message on the way (a hop completed).
+    Relayed,
+    /// The message was put in a mailbox.
+    Delivered,
+    /// A delivery status notification was created for the sender.
+    Bounced,
+    /// A message could not be delivered and no bounce is possible (its sender is `<>`).
+    Discarded,
+    /// The sender's first server refused the message; the sender's program shows the error.
+    Rejected,
+    /// A mail program downloaded mail.
+    Fetched,
+    HostDown,
+    HostUp,
+    LinkDown,
+    LinkUp,
+    DnsChanged,
+    MailboxFull,
+    MailboxFreed,
+    /// A user's action begins (writing a message, checking mail).
+    UserAction,
+}
+
+/// One thing that happened.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceEvent {
+    /// When it happened (a transmission: when it was sent), in virtual milliseconds.
+    pub t_ms: u64,
+    /// When a transmission arrives; equal to `t_ms` for anything else.
+    pub arrive_ms: u64,
+    pub kind: EventKind,
+    pub protocol: Option<Protocol>,
+    pub from: Option<HostId>,
+    pub to: Option<HostId>,
+    /// The connection (or DNS exchange) it belongs to.
+    pub conn: Option<u32>,
+    /// The message it concerns: an index into [`Trace::messages`].
+    pub message: Option<u32>,
+    /// The wire text for transmissions (DNS messages rendered like `dig`), a summary otherwise.
+    pub text: String,
+}
+
+/// A message the trace follows (sent by a user, or a bounce).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TracedMessage {
+    /// The scenario's name for it (`m1`), or `bounce of m1`.
+    pub name: String,
+    pub message_id: String,
+}
+
+/// The whole trace of one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Trace {
+    pub events: Vec<TraceEvent>,
+    pub messages: Vec<TracedMessage>,
+}
+
+impl Trace {
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}

@@ -1,0 +1,2121 @@
+//! The discrete-event simulation: a virtual clock, an event queue ordered by (time, sequence),
+//! the hosts with their engines, and the links between them. Same scenario and seed, same trace.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::net::Ipv4Addr;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::dns_setup;
+use super::trace::{EventKind, Protocol, Trace, TraceEvent, TracedMessage};
+use crate::mail::{Address, MailStore, Mailbox, Message, rfc5322_date};
+use crate::node::dsn::{FailedRecipient, build_bounce};
+use crate::node::mx::{MxPlan, plan_exchangers};
+use crate::proto::dns::{Authority, CachedAnswer, DnsCache, DnsMessage, RData, Rcode, RecordType};
+use crate::proto::imap::{ImapClient, ImapServer};
+use crate::proto::pop3::{FetchMode, Pop3Client, Pop3Server};
+use crate::proto::smtp::{
+    Accepted, ClientJob, ClientOutcome, Envelope, RcptDecision, RcptOutcome, Reply, ReplyCode,
+    ReversePath, ServerConfig, SessionInfo, SmtpClient, SmtpPolicy, SmtpServer,
+};
+use crate::proto::{Response, split_lines};
+use crate::scenario::{
+    ActionKind, Domain, FaultKind, HostId, RecordChange, Role, Scenario, Send, UserId,
+};
+
+/// A TCP connection attempt to a host that does not answer gives up after this long.
+const CONNECT_TIMEOUT_MS: u64 = 30_000;
+/// A broken connection is noticed by the surviving side after this long.
+const BROKEN_CONNECTION_NOTICE_MS: u64 = 30_000;
+/// The first TCP retransmission timeout; it doubles per loss (RFC 6298 section 5.5).
+const TCP_RTO_MS: u64 = 200;
+/// A DNS query gets this long before the resolver tries again.
+const DNS_TIMEOUT_MS: u64 = 2_000;
+/// Tries per DNS query (the first and two retries).
+const DNS_TRIES: u8 = 3;
+/// RFC 5321 section 6.3: this many `Received:` lines means the message is looping.
+const MAX_RECEIVED: usize = 100;
+
+/// Runs a scenario to the end and returns what happened.
+pub fn run(scenario: &Scenario) -> Outcome {
+    let mut world = World::new(scenario);
+    world.run();
+    world.finish()
+}
+
+/// What a run leaves behind: the trace and the final state of every host.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub trace: Trace,
+    pub state: FinalState,
+}
+
+/// The final state, for reports and expectations.
+#[derive(Clone, Debug, Default)]
+pub struct FinalState {
+    /// Each host's mailboxes (empty for hosts that keep none).
+    pub stores: Vec<MailStore>,
+    /// Mail still waiting in queues.
+    pub queued: Vec<QueuedMail>,
+    /// Recipients that bounced, per traced message.
+    pub bounced: Vec<BouncedMail>,
+    /// Recipients the sender's first server refused.
+    pub rejected: Vec<(u32, Address, String)>,
+    /// Messages each user's mail program downloaded, by user id.
+    pub downloaded: Vec<Vec<Message>>,
+    /// Network DNS queries sent by each host's resolver: (host, name, type) to count.
+    pub dns_queries: BTreeMap<(HostId, String, String), usize>,
+    /// Bounces that could not be sent because their own sender was `<>` (RFC 5321 section 6.1).
+    pub discarded: Vec<u32>,
+    /// When the run stopped.
+    pub end_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedMail {
+    pub host: HostId,
+    pub queue_id: String,
+    pub message: Option<u32>,
+    pub recipient: Address,
+    pub reason: String,
+    pub next_attempt_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BouncedMail {
+    pub message: Option<u32>,
+    pub recipient: Address,
+    pub status: String,
+    pub reporter: HostId,
+}
+
+/// Something scheduled to happen.
+#[derive(Debug)]
+enum Ev {
+    Action(usize),
+    Fault(usize),
+    /// The connection request reaches the server.
+    ConnArrive(u32),
+    /// The connection attempt ends without a connection.
+    ConnFail {
+        conn: u32,
+        refused: bool,
+    },
+    /// Text arrives at one end of a connection.
+    Deliver {
+        conn: u32,
+        to_server: bool,
+        text: String,
+    },
+    /// The client notices that its connection is gone.
+    ConnLost(u32),
+    /// A DNS message arrives (`to_server`: the query; otherwise the answer).
+    DnsArrive {
+        query: u32,
+        to_server: bool,
+        bytes: Vec<u8>,
+    },
+    DnsTimeout {
+        query: u32,
+        attempt: u8,
+    },
+    /// A queue entry is due for a delivery attempt.
+    QueueRun {
+        host: HostId,
+        entry: u32,
+    },
+}
+
+struct Scheduled {
+    t: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        (self.t, self.seq) == (o.t, o.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.t, self.seq).cmp(&(o.t, o.seq))
+    }
+}
+
+enum ClientEngine {
+    Smtp(SmtpClient),
+    Pop3(Pop3Client),
+    Imap(ImapClient),
+}
+
+enum ServerEngine {
+    Smtp(SmtpServer),
+    Pop3(Pop3Server),
+    Imap(ImapServer),
+}
+
+/// Why a connection was opened.
+#[derive(Clone, Copy, Debug)]
+enum Purpose {
+    Submit { message: u32, user: UserId },
+    Relay { host: HostId, entry: u32 },
+    Fetch { user: UserId },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnState {
+    Connecting,
+    Open,
+    Closed,
+}
+
+struct Conn {
+    client: HostId,
+    server: HostId,
+    protocol: Protocol,
+    client_engine: Option<ClientEngine>,
+    server_engine: Option<ServerEngine>,
+    purpose: Purpose,
+    state: ConnState,
+    /// The latest arrival time so far in each direction (client to server, server to client):
+    /// TCP delivers in order, so no line overtakes the one before.
+    last_arrival: [u64; 2],
+    message: Option<u32>,
+}
+
+/// One attempt to deliver a queue entry, in progress.
+#[derive(Clone, Debug, Default)]
+struct Attempt {
+    /// Exchangers still to try, best first.
+    exchangers: Vec<String>,
+    /// The exchanger being tried now.
+    current: Option<String>,
+    /// The most recent reason an exchanger failed.
+    last_error: Option<String>,
+}
+
+struct QueueEntry {
+    id: String,
+    message_ref: Option<u32>,
+    mail_from: ReversePath,
+    rcpts: Vec<Address>,
+    domain: String,
+    message: Message,
+    arrival_ms: u64,
+    failures: u32,
+    next_attempt_ms: u64,
+    reason: String,
+    attempt: Option<Attempt>,
+    done: bool,
+}
+
+struct DnsQuery {
+    host: HostId,
+    server: HostId,
+    entry: u32,
+    name: String,
+    qtype: RecordType,
+    id: u16,
+    answered: bool,
+}
+
+#[derive(Default)]
+struct HostState {
+    up: bool,
+    store: MailStore,
+    queue: Vec<QueueEntry>,
+    cache: DnsCache,
+    /// Greylisting: (client ip, sender, recipient) to the time of the first try.
+    greylist: BTreeMap<(String, String, String), u64>,
+}
+
+/// The simulated world.
+pub struct World<'s> {
+    sc: &'s Scenario,
+    now: u64,
+    seq: u64,
+    events: BinaryHeap<Reverse<Scheduled>>,
+    rng: ChaCha8Rng,
+    hosts: Vec<HostState>,
+    /// The DNS data as it is now (faults change it).
+    domains: Vec<Domain>,
+    authorities: BTreeMap<HostId, Authority>,
+    links_down: Vec<(HostId, HostId)>,
+    conns: Vec<Conn>,
+    queries: Vec<DnsQuery>,
+    trace: Trace,
+    /// Message-ID to traced message index.
+    by_message_id: BTreeMap<String, u32>,
+    next_queue_id: u32,
+    state: FinalState,
+}
+
+impl<'s> World<'s> {
+    pub fn new(sc: &'s Scenario) -> World<'s> {
+        let mut hosts: Vec<HostState> = sc
+            .hosts
+            .iter()
+            .map(|_| HostState {
+                up: true,
+                ..HostState::default()
+            })
+            .collect();
+        for u in &sc.users {
+            if let Some(store) = sc.domains[u.domain].store {
+                hosts[store]
+                    .store
+                    .add(Mailbox::new(&u.address.key(), &u.password));
+            }
+        }
+        let domains = sc.domains.clone();
+        let authorities = dns_setup::authorities(sc, &domains);
+        let mut world = World {
+            sc,
+            now: 0,
+            seq: 0,
+            events: BinaryHeap::new(),
+            rng: ChaCha8Rng::seed_from_u64(sc.seed),
+            hosts,
+            domains,
+            authorities,
+            links_down: Vec::new(),
+            conns: Vec::new(),
+            queries: Vec::new(),
+            trace: Trace::default(),
+            by_message_id: BTreeMap::new(),
+            next_queue_id: 0,
+            state: FinalState {
+                downloaded: vec![Vec::new(); sc.users.len()],
+                ..FinalState::default()
+            },
+        };
+        for (i, f) in sc.faults.iter().enumerate() {
+            world.schedule(f.at_ms, Ev::Fault(i));
+        }
+        for (i, a) in sc.script.iter().enumerate() {
+            world.schedule(a.at_ms, Ev::Action(i));
+        }
+        world
+    }
+
+    /// Processes events until none are left or the scenario's end time passes.
+    pub fn run(&mut self) {
+        while let Some(Reverse(next)) = self.events.pop() {
+            if next.t > self.sc.run_until_ms {
+                self.now = self.sc.run_until_ms;
+                break;
+            }
+            self.now = next.t;
+            self.handle(next.ev);
+        }
+    }
+
+    /// Collects the final state.
+    pub fn finish(mut self) -> Outcome {
+        for (h, host) in self.hosts.iter().enumerate() {
+            for e in host.queue.iter().filter(|e| !e.done) {
+                for r in &e.rcpts {
+                    self.state.queued.push(QueuedMail {
+                        host: h,
+                        queue_id: e.id.clone(),
+                        message: e.message_ref,
+                        recipient: r.clone(),
+                        reason: e.reason.clone(),
+                        next_attempt_ms: e.next_attempt_ms,
+                    });
+                }
+            }
+        }
+        self.state.stores = self.hosts.into_iter().map(|h| h.store).collect();
+        self.state.end_ms = self.now;
+        Outcome {
+            trace: self.trace,
+            state: self.state,
+        }
+    }
+
+    fn schedule(&mut self, t: u64, ev: Ev) {
+        self.seq += 1;
+        self.events.push(Reverse(Scheduled {
+            t,
+            seq: self.seq,
+            ev,
+        }));
+    }
+
+    fn name(&self, h: HostId) -> &'s str {
+        &self.sc.hosts[h].name
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        kind: EventKind,
+        protocol: Option<Protocol>,
+        from: Option<HostId>,
+        to: Option<HostId>,
+        conn: Option<u32>,
+        message: Option<u32>,
+        arrive_ms: u64,
+        text: String,
+    ) {
+        self.trace.events.push(TraceEvent {
+            t_ms: self.now,
+            arrive_ms,
+            kind,
+            protocol,
+            from,
+            to,
+            conn,
+            message,
+            text,
+        });
+    }
+
+    /// An event at one host with no transmission.
+    fn note(&mut self, kind: EventKind, host: Option<HostId>, message: Option<u32>, text: String) {
+        let now = self.now;
+        self.emit(kind, None, host, None, None, message, now, text);
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Action(i) => self.on_action(i),
+            Ev::Fault(i) => self.on_fault(i),
+            Ev::ConnArrive(c) => self.on_conn_arrive(c),
+            Ev::ConnFail { conn, refused } => self.on_conn_fail(conn, refused),
+            Ev::Deliver {
+                conn,
+                to_server,
+                text,
+            } => self.on_deliver(conn, to_server, &text),
+            Ev::ConnLost(c) => self.on_conn_lost(c),
+            Ev::DnsArrive {
+                query,
+                to_server,
+                bytes,
+            } => self.on_dns_arrive(query, to_server, &bytes),
+            Ev::DnsTimeout { query, attempt } => self.on_dns_timeout(query, attempt),
+            Ev::QueueRun { host, entry } => self.on_queue_run(host, entry),
+        }
+    }
+
+    // ----- the network -------------------------------------------------------------------
+
+    fn reachable(&self, a: HostId, b: HostId) -> bool {
+        self.hosts[a].up
+            && self.hosts[b].up
+            && !self
+                .links_down
+                .iter()
+                .any(|&(x, y)| (x == a && y == b) || (x == b && y == a))
+    }
+
+    /// One-way delay for one transmission: the link's latency, plus TCP's resends for each loss.
+    fn delay(&mut self, a: HostId, b: HostId, reliable: bool) -> Option<u64> {
+        let spec = self.sc.link_between(a, b).clone();
+        let (lo, hi) = spec.latency_ms;
+        let mut d = if hi > lo {
+            self.rng.random_range(lo..=hi)
+        } else {
+            lo
+        };
+        if spec.loss > 0.0 {
+            let mut rto = TCP_RTO_MS;
+            while self.rng.random_bool(spec.loss) {
+                if !reliable {
+                    return None;
+                }
+                d += rto;
+                rto *= 2;
+                if rto > 60_000 {
+                    break;
+                }
+            }
+        }
+        Some(d)
+    }
+
+    fn open_conn(
+        &mut self,
+        client: HostId,
+        server: HostId,
+        protocol: Protocol,
+        engine: ClientEngine,
+        purpose: Purpose,
+        message: Option<u32>,
+    ) -> u32 {
+        let id = self.conns.len() as u32;
+        self.conns.push(Conn {
+            client,
+            server,
+            protocol,
+            client_engine: Some(engine),
+            server_engine: None,
+            purpose,
+            state: ConnState::Connecting,
+            last_arrival: [self.now; 2],
+            message,
+        });
+        let serves = match protocol {
+            Protocol::Smtp => self.sc.hosts[server].has(Role::Mx),
+            Protocol::Submission => self.sc.hosts[server].has(Role::Submission),
+            Protocol::Pop3 => self.sc.hosts[server].has(Role::Pop3),
+            Protocol::Imap => self.sc.hosts[server].has(Role::Imap),
+            Protocol::Dns => false,
+        };
+        let delay = self.delay(client, server, true).unwrap_or(0);
+        let text = format!(
+            "{} connects to {} port {} ({})",
+            self.name(client),
+            self.name(server),
+            protocol.port(),
+            protocol.name()
+        );
+        self.emit(
+            EventKind::Connect,
+            Some(protocol),
+            Some(client),
+            Some(server),
+            Some(id),
+            message,
+            self.now + delay,
+            text,
+        );
+        if !self.reachable(client, server) {
+            self.schedule(
+                self.now + CONNECT_TIMEOUT_MS,
+                Ev::ConnFail {
+                    conn: id,
+                    refused: false,
+                },
+            );
+        } else if !serves {
+            // Nothing listens on that port: the host answers with a reset.
+            let back = self.delay(server, client, true).unwrap_or(0);
+            self.schedule(
+                self.now + delay + back,
+                Ev::ConnFail {
+                    conn: id,
+                    refused: true,
+                },
+            );
+        } else {
+            self.schedule(self.now + delay, Ev::ConnArrive(id));
+        }
+        id
+    }
+
+    /// Sends text along a connection, in order, and traces it.
+    fn transmit(&mut self, conn: u32, from_server: bool, text: String) {
+        let c = &self.conns[conn as usize];
+        let (from, to) = if from_server {
+            (c.server, c.client)
+        } else {
+            (c.client, c.server)
+        };
+        let (protocol, message) = (c.protocol, c.message);
+        let dir = usize::from(from_server);
+        let delay = self.delay(from, to, true).unwrap_or(0);
+        let c = &mut self.conns[conn as usize];
+        let arrive = (self.now + delay).max(c.last_arrival[dir]);
+        c.last_arrival[dir] = arrive;
+        let kind = if from_server {
+            EventKind::ServerLine
+        } else {
+            EventKind::ClientLine
+        };
+        self.emit(
+            kind,
+            Some(protocol),
+            Some(from),
+            Some(to),
+            Some(conn),
+            message,
+            arrive,
+            text.clone(),
+        );
+        if self.reachable(from, to) {
+            self.schedule(
+                arrive,
+                Ev::Deliver {
+                    conn,
+                    to_server: !from_server,
+                    text,
+                },
+            );
+        }
+    }
+
+    fn send_response(&mut self, conn: u32, r: Response) {
+        if !r.lines.is_empty() {
+            self.transmit(conn, true, r.lines.join("\r\n"));
+        }
+        if r.close {
+            let c = &mut self.conns[conn as usize];
+            c.server_engine = None;
+            let (at, from, to, protocol, message) =
+                (c.last_arrival[1], c.server, c.client, c.protocol, c.message);
+            c.state = ConnState::Closed;
+            self.emit(
+                EventKind::Close,
+                Some(protocol),
+                Some(from),
+                Some(to),
+                Some(conn),
+                message,
+                at,
+                format!("{} closes the connection", self.name(from)),
+            );
+            // A client still waiting learns of the close when the last line arrives.
+            if self.conns[conn as usize].client_engine.is_some() {
+                self.schedule(at, Ev::ConnLost(conn));
+            }
+        }
+    }
+
+    fn on_conn_arrive(&mut self, conn: u32) {
+        let c = &self.conns[conn as usize];
+        let (client, server, protocol) = (c.client, c.server, c.protocol);
+        if c.state != ConnState::Connecting {
+            return;
+        }
+        if !self.reachable(client, server) {
+            self.schedule(
+                self.now + CONNECT_TIMEOUT_MS,
+                Ev::ConnFail {
+                    conn,
+                    refused: false,
+                },
+            );
+            return;
+        }
+        let host = &self.sc.hosts[server];
+        let client_ip = self.sc.hosts[client].ip.to_string();
+        let (mut engine, greeting) = match protocol {
+            Protocol::Smtp | Protocol::Submission => {
+                let mut s = SmtpServer::new(
+                    ServerConfig {
+                        hostname: host.name.clone(),
+                        submission: protocol == Protocol::Submission,
+                        max_message_size: host.max_message_size,
+                    },
+                    &client_ip,
+                );
+                let g = s.greeting();
+                (ServerEngine::Smtp(s), g)
+            }
+            Protocol::Pop3 => {
+                let stamp = format!("<{}.{}@{}>", conn + 1000, self.now, host.name);
+                let mut s = Pop3Server::new(&host.name, stamp);
+                let g = s.greeting();
+                (ServerEngine::Pop3(s), g)
+            }
+            Protocol::Imap => {
+                let mut s = ImapServer::new(&host.name);
+                let g = s.greeting();
+                (ServerEngine::Imap(s), g)
+            }
+            Protocol::Dns => unreachable!("DNS does not use connections"),
+        };
+        let _ = &mut engine;
+        let c = &mut self.conns[conn as usize];
+        c.server_engine = Some(engine);
+        c.state = ConnState::Open;
+        self.send_response(conn, greeting);
+    }
+
+    fn on_conn_fail(&mut self, conn: u32, refused: bool) {
+        let c = &mut self.conns[conn as usize];
+        if c.state == ConnState::Closed {
+            return;
+        }
+        c.state = ConnState::Closed;
+        let (client, server, protocol, message, purpose) =
+            (c.client, c.server, c.protocol, c.message, c.purpose);
+        c.client_engine = None;
+        let why = if refused {
+            format!(
+                "{} refuses the connection: nothing listens on port {}",
+                self.name(server),
+                protocol.port()
+            )
+        } else {
+            format!(
+                "{} does not answer: no connection after {} s",
+                self.name(server),
+                CONNECT_TIMEOUT_MS / 1000
+            )
+        };
+        let now = self.now;
+        self.emit(
+            EventKind::ConnectFailed,
+            Some(protocol),
+            Some(client),
+            Some(server),
+            Some(conn),
+            message,
+            now,
+            why.clone(),
+        );
+        self.client_gave_up(purpose, &why);
+    }
+
+    fn on_conn_lost(&mut self, conn: u32) {
+        let c = &mut self.conns[conn as usize];
+        let Some(engine) = c.client_engine.take() else {
+            return;
+        };
+        let was_closed = c.state == ConnState::Closed;
+        c.state = ConnState::Closed;
+        c.server_engine = None;
+        let (client, server, protocol, message, purpose) =
+            (c.client, c.server, c.protocol, c.message, c.purpose);
+        if !was_closed {
+            let now = self.now;
+            self.emit(
+                EventKind::ConnectionLost,
+                Some(protocol),
+                Some(server),
+                Some(client),
+                Some(conn),
+                message,
+                now,
+                format!(
+                    "the connection between {} and {} is broken",
+                    self.name(client),
+                    self.name(server)
+                ),
+            );
+        }
+        match engine {
+            ClientEngine::Smtp(mut s) => {
+                let outcome = s.on_connection_lost();
+                self.smtp_done(conn, purpose, outcome);
+            }
+            ClientEngine::Pop3(_) | ClientEngine::Imap(_) => {
+                self.client_gave_up(purpose, "the connection broke");
+            }
+        }
+    }
+
+    /// A connection that never got going: relays try the next exchanger; users give up.
+    fn client_gave_up(&mut self, purpose: Purpose, why: &str) {
+        match purpose {
+            Purpose::Relay { host, entry } => {
+                if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
+                    a.last_error = Some(why.to_string());
+                }
+                self.next_exchanger(host, entry);
+            }
+            Purpose::Submit { message, user } => {
+                let sender = self.sc.users[user].address.to_string();
+                let client = self.sc.users[user].client;
+                self.note(
+                    EventKind::Rejected,
+                    Some(client),
+                    Some(message),
+                    format!("{sender}'s mail program could not hand over the message: {why}"),
+                );
+                for s in self.sends_of(message) {
+                    for r in s.recipients() {
+                        self.state.rejected.push((message, r, why.to_string()));
+                    }
+                }
+            }
+            Purpose::Fetch { user } => {
+                let client = self.sc.users[user].client;
+                self.note(
+                    EventKind::Fetched,
+                    Some(client),
+                    None,
+                    format!(
+                        "{}'s mail program could not check mail: {why}",
+                        self.sc.users[user].address
+                    ),
+                );
+            }
+        }
+    }
+
+    fn sends_of(&self, message: u32) -> Vec<&'s Send> {
+        let name = &self.trace.messages[message as usize].name;
+        self.sc
+            .script
+            .iter()
+            .filter_map(|a| match &a.kind {
+                ActionKind::Send(s) if &s.id == name => Some(&**s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn on_deliver(&mut self, conn: u32, to_server: bool, text: &str) {
+        if to_server {
+            let c = &mut self.conns[conn as usize];
+            let Some(mut engine) = c.server_engine.take() else {
+                return;
+            };
+            let (client, server, protocol) = (c.client, c.server, c.protocol);
+            let mut out = Response::default();
+            for line in split_lines(text) {
+                let r = match &mut engine {
+                    ServerEngine::Smtp(s) => {
+                        let mut policy = HostPolicy {
+                            sc: self.sc,
+                            host: server,
+                            port: protocol,
+                            state: &mut self.hosts[server],
+                            next_queue_id: &mut self.next_queue_id,
+                            accepted: Vec::new(),
+                        };
+                        let r = s.on_line(line, &mut policy, self.now);
+                        let accepted = policy.accepted;
+                        for (session, envelope, message, qid) in accepted {
+                            self.take_in(client, server, &session, envelope, message, qid);
+                        }
+                        r
+                    }
+                    ServerEngine::Pop3(s) => {
+                        s.on_line(line, &mut self.hosts[server].store, self.now)
+                    }
+                    ServerEngine::Imap(s) => {
+                        s.on_line(line, &mut self.hosts[server].store, self.now)
+                    }
+                };
+                out.lines.extend(r.lines);
+                if r.close {
+                    out.close = true;
+                    break;
+                }
+            }
+            self.conns[conn as usize].server_engine = Some(engine);
+            self.send_response(conn, out);
+        } else {
+            let c = &mut self.conns[conn as usize];
+            let Some(mut engine) = c.client_engine.take() else {
+                return;
+            };
+            let purpose = c.purpose;
+            for line in split_lines(text) {
+                match &mut engine {
+                    ClientEngine::Smtp(s) => {
+                        let step = s.on_line(line);
+                        for t in step.send {
+                            self.transmit(conn, false, t);
+                        }
+                        if let Some(outcome) = step.done {
+                            self.smtp_done(conn, purpose, outcome);
+                            return;
+                        }
+                    }
+                    ClientEngine::Pop3(s) => {
+                        let step = s.on_line(line);
+                        for t in step.send {
+                            self.transmit(conn, false, t);
+                        }
+                        if let Some(outcome) = step.done {
+                            self.fetch_done(purpose, outcome.messages, outcome.error, "POP3");
+                            return;
+                        }
+                    }
+                    ClientEngine::Imap(s) => {
+                        let step = s.on_line(line);
+                        for t in step.send {
+                            self.transmit(conn, false, t);
+                        }
+                        if let Some(outcome) = step.done {
+                            self.fetch_done(purpose, outcome.messages, outcome.error, "IMAP");
+                            return;
+                        }
+                    }
+                }
+            }
+            self.conns[conn as usize].client_engine = Some(engine);
+        }
+    }
+
+    fn fetch_done(
+        &mut self,
+        purpose: Purpose,
+        messages: Vec<Message>,
+        error: Option<String>,
+        protocol: &str,
+    ) {
+        let Purpose::Fetch { user } = purpose else {
+            return;
+        };
+        let client = self.sc.users[user].client;
+        let address = self.sc.users[user].address.to_string();
+        let text = match error {
+            Some(e) => format!("{address}'s mail program could not log in with {protocol}: {e}"),
+            None => {
+                let n = messages.len();
+                format!(
+                    "{address}'s mail program downloaded {n} new message{} with {protocol}",
+                    if n == 1 { "" } else { "s" }
+                )
+            }
+        };
+        let first = messages
+            .iter()
+            .find_map(|m| m.header("Message-ID"))
+            .and_then(|id| self.by_message_id.get(&id).copied());
+        self.note(EventKind::Fetched, Some(client), first, text);
+        self.state.downloaded[user].extend(messages);
+    }
+
+    // ----- users ----------------------------------------------------------------------------
+
+    fn on_action(&mut self, i: usize) {
+        let action = &self.sc.script[i];
+        match &action.kind {
+            ActionKind::Send(send) => self.user_sends(send),
+            ActionKind::FetchPop3 { user, keep } => {
+                let mode = if *keep {
+                    FetchMode::KeepOnServer
+                } else {
+                    FetchMode::DeleteAfterRetrieve
+                };
+                let u = &self.sc.users[*user];
+                let engine =
+                    ClientEngine::Pop3(Pop3Client::new(&u.address.to_string(), &u.password, mode));
+                self.start_fetch(*user, Protocol::Pop3, engine);
+            }
+            ActionKind::FetchImap { user } => {
+                let u = &self.sc.users[*user];
+                let engine =
+                    ClientEngine::Imap(ImapClient::new(&u.address.to_string(), &u.password));
+                self.start_fetch(*user, Protocol::Imap, engine);
+            }
+        }
+    }
+
+    fn start_fetch(&mut self, user: UserId, protocol: Protocol, engine: ClientEngine) {
+        let u = &self.sc.users[user];
+        let Some(store) = self.sc.domains[u.domain].store else {
+            return;
+        };
+        self.note(
+            EventKind::UserAction,
+            Some(u.client),
+            None,
+            format!("{} checks mail with {}", u.address, protocol.name()),
+        );
+        self.open_conn(
+            u.client,
+            store,
+            protocol,
+            engine,
+            Purpose::Fetch { user },
+            None,
+        );
+    }
+
+    fn user_sends(&mut self, send: &'s Send) {
+        let user = &self.sc.users[send.from];
+        let client = user.client;
+        let client_name = self.name(client);
+        let message_id = format!("<{}.{}@{}>", send.id, self.now, client_name);
+        let list = |xs: &[Address]| {
+            xs.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let from = send
+            .header_from
+            .clone()
+            .unwrap_or_else(|| user.address.to_string());
+        let to = list(&send.to);
+        let cc = list(&send.cc);
+        let date = rfc5322_date(self.now);
+        let mut headers: Vec<(&str, &str)> = vec![("From", &from)];
+        if !to.is_empty() {
+            headers.push(("To", &to));
+        }
+        if !cc.is_empty() {
+            headers.push(("Cc", &cc));
+        }
+        headers.extend([
+            ("Subject", send.subject.as_str()),
+            ("Date", &date),
+            ("Message-ID", &message_id),
+        ]);
+        // Bcc recipients are only in the envelope: the mail program never writes them in the
+        // headers it sends (RFC 5322 section 3.6.3 allows either; this is the common practice).
+        let message = Message::build(&headers, &send.body);
+        let idx = self.trace.messages.len() as u32;
+        self.trace.messages.push(TracedMessage {
+            name: send.id.clone(),
+            message_id: message_id.clone(),
+        });
+        self.by_message_id.insert(message_id, idx);
+        let (server, protocol, auth) = match send.via {
+            Some(via) => (via, Protocol::Smtp, None),
+            None => (
+                self.sc.domains[user.domain]
+                    .submission
+                    .expect("validated: the sender's domain has a submission server"),
+                Protocol::Submission,
+                Some((user.address.to_string(), user.password.clone())),
+            ),
+        };
+        self.note(
+            EventKind::UserAction,
+            Some(client),
+            Some(idx),
+            format!(
+                "{} writes \"{}\" to {}",
+                user.address,
+                send.subject,
+                list(&send.recipients())
+            ),
+        );
+        let job = ClientJob {
+            ehlo_name: client_name.to_string(),
+            auth,
+            mail_from: ReversePath::Address(user.address.clone()),
+            rcpt_to: send.recipients(),
+            message,
+        };
+        self.open_conn(
+            client,
+            server,
+            protocol,
+            ClientEngine::Smtp(SmtpClient::new(job)),
+            Purpose::Submit {
+                message: idx,
+                user: send.from,
+            },
+            Some(idx),
+        );
+    }
+
+    // ----- SMTP outcomes --------------------------------------------------------------------
+
+    fn smtp_done(&mut self, conn: u32, purpose: Purpose, outcome: ClientOutcome) {
+        self.conns[conn as usize].client_engine = None;
+        match purpose {
+            Purpose::Submit { message, user } => {
+                let client = self.sc.users[user].client;
+                for (rcpt, result) in outcome.results {
+                    match result {
+                        RcptOutcome::Accepted(_) => {}
+                        RcptOutcome::Deferred(r) | RcptOutcome::Failed(r) => {
+                            let text = format!(
+                                "the server refused {rcpt}: {}; {}'s mail program shows the error",
+                                r.first_line(),
+                                self.sc.users[user].address
+                            );
+                            self.note(EventKind::Rejected, Some(client), Some(message), text);
+                            self.state.rejected.push((message, rcpt, r.first_line()));
+                        }
+                    }
+                }
+            }
+            Purpose::Relay { host, entry } => self.relay_done(host, entry, conn, outcome),
+            Purpose::Fetch { .. } => {}
+        }
+    }
+
+    fn relay_done(&mut self, host: HostId, entry: u32, conn: u32, outcome: ClientOutcome) {
+        let server = self.conns[conn as usize].server;
+        let server_name = self.name(server).to_string();
+        let e = &mut self.hosts[host].queue[entry as usize];
+        let message = e.message_ref;
+        let mut failed = Vec::new();
+        let mut deferred_reason = None;
+        for (rcpt, result) in outcome.results {
+            match result {
+                RcptOutcome::Accepted(_) => {
+                    e.rcpts.retain(|r| r.key() != rcpt.key());
+                }
+                RcptOutcome::Failed(r) => {
+                    e.rcpts.retain(|x| x.key() != rcpt.key());
+                    failed.push(FailedRecipient {
+                        recipient: rcpt,
+                        status: r.enhanced_status().unwrap_or("5.0.0").to_string(),
+                        diagnostic: r.first_line(),
+                        remote_mta: Some(server_name.clone()),
+                    });
+                }
+                RcptOutcome::Deferred(r) => {
+                    deferred_reason = Some(format!("{server_name} said {}", r.first_line()));
+                }
+            }
+        }
+        e.attempt = None;
+        if !failed.is_empty() {
+            self.bounce(host, entry, failed);
+        }
+        let e = &self.hosts[host].queue[entry as usize];
+        if e.rcpts.is_empty() {
+            self.hosts[host].queue[entry as usize].done = true;
+        } else {
+            let reason = deferred_reason.unwrap_or_else(|| "delivery did not complete".into());
+            self.defer(host, entry, reason);
+        }
+        let _ = message;
+    }
+
+    // ----- taking mail in -------------------------------------------------------------------
+
+    /// A server has taken a message: deliver what is local, queue the rest.
+    fn take_in(
+        &mut self,
+        from: HostId,
+        host: HostId,
+        session: &SessionInfo,
+        envelope: Envelope,
+        mut message: Message,
+        qid: String,
+    ) {
+        let h = &self.sc.hosts[host];
+        let message_ref = message
+            .header("Message-ID")
+            .and_then(|id| self.by_message_id.get(&id).copied());
+        let with = match (session.esmtp, session.authenticated.is_some()) {
+            (_, true) => "ESMTPSA",
+            (true, false) => "ESMTP",
+            (false, false) => "SMTP",
+        };
+        let helo = session.helo.clone().unwrap_or_else(|| "unknown".into());
+        let for_clause = match envelope.rcpt_to.as_slice() {
+            [one] => format!("\r\n\tfor <{one}>"),
+            _ => String::new(),
+        };
+        // RFC 5321 section 4.4: each server that takes the message stamps it on top.
+        message.prepend_header(
+            "Received",
+            &format!(
+                "from {helo} ({helo} [{}])\r\n\tby {} with {with} id {qid}{for_clause};\r\n\t{}",
+                session.client_ip,
+                h.name,
+                rfc5322_date(self.now)
+            ),
+        );
+        if session.authenticated.is_some() && message.header("Date").is_none() {
+            // RFC 6409 section 8: a submission server may add what the program left out.
+            message.append_header("Date", &rfc5322_date(self.now));
+        }
+        let text = format!(
+            "{} takes responsibility for the message from {} (queue id {qid})",
+            h.name,
+            self.name(from)
+        );
+        self.emit(
+            EventKind::Relayed,
+            None,
+            Some(from),
+            Some(host),
+            None,
+            message_ref,
+            self.now,
+            text,
+        );
+        self.deliver_or_queue(
+            host,
+            envelope.mail_from,
+            envelope.rcpt_to,
+            message,
+            message_ref,
+            qid,
+        );
+    }
+
+    fn deliver_or_queue(
+        &mut self,
+        host: HostId,
+        mail_from: ReversePath,
+        rcpts: Vec<Address>,
+        message: Message,
+        message_ref: Option<u32>,
+        qid: String,
+    ) {
+        let mut remote: BTreeMap<String, Vec<Address>> = BTreeMap::new();
+        let mut local_failed = Vec::new();
+        for r in rcpts {
+            if self.is_store_for(host, r.domain()) {
+                match self.deliver_local(host, &mail_from, &r, &message, message_ref) {
+                    Ok(()) => {}
+                    Err(Some(f)) => local_failed.push(f),
+                    Err(None) => remote.entry(r.domain().to_string()).or_default().push(r),
+                }
+            } else {
+                remote.entry(r.domain().to_string()).or_default().push(r);
+            }
+        }
+        let several = remote.len() > 1;
+        for (n, (domain, rcpts)) in remote.into_iter().enumerate() {
+            let id = if several {
+                format!("{qid}.{}", n + 1)
+            } else {
+                qid.clone()
+            };
+            let list = rcpts
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let entry = self.hosts[host].queue.len() as u32;
+            self.hosts[host].queue.push(QueueEntry {
+                id: id.clone(),
+                message_ref,
+                mail_from: mail_from.clone(),
+                rcpts,
+                domain: domain.clone(),
+                message: message.clone(),
+                arrival_ms: self.now,
+                failures: 0,
+                next_attempt_ms: self.now,
+                reason: "waiting for its first delivery attempt".into(),
+                attempt: None,
+                done: false,
+            });
+            self.note(
+                EventKind::Queued,
+                Some(host),
+                message_ref,
+                format!("{} queues {id} for {list} ({domain})", self.name(host)),
+            );
+            self.schedule(self.now, Ev::QueueRun { host, entry });
+        }
+        if !local_failed.is_empty() {
+            // Mail this server took but cannot deliver: it owes the sender a bounce.
+            let entry = self.hosts[host].queue.len() as u32;
+            self.hosts[host].queue.push(QueueEntry {
+                id: qid,
+                message_ref,
+                mail_from,
+                rcpts: Vec::new(),
+                domain: String::new(),
+                message,
+                arrival_ms: self.now,
+                failures: 0,
+                next_attempt_ms: self.now,
+                reason: String::new(),
+                attempt: None,
+                done: true,
+            });
+            self.bounce(host, entry, local_failed);
+        }
+    }
+
+    fn is_store_for(&self, host: HostId, domain: &str) -> bool {
+        self.sc
+            .domain_by_name(domain)
+            .is_some_and(|d| self.sc.domains[d].store == Some(host))
+    }
+
+    /// Puts a message into a local mailbox. Err(None): try again later; Err(Some): bounce.
+    fn deliver_local(
+        &mut self,
+        host: HostId,
+        mail_from: &ReversePath,
+        rcpt: &Address,
+        message: &Message,
+        message_ref: Option<u32>,
+    ) -> Result<(), Option<FailedRecipient>> {
+        let store = &mut self.hosts[host].store;
+        let key = store.login_key(&rcpt.key()).filter(|k| k == &rcpt.key());
+        let Some(key) = key else {
+            return Err(Some(FailedRecipient {
+                recipient: rcpt.clone(),
+                status: "5.1.1".into(),
+                diagnostic: format!("550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"),
+                remote_mta: None,
+            }));
+        };
+        let mailbox = store.get_mut(&key).expect("the key came from the store");
+        if mailbox.full {
+            return Err(None);
+        }
+        let mut copy = message.clone();
+        // RFC 5321 section 4.4: final delivery records the reverse path.
+        copy.prepend_header("Return-Path", &mail_from.to_string());
+        mailbox.inbox_mut().append(copy, self.now);
+        let text = format!("{} puts the message into {rcpt}'s INBOX", self.name(host));
+        self.note(EventKind::Delivered, Some(host), message_ref, text);
+        Ok(())
+    }
+
+    // ----- the queue ------------------------------------------------------------------------
+
+    fn on_queue_run(&mut self, host: HostId, entry: u32) {
+        let e = &self.hosts[host].queue[entry as usize];
+        if e.done || e.attempt.is_some() || e.next_attempt_ms > self.now {
+            return;
+        }
+        if !self.hosts[host].up {
+            // A host that is down runs no queue; it tries again once it is back (see HostUp).
+            return;
+        }
+        let domain = e.domain.clone();
+        if self.is_store_for(host, &domain) {
+            self.retry_local(host, entry);
+            return;
+        }
+        self.hosts[host].queue[entry as usize].attempt = Some(Attempt::default());
+        self.lookup(host, entry, &domain, RecordType::Mx);
+    }
+
+    /// A queued local delivery (a full mailbox) tried again.
+    fn retry_local(&mut self, host: HostId, entry: u32) {
+        let e = &mut self.hosts[host].queue[entry as usize];
+        let rcpts = std::mem::take(&mut e.rcpts);
+        let (mail_from, message, message_ref) =
+            (e.mail_from.clone(), e.message.clone(), e.message_ref);
+        let mut still = Vec::new();
+        let mut failed = Vec::new();
+        for r in rcpts {
+            match self.deliver_local(host, &mail_from, &r, &message, message_ref) {
+                Ok(()) => {}
+                Err(None) => still.push(r),
+                Err(Some(f)) => failed.push(f),
+            }
+        }
+        let full = !still.is_empty();
+        self.hosts[host].queue[entry as usize].rcpts = still;
+        if !failed.is_empty() {
+            self.bounce(host, entry, failed);
+        }
+        if full {
+            self.defer(host, entry, "452 4.2.2 mailbox full".into());
+        } else {
+            self.hosts[host].queue[entry as usize].done = true;
+        }
+    }
+
+    fn defer(&mut self, host: HostId, entry: u32, reason: String) {
+        let give_up = self.sc.retry.give_up_ms;
+        let e = &mut self.hosts[host].queue[entry as usize];
+        e.attempt = None;
+        e.failures += 1;
+        e.reason = reason.clone();
+        let waited = self.now - e.arrival_ms;
+        if waited >= give_up {
+            // RFC 5321 section 4.5.4.1: give up, and tell the sender (status 4.4.7).
+            let failed = e
+                .rcpts
+                .drain(..)
+                .map(|r| FailedRecipient {
+                    recipient: r,
+                    status: "4.4.7".into(),
+                    diagnostic: format!(
+                        "delivery time expired after {} attempts; last error: {reason}",
+                        e.failures
+                    ),
+                    remote_mta: None,
+                })
+                .collect();
+            e.done = true;
+            self.bounce(host, entry, failed);
+            return;
+        }
+        let wait = self.sc.retry.wait_after(e.failures);
+        let next = (self.now + wait).min(e.arrival_ms + give_up);
+        e.next_attempt_ms = next;
+        let (id, message) = (e.id.clone(), e.message_ref);
+        let text = format!(
+            "{} keeps {id} in its queue: {reason}; next attempt at {}",
+            self.name(host),
+            crate::sim::format_time(next)
+        );
+        self.note(EventKind::Deferred, Some(host), message, text);
+        self.schedule(next, Ev::QueueRun { host, entry });
+    }
+
+    /// Sends a DSN for these recipients to the entry's envelope sender.
+    fn bounce(&mut self, host: HostId, entry: u32, failed: Vec<FailedRecipient>) {
+        let e = &self.hosts[host].queue[entry as usize];
+        let message_ref = e.message_ref;
+        for f in &failed {
+            self.state.bounced.push(BouncedMail {
+                message: message_ref,
+                recipient: f.recipient.clone(),
+                status: f.status.clone(),
+                reporter: host,
+            });
+        }
+        let ReversePath::Address(sender) = e.mail_from.clone() else {
+            // RFC 5321 section 6.1: never answer a bounce with a bounce.
+            let text = format!(
+                "{} cannot deliver a bounce and drops it: its sender is <>, so no notice is sent back",
+                self.name(host)
+            );
+            if let Some(m) = message_ref {
+                self.state.discarded.push(m);
+            }
+            self.note(EventKind::Discarded, Some(host), message_ref, text);
+            return;
+        };
+        let (original, arrival) = (e.message.clone(), e.arrival_ms);
+        self.next_queue_id += 1;
+        let bounce_id = format!(
+            "<bounce.{}.{}@{}>",
+            self.next_queue_id,
+            self.now,
+            self.name(host)
+        );
+        let dsn = build_bounce(
+            self.name(host),
+            &original,
+            &sender,
+            &failed,
+            arrival,
+            self.now,
+            &bounce_id,
+        );
+        let name = match message_ref {
+            Some(m) => format!("bounce of {}", self.trace.messages[m as usize].name),
+            None => "bounce".to_string(),
+        };
+        let idx = self.trace.messages.len() as u32;
+        self.trace.messages.push(TracedMessage {
+            name,
+            message_id: bounce_id.clone(),
+        });
+        self.by_message_id.insert(bounce_id, idx);
+        let list = failed
+            .iter()
+            .map(|f| format!("{} ({})", f.recipient, f.status))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!(
+            "{} writes a bounce (a delivery status notification) to {sender}: could not deliver to {list}",
+            self.name(host)
+        );
+        self.note(EventKind::Bounced, Some(host), Some(idx), text);
+        let qid = self.new_queue_id();
+        self.deliver_or_queue(host, ReversePath::Null, vec![sender], dsn, Some(idx), qid);
+    }
+
+    fn new_queue_id(&mut self) -> String {
+        self.next_queue_id += 1;
+        format!(
+            "{:06X}",
+            self.next_queue_id.wrapping_mul(2_654_435_761) & 0xFF_FFFF
+        )
+    }
+
+    // ----- DNS ------------------------------------------------------------------------------
+
+    fn lookup(&mut self, host: HostId, entry: u32, name: &str, qtype: RecordType) {
+        if let Some(answer) = self.hosts[host].cache.lookup(name, qtype, self.now) {
+            let text = match &answer {
+                CachedAnswer::Records(rs) => rs
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                CachedAnswer::NxDomain => format!("{name}: NXDOMAIN (cached)"),
+                CachedAnswer::NoData => format!("{name}: no {qtype} records (cached)"),
+            };
+            let message = self.hosts[host].queue[entry as usize].message_ref;
+            self.emit(
+                EventKind::DnsCacheHit,
+                Some(Protocol::Dns),
+                Some(host),
+                None,
+                None,
+                message,
+                self.now,
+                format!("{qtype} {name}?\n{text}"),
+            );
+            let result = match answer {
+                CachedAnswer::Records(rs) => {
+                    DnsResult::Records(rs.into_iter().map(|r| r.data).collect())
+                }
+                CachedAnswer::NxDomain => DnsResult::NxDomain,
+                CachedAnswer::NoData => DnsResult::NoData,
+            };
+            self.on_dns_result(host, entry, name, qtype, result);
+            return;
+        }
+        let Some(server) = dns_setup::server_for(self.sc, &self.domains, name) else {
+            self.on_dns_result(
+                host,
+                entry,
+                name,
+                qtype,
+                DnsResult::Failed("no DNS server".into()),
+            );
+            return;
+        };
+        let q = self.queries.len() as u32;
+        let id = (self.rng.random::<u16>()).max(1);
+        self.queries.push(DnsQuery {
+            host,
+            server,
+            entry,
+            name: name.to_string(),
+            qtype,
+            id,
+            answered: false,
+        });
+        *self
+            .state
+            .dns_queries
+            .entry((host, name.to_string(), qtype.to_string()))
+            .or_default() += 1;
+        self.send_query(q, 1);
+    }
+
+    fn send_query(&mut self, q: u32, attempt: u8) {
+        let query = &self.queries[q as usize];
+        let (host, server, id) = (query.host, query.server, query.id);
+        let msg = DnsMessage::query(id, &query.name, query.qtype);
+        let bytes = msg.encode();
+        let message = self.hosts[host].queue[query.entry as usize].message_ref;
+        let delay = if self.reachable(host, server) {
+            self.delay(host, server, false)
+        } else {
+            None
+        };
+        let arrive = self.now + delay.unwrap_or(DNS_TIMEOUT_MS);
+        self.emit(
+            EventKind::DnsQuery,
+            Some(Protocol::Dns),
+            Some(host),
+            Some(server),
+            Some(q),
+            message,
+            arrive,
+            msg.to_dig_text(),
+        );
+        if let Some(d) = delay {
+            self.schedule(
+                self.now + d,
+                Ev::DnsArrive {
+                    query: q,
+                    to_server: true,
+                    bytes,
+                },
+            );
+        }
+        self.schedule(
+            self.now + DNS_TIMEOUT_MS,
+            Ev::DnsTimeout { query: q, attempt },
+        );
+    }
+
+    fn on_dns_arrive(&mut self, q: u32, to_server: bool, bytes: &[u8]) {
+        let query = &self.queries[q as usize];
+        let (host, server, entry) = (query.host, query.server, query.entry);
+        if to_server {
+            if !self.hosts[server].up {
+                return;
+            }
+            let Some(answer) = self
+                .authorities
+                .get(&server)
+                .and_then(|a| a.answer_bytes(bytes))
+            else {
+                return;
+            };
+            let delay = if self.reachable(server, host) {
+                self.delay(server, host, false)
+            } else {
+                None
+            };
+            let message = self.hosts[host].queue[entry as usize].message_ref;
+            let text = DnsMessage::decode(&answer)
+                .map(|m| m.to_dig_text())
+                .unwrap_or_default();
+            let arrive = self.now + delay.unwrap_or(DNS_TIMEOUT_MS);
+            self.emit(
+                EventKind::DnsAnswer,
+                Some(Protocol::Dns),
+                Some(server),
+                Some(host),
+                Some(q),
+                message,
+                arrive,
+                text,
+            );
+            if let Some(d) = delay {
+                self.schedule(
+                    self.now + d,
+                    Ev::DnsArrive {
+                        query: q,
+                        to_server: false,
+                        bytes: answer,
+                    },
+                );
+            }
+            return;
+        }
+        if self.queries[q as usize].answered || !self.hosts[host].up {
+            return;
+        }
+        let Ok(answer) = DnsMessage::decode(bytes) else {
+            return;
+        };
+        if answer.id != self.queries[q as usize].id {
+            return;
+        }
+        self.queries[q as usize].answered = true;
+        let (name, qtype) = (
+            self.queries[q as usize].name.clone(),
+            self.queries[q as usize].qtype,
+        );
+        self.hosts[host].cache.store(&answer, self.now);
+        let result = match answer.rcode {
+            Rcode::NxDomain => DnsResult::NxDomain,
+            Rcode::NoError => {
+                let data: Vec<RData> = answer
+                    .answers
+                    .iter()
+                    .filter(|r| rdata_type(&r.data) == qtype)
+                    .map(|r| r.data.clone())
+                    .collect();
+                if data.is_empty() {
+                    DnsResult::NoData
+                } else {
+                    DnsResult::Records(data)
+                }
+            }
+            other => DnsResult::Failed(format!("the DNS server answered {other:?}")),
+        };
+        self.on_dns_result(host, entry, &name, qtype, result);
+    }
+
+    fn on_dns_timeout(&mut self, q: u32, attempt: u8) {
+        let query = &self.queries[q as usize];
+        if query.answered {
+            return;
+        }
+        let (host, server, entry, name, qtype) = (
+            query.host,
+            query.server,
+            query.entry,
+            query.name.clone(),
+            query.qtype,
+        );
+        let message = self.hosts[host].queue[entry as usize].message_ref;
+        let text = format!(
+            "no answer from {} about {qtype} {name} after {} s",
+            self.name(server),
+            DNS_TIMEOUT_MS / 1000
+        );
+        self.note(EventKind::DnsTimeout, Some(host), message, text);
+        if attempt < DNS_TRIES && self.hosts[host].up {
+            self.send_query(q, attempt + 1);
+        } else {
+            self.queries[q as usize].answered = true;
+            self.on_dns_result(
+                host,
+                entry,
+                &name,
+                qtype,
+                DnsResult::Failed(format!("DNS lookup of {qtype} {name} timed out")),
+            );
+        }
+    }
+
+    fn on_dns_result(
+        &mut self,
+        host: HostId,
+        entry: u32,
+        name: &str,
+        qtype: RecordType,
+        result: DnsResult,
+    ) {
+        if self.hosts[host].queue[entry as usize].attempt.is_none() {
+            return;
+        }
+        let message = self.hosts[host].queue[entry as usize].message_ref;
+        let domain = self.hosts[host].queue[entry as usize].domain.clone();
+        match qtype {
+            RecordType::Mx => match result {
+                DnsResult::Records(data) => {
+                    let records: Vec<(u16, String)> = data
+                        .iter()
+                        .filter_map(|d| match d {
+                            RData::Mx {
+                                preference,
+                                exchange,
+                            } => Some((*preference, exchange.clone())),
+                            _ => None,
+                        })
+                        .collect();
+                    let own = self.name(host);
+                    match plan_exchangers(&records, &[own], &mut self.rng) {
+                        MxPlan::NullMx => {
+                            self.note(EventKind::MxChoice, Some(host), message, format!("{domain} publishes a null MX (MX 0 .): it accepts no mail at all (RFC 7505)"));
+                            self.fail_entry(host, entry, "5.1.10", format!("556 5.1.10 Recipient address rejected: {domain} does not accept mail (null MX)"));
+                        }
+                        MxPlan::LoopsBackToMe => {
+                            self.note(EventKind::MxChoice, Some(host), message, format!("{} is itself the best MX for {domain} but does not keep its mail: the mail would loop", self.name(host)));
+                            self.fail_entry(
+                                host,
+                                entry,
+                                "5.4.6",
+                                format!("554 5.4.6 mail for {domain} loops back to myself"),
+                            );
+                        }
+                        MxPlan::Exchangers(list) => {
+                            let shown = list
+                                .iter()
+                                .map(|(p, n)| format!("{n} (preference {p})"))
+                                .collect::<Vec<_>>()
+                                .join(", then ");
+                            self.note(
+                                EventKind::MxChoice,
+                                Some(host),
+                                message,
+                                format!("{} will try {shown}", self.name(host)),
+                            );
+                            if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut()
+                            {
+                                a.exchangers = list.into_iter().map(|(_, n)| n).collect();
+                            }
+                            self.next_exchanger(host, entry);
+                        }
+                    }
+                }
+                DnsResult::NoData => {
+                    // RFC 5321 section 5.1: no MX records, so the domain itself is the exchanger.
+                    self.note(EventKind::MxChoice, Some(host), message, format!("{domain} has no MX records: {} falls back to the A record of {domain} itself (implicit MX)", self.name(host)));
+                    if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
+                        a.exchangers = vec![domain.clone()];
+                    }
+                    self.next_exchanger(host, entry);
+                }
+                DnsResult::NxDomain => {
+                    self.note(
+                        EventKind::MxChoice,
+                        Some(host),
+                        message,
+                        format!("{domain} does not exist (NXDOMAIN): the mail cannot be delivered"),
+                    );
+                    self.fail_entry(host, entry, "5.1.2", format!("550 5.1.2 Host or domain name not found. Name service error for name={domain} type=MX: Host not found"));
+                }
+                DnsResult::Failed(why) => self.defer(host, entry, format!("4.4.3 {why}")),
+            },
+            _ => match result {
+                DnsResult::Records(data) => {
+                    let ip = data.iter().find_map(|d| match d {
+                        RData::A(ip) => Some(*ip),
+                        _ => None,
+                    });
+                    match ip {
+                        Some(ip) => self.connect_relay(host, entry, name, ip),
+                        None => self.next_exchanger(host, entry),
+                    }
+                }
+                DnsResult::NoData | DnsResult::NxDomain => {
+                    if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
+                        a.last_error = Some(format!("{name} has no A record"));
+                    }
+                    self.next_exchanger(host, entry);
+                }
+                DnsResult::Failed(why) => {
+                    if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
+                        a.last_error = Some(why);
+                    }
+                    self.next_exchanger(host, entry);
+                }
+            },
+        }
+    }
+
+    fn next_exchanger(&mut self, host: HostId, entry: u32) {
+        let Some(attempt) = self.hosts[host].queue[entry as usize].attempt.as_mut() else {
+            return;
+        };
+        if attempt.exchangers.is_empty() {
+            let reason = attempt
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "no exchanger could be reached".into());
+            self.defer(host, entry, reason);
+            return;
+        }
+        let next = attempt.exchangers.remove(0);
+        attempt.current = Some(next.clone());
+        self.lookup(host, entry, &next, RecordType::A);
+    }
+
+    fn connect_relay(&mut self, host: HostId, entry: u32, exchanger: &str, ip: Ipv4Addr) {
+        let e = &self.hosts[host].queue[entry as usize];
+        let job = ClientJob {
+            ehlo_name: self.name(host).to_string(),
+            auth: None,
+            mail_from: e.mail_from.clone(),
+            rcpt_to: e.rcpts.clone(),
+            message: e.message.clone(),
+        };
+        let message = e.message_ref;
+        match self.sc.host_by_ip(ip) {
+            Some(server) if server != host => {
+                self.open_conn(
+                    host,
+                    server,
+                    Protocol::Smtp,
+                    ClientEngine::Smtp(SmtpClient::new(job)),
+                    Purpose::Relay { host, entry },
+                    message,
+                );
+            }
+            Some(_) => {
+                if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
+                    a.last_error = Some(format!("{exchanger} ({ip}) is this host itself"));
+                }
+                self.next_exchanger(host, entry);
+            }
+            None => {
+                // Nobody has that address: the connection attempt goes unanswered.
+                let text = format!(
+                    "{} tries {exchanger} at {ip}, but no host has that address",
+                    self.name(host)
+                );
+                self.note(EventKind::ConnectFailed, Some(host), message, text);
+                if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
+                    a.last_error = Some(format!("connection to {exchanger} [{ip}] timed out"));
+                }
+                self.next_exchanger(host, entry);
+            }
+        }
+    }
+
+    fn fail_entry(&mut self, host: HostId, entry: u32, status: &str, diagnostic: String) {
+        let e = &mut self.hosts[host].queue[entry as usize];
+        e.attempt = None;
+        e.done = true;
+        let failed = e
+            .rcpts
+            .drain(..)
+            .map(|r| FailedRecipient {
+                recipient: r,
+                status: status.to_string(),
+                diagnostic: diagnostic.clone(),
+                remote_mta: None,
+            })
+            .collect();
+        self.bounce(host, entry, failed);
+    }
+
+    // ----- faults ---------------------------------------------------------------------------
+
+    fn on_fault(&mut self, i: usize) {
+        let fault = &self.sc.faults[i];
+        match &fault.kind {
+            FaultKind::HostDown(h) => {
+                let h = *h;
+                self.hosts[h].up = false;
+                self.note(
+                    EventKind::HostDown,
+                    Some(h),
+                    None,
+                    format!("{} goes down", self.name(h)),
+                );
+                self.break_connections(|c| c.client == h || c.server == h);
+            }
+            FaultKind::HostUp(h) => {
+                let h = *h;
+                self.hosts[h].up = true;
+                self.note(
+                    EventKind::HostUp,
+                    Some(h),
+                    None,
+                    format!("{} is back up", self.name(h)),
+                );
+                // Its queue resumes: anything overdue gets an attempt now.
+                for (entry, e) in self.hosts[h].queue.iter().enumerate() {
+                    if !e.done && e.attempt.is_none() && e.next_attempt_ms <= self.now {
+                        self.seq += 1;
+                        self.events.push(Reverse(Scheduled {
+                            t: self.now,
+                            seq: self.seq,
+                            ev: Ev::QueueRun {
+                                host: h,
+                                entry: entry as u32,
+                            },
+                        }));
+                    }
+                }
+            }
+            FaultKind::LinkDown(a, b) => {
+                let (a, b) = (*a, *b);
+                self.links_down.push((a, b));
+                self.note(
+                    EventKind::LinkDown,
+                    Some(a),
+                    None,
+                    format!(
+                        "the link between {} and {} is cut",
+                        self.name(a),
+                        self.name(b)
+                    ),
+                );
+                self.break_connections(|c| {
+                    (c.client == a && c.server == b) || (c.client == b && c.server == a)
+                });
+            }
+            FaultKind::LinkUp(a, b) => {
+                let (a, b) = (*a, *b);
+                self.links_down
+                    .retain(|&(x, y)| !((x == a && y == b) || (x == b && y == a)));
+                self.note(
+                    EventKind::LinkUp,
+                    Some(a),
+                    None,
+                    format!(
+                        "the link between {} and {} works again",
+                        self.name(a),
+                        self.name(b)
+                    ),
+                );
+            }
+            FaultKind::DnsChange {
+                domain,
+                name,
+                record,
+            } => {
+                let d = &mut self.domains[*domain];
+                let text = match record {
+                    RecordChange::A(ip) => {
+                        d.cname.remove(name);
+                        d.a.insert(name.clone(), *ip);
+                        format!("{name} now has the A record {ip}")
+                    }
+                    RecordChange::Mx(list) => {
+                        d.mx = list.clone();
+                        d.null_mx = false;
+                        format!("{name} now has the MX records {list:?}")
+                    }
+                    RecordChange::Cname(t) => {
+                        d.a.remove(name);
+                        d.cname.insert(name.clone(), t.clone());
+                        format!("{name} is now an alias (CNAME) of {t}")
+                    }
+                    RecordChange::Remove => {
+                        d.a.remove(name);
+                        d.cname.remove(name);
+                        if *name == d.name {
+                            d.mx.clear();
+                            d.null_mx = false;
+                        }
+                        format!("the records of {name} are removed")
+                    }
+                };
+                let ns = d.ns;
+                self.authorities = dns_setup::authorities(self.sc, &self.domains);
+                self.note(
+                    EventKind::DnsChanged,
+                    Some(ns),
+                    None,
+                    format!("{text} (caches keep the old answer until its TTL runs out)"),
+                );
+            }
+            FaultKind::MailboxFull(u) | FaultKind::MailboxFreed(u) => {
+                let full = matches!(fault.kind, FaultKind::MailboxFull(_));
+                let user = &self.sc.users[*u];
+                if let Some(store) = self.sc.domains[user.domain].store {
+                    if let Some(mb) = self.hosts[store].store.get_mut(&user.address.key()) {
+                        mb.full = full;
+                    }
+                    let (kind, what) = if full {
+                        (EventKind::MailboxFull, "is full")
+                    } else {
+                        (EventKind::MailboxFreed, "has room again")
+                    };
+                    self.note(
+                        kind,
+                        Some(store),
+                        None,
+                        format!("{}'s mailbox {what}", user.address),
+                    );
+                }
+            }
+        }
+    }
+
+    fn break_connections(&mut self, affected: impl Fn(&Conn) -> bool) {
+        let ids: Vec<u32> = (0..self.conns.len() as u32)
+            .filter(|&i| {
+                let c = &self.conns[i as usize];
+                c.state != ConnState::Closed && affected(c)
+            })
+            .collect();
+        for id in ids {
+            let c = &mut self.conns[id as usize];
+            c.server_engine = None;
+            if c.state == ConnState::Connecting {
+                // The request is still travelling; it finds the host unreachable on arrival.
+                continue;
+            }
+            c.state = ConnState::Closed;
+            let (client, server, protocol, message) = (c.client, c.server, c.protocol, c.message);
+            let now = self.now;
+            self.emit(
+                EventKind::ConnectionLost,
+                Some(protocol),
+                Some(client),
+                Some(server),
+                Some(id),
+                message,
+                now,
+                format!(
+                    "the connection between {} and {} breaks",
+                    self.name(client),
+                    self.name(server)
+                ),
+            );
+            self.schedule(now + BROKEN_CONNECTION_NOTICE_MS, Ev::ConnLost(id));
+        }
+    }
+}
+
+/// What a DNS lookup came to.
+enum DnsResult {
+    Records(Vec<RData>),
+    NxDomain,
+    NoData,
+    Failed(String),
+}
+
+fn rdata_type(d: &RData) -> RecordType {
+    match d {
+        RData::A(_) => RecordType::A,
+        RData::Mx { .. } => RecordType::Mx,
+        RData::Cname(_) => RecordType::Cname,
+        RData::Ns(_) => RecordType::Ns,
+        RData::Soa { .. } => RecordType::Soa,
+        RData::Other { rtype, .. } => RecordType::Other(*rtype),
+    }
+}
+
+/// The host's side of SMTP: who its users are, which domains it takes mail for.
+struct HostPolicy<'a> {
+    sc: &'a Scenario,
+    host: HostId,
+    port: Protocol,
+    state: &'a mut HostState,
+    next_queue_id: &'a mut u32,
+    accepted: Vec<(SessionInfo, Envelope, Message, String)>,
+}
+
+impl HostPolicy<'_> {
+    fn is_store_for(&self, domain: &str) -> bool {
+        self.sc
+            .domain_by_name(domain)
+            .is_some_and(|d| self.sc.domains[d].store == Some(self.host))
+    }
+}
+
+impl SmtpPolicy for HostPolicy<'_> {
+    fn authenticate(&mut self, login: &str, password: &str) -> bool {
+        // The submission server checks against the users of its domain (the same accounts
+        // as the mailboxes, wherever those are kept).
+        let domain = self.sc.hosts[self.host].domain;
+        self.sc
+            .users
+            .iter()
+            .filter(|u| Some(u.domain) == domain)
+            .any(|u| {
+                (u.address.key() == login.to_ascii_lowercase()
+                    || u.address.local().eq_ignore_ascii_case(login))
+                    && u.password == password
+            })
+    }
+
+    fn is_local_domain(&self, domain: &str) -> bool {
+        if domain == "localhost" {
+            return true;
+        }
+        let name = &self.sc.hosts[self.host].name;
+        self.sc.domain_by_name(domain).is_some_and(|d| {
+            let dom = &self.sc.domains[d];
+            dom.store == Some(self.host) || dom.mx.iter().any(|(_, n)| n == name)
+        })
+    }
+
+    fn check_recipient(
+        &mut self,
+        session: &SessionInfo,
+        from: &ReversePath,
+        rcpt: &Address,
+        now_ms: u64,
+    ) -> RcptDecision {
+        if self.is_store_for(rcpt.domain()) {
+            let Some(mb) = self.state.store.get(&rcpt.key()) else {
+                return RcptDecision::Reject(Reply::new(
+                    ReplyCode::MAILBOX_UNAVAILABLE,
+                    format!(
+                        "5.1.1 <{rcpt}>: Recipient address rejected: User unknown in local recipient table"
+                    ),
+                ));
+            };
+            if mb.full {
+                return RcptDecision::Reject(Reply::new(
+                    ReplyCode::INSUFFICIENT_STORAGE,
+                    format!("4.2.2 <{rcpt}>: Mailbox full"),
+                ));
+            }
+        }
+        if let (Some(delay), Protocol::Smtp) = (self.sc.hosts[self.host].greylist_ms, self.port) {
+            let key = (session.client_ip.clone(), from.to_string(), rcpt.key());
+            let first = *self.state.greylist.entry(key).or_insert(now_ms);
+            if now_ms < first + delay {
+                return RcptDecision::Reject(Reply::new(
+                    ReplyCode::LOCAL_ERROR,
+                    format!(
+                        "4.7.1 <{rcpt}>: Recipient address rejected: Greylisted, please try again in {} s",
+                        (first + delay - now_ms).div_ceil(1000)
+                    ),
+                ));
+            }
+        }
+        RcptDecision::Accept
+    }
+
+    fn verify(&mut self, name: &str) -> Reply {
+        // RFC 5321 section 3.5.3: a server that will not verify answers 252.
+        let hit = self
+            .state
+            .store
+            .login_key(name.trim_matches(|c| c == '<' || c == '>'));
+        match hit {
+            Some(key) => Reply::new(ReplyCode::OK, format!("2.0.0 <{key}>")),
+            None => Reply::new(
+                ReplyCode::CANNOT_VERIFY,
+                "2.0.0 Cannot VRFY user, but will accept message and attempt delivery",
+            ),
+        }
+    }
+
+    fn accept_message(
+        &mut self,
+        session: &SessionInfo,
+        envelope: Envelope,
+        message: Message,
+        _now_ms: u64,
+    ) -> Result<Accepted, Reply> {
+        if message.received_count() >= MAX_RECEIVED {
+            return Err(Reply::new(
+                ReplyCode::TRANSACTION_FAILED,
+                "5.4.6 Too many hops: the message is looping",
+            ));
+        }
+        *self.next_queue_id += 1;
+        let queue_id = format!(
+            "{:06X}",
+            self.next_queue_id.wrapping_mul(2_654_435_761) & 0xFF_FFFF
+        );
+        self.accepted
+            .push((session.clone(), envelope, message, queue_id.clone()));
+        Ok(Accepted { queue_id })
+    }
+}

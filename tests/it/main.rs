@@ -1,0 +1,7 @@
+//! Integration tests: one binary, one module per concern.
+
+mod bad_files;
+mod conservation;
+mod determinism;
+mod lessons;
+mod smtp_rfc;

@@ -1,0 +1,351 @@
+//! The SMTP examples of RFC 5321 appendix D, replayed against the server engine, compared on
+//! commands and reply codes (never on the free text).
+
+use mailsim::mail::{Address, Message};
+use mailsim::proto::smtp::{
+    Accepted, ClientJob, Envelope, RcptDecision, RcptOutcome, Reply, ReplyCode, ReversePath,
+    ServerConfig, SessionInfo, SmtpClient, SmtpPolicy, SmtpServer,
+};
+
+/// foo.com from the RFC: Jones, Brown and Crispin exist; Green does not.
+#[derive(Default)]
+struct FooCom {
+    delivered: Vec<(Envelope, Message)>,
+}
+
+impl SmtpPolicy for FooCom {
+    fn authenticate(&mut self, login: &str, password: &str) -> bool {
+        login == "alice" && password == "secret"
+    }
+    fn is_local_domain(&self, domain: &str) -> bool {
+        domain == "foo.com" || domain == "localhost"
+    }
+    fn check_recipient(
+        &mut self,
+        _: &SessionInfo,
+        _: &ReversePath,
+        rcpt: &Address,
+        _: u64,
+    ) -> RcptDecision {
+        if ["jones", "brown", "postmaster"].contains(&rcpt.local().to_ascii_lowercase().as_str()) {
+            RcptDecision::Accept
+        } else {
+            RcptDecision::Reject(Reply::new(
+                ReplyCode::MAILBOX_UNAVAILABLE,
+                "5.1.1 No such user here",
+            ))
+        }
+    }
+    fn verify(&mut self, name: &str) -> Reply {
+        if name.eq_ignore_ascii_case("crispin") {
+            Reply::new(ReplyCode::OK, "Mark Crispin <Admin.MRC@foo.com>")
+        } else {
+            Reply::new(ReplyCode::CANNOT_VERIFY, "Cannot VRFY user")
+        }
+    }
+    fn accept_message(
+        &mut self,
+        _: &SessionInfo,
+        envelope: Envelope,
+        message: Message,
+        _: u64,
+    ) -> Result<Accepted, Reply> {
+        self.delivered.push((envelope, message));
+        Ok(Accepted {
+            queue_id: format!("Q{}", self.delivered.len()),
+        })
+    }
+}
+
+fn server(submission: bool) -> SmtpServer {
+    SmtpServer::new(
+        ServerConfig {
+            hostname: "foo.com".into(),
+            submission,
+            max_message_size: 10_000,
+        },
+        "192.0.2.1",
+    )
+}
+
+/// Sends each line and returns the reply code of the last line of each response.
+fn codes(s: &mut SmtpServer, policy: &mut FooCom, lines: &[&str]) -> Vec<u16> {
+    let mut out = vec![code_of(&s.greeting().lines)];
+    for l in lines {
+        let r = s.on_line(l, policy, 0);
+        if !r.lines.is_empty() {
+            out.push(code_of(&r.lines));
+        }
+    }
+    out
+}
+
+fn code_of(lines: &[String]) -> u16 {
+    lines
+        .last()
+        .and_then(|l| l.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn appendix_d1_typical_transaction() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    let got = codes(
+        &mut s,
+        &mut p,
+        &[
+            "EHLO bar.com",
+            "MAIL FROM:<Smith@bar.com>",
+            "RCPT TO:<Jones@foo.com>",
+            "RCPT TO:<Green@foo.com>",
+            "RCPT TO:<Brown@foo.com>",
+            "DATA",
+            "Blah blah blah...",
+            "...etc. etc. etc.",
+            ".",
+            "QUIT",
+        ],
+    );
+    assert_eq!(got, [220, 250, 250, 250, 550, 250, 354, 250, 221]);
+    let (envelope, message) = &p.delivered[0];
+    assert_eq!(
+        envelope.rcpt_to.len(),
+        2,
+        "Green was refused, Jones and Brown accepted"
+    );
+    // Section 4.5.2: the extra leading dot is removed.
+    assert!(
+        message.text().contains("\r\n..etc. etc. etc.\r\n") || message.text().contains("..etc.")
+    );
+    assert!(s.is_closed());
+}
+
+#[test]
+fn appendix_d1_ehlo_lists_extensions() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    s.greeting();
+    let r = s.on_line("EHLO bar.com", &mut p, 0);
+    assert!(r.lines[0].starts_with("250-foo.com"));
+    for ext in ["SIZE 10000", "8BITMIME", "PIPELINING"] {
+        assert!(r.lines.iter().any(|l| l[4..] == *ext), "missing {ext}");
+    }
+    assert!(r.lines.last().unwrap().starts_with("250 "));
+    assert!(
+        !r.lines.iter().any(|l| l.contains("AUTH")),
+        "port 25 offers no AUTH"
+    );
+}
+
+#[test]
+fn appendix_d2_aborted_transaction() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    let got = codes(
+        &mut s,
+        &mut p,
+        &[
+            "EHLO bar.com",
+            "MAIL FROM:<Smith@bar.com>",
+            "RCPT TO:<Jones@foo.com>",
+            "RCPT TO:<Green@foo.com>",
+            "RSET",
+            "QUIT",
+        ],
+    );
+    assert_eq!(got, [220, 250, 250, 250, 550, 250, 221]);
+    assert!(p.delivered.is_empty());
+}
+
+#[test]
+fn appendix_d4_verifying() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    assert_eq!(
+        codes(
+            &mut s,
+            &mut p,
+            &["EHLO bar.com", "VRFY Crispin", "VRFY Nobody"]
+        ),
+        [220, 250, 250, 252]
+    );
+}
+
+#[test]
+fn commands_out_of_order_are_503() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    let got = codes(
+        &mut s,
+        &mut p,
+        &[
+            "MAIL FROM:<a@bar.com>",
+            "EHLO bar.com",
+            "RCPT TO:<Jones@foo.com>",
+            "DATA",
+            "MAIL FROM:<a@bar.com>",
+            "MAIL FROM:<a@bar.com>",
+            "DATA",
+        ],
+    );
+    assert_eq!(got, [220, 503, 250, 503, 503, 250, 503, 503]);
+}
+
+#[test]
+fn postmaster_without_domain_is_accepted() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    assert_eq!(
+        codes(
+            &mut s,
+            &mut p,
+            &[
+                "HELO bar.com",
+                "MAIL FROM:<a@bar.com>",
+                "RCPT TO:<Postmaster>"
+            ]
+        ),
+        [220, 250, 250, 250]
+    );
+}
+
+#[test]
+fn relaying_for_strangers_is_refused_with_5_7_1() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    s.greeting();
+    s.on_line("EHLO spam.example", &mut p, 0);
+    s.on_line("MAIL FROM:<x@spam.example>", &mut p, 0);
+    let r = s.on_line("RCPT TO:<victim@elsewhere.example>", &mut p, 0);
+    assert!(r.lines[0].starts_with("554 5.7.1"), "{:?}", r.lines);
+}
+
+#[test]
+fn submission_requires_auth_then_relays() {
+    let mut p = FooCom::default();
+    let mut s = server(true);
+    let got = codes(
+        &mut s,
+        &mut p,
+        &[
+            "EHLO laptop",
+            "MAIL FROM:<alice@foo.com>",
+            "AUTH PLAIN AGFsaWNlAHdyb25n",     // \0alice\0wrong
+            "AUTH PLAIN AGFsaWNlAHNlY3JldA==", // \0alice\0secret
+            "MAIL FROM:<alice@foo.com>",
+            "RCPT TO:<anyone@elsewhere.example>",
+        ],
+    );
+    assert_eq!(got, [220, 250, 530, 535, 235, 250, 250]);
+}
+
+#[test]
+fn auth_login_takes_two_prompts() {
+    let mut p = FooCom::default();
+    let mut s = server(true);
+    assert_eq!(
+        codes(
+            &mut s,
+            &mut p,
+            &["EHLO laptop", "AUTH LOGIN", "YWxpY2U=", "c2VjcmV0"]
+        ),
+        [220, 250, 334, 334, 235]
+    );
+}
+
+#[test]
+fn over_long_lines_and_garbage_get_500_and_the_session_survives() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    let long = format!("NOOP {}", "x".repeat(600));
+    assert_eq!(
+        codes(
+            &mut s,
+            &mut p,
+            &[&long, "\u{1}\u{2}garbage", "EHLO bar.com"]
+        ),
+        [220, 500, 500, 250]
+    );
+}
+
+#[test]
+fn declared_size_over_the_limit_is_552() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    assert_eq!(
+        codes(
+            &mut s,
+            &mut p,
+            &["EHLO bar.com", "MAIL FROM:<a@bar.com> SIZE=20000"]
+        ),
+        [220, 250, 552]
+    );
+}
+
+#[test]
+fn oversize_data_is_552_at_the_end_and_nothing_is_stored() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    let mut lines = vec![
+        "EHLO bar.com",
+        "MAIL FROM:<a@bar.com>",
+        "RCPT TO:<Jones@foo.com>",
+        "DATA",
+    ];
+    let big = "y".repeat(900);
+    lines.extend(std::iter::repeat_n(big.as_str(), 20));
+    lines.extend([".", "NOOP"]);
+    assert_eq!(
+        codes(&mut s, &mut p, &lines),
+        [220, 250, 250, 250, 354, 552, 250]
+    );
+    assert!(p.delivered.is_empty());
+}
+
+#[test]
+fn client_and_server_talk_to_completion() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    let job = ClientJob {
+        ehlo_name: "bar.com".into(),
+        auth: None,
+        mail_from: ReversePath::Address(Address::parse("Smith@bar.com").unwrap()),
+        rcpt_to: ["Jones@foo.com", "Green@foo.com"]
+            .iter()
+            .map(|a| Address::parse(a).unwrap())
+            .collect(),
+        message: Message::from_text("Subject: hi\n\n.starts with a dot\nend\n"),
+    };
+    let mut c = SmtpClient::new(job);
+    let mut to_client = s.greeting().lines;
+    let outcome = loop {
+        let mut to_server = Vec::new();
+        let mut done = None;
+        for line in &to_client {
+            let step = c.on_line(line);
+            to_server.extend(step.send);
+            if step.done.is_some() {
+                done = step.done;
+            }
+        }
+        if let Some(d) = done {
+            break d;
+        }
+        to_client.clear();
+        for chunk in to_server {
+            for line in chunk.split("\r\n") {
+                to_client.extend(s.on_line(line, &mut p, 0).lines);
+            }
+        }
+    };
+    assert!(matches!(outcome.results[0].1, RcptOutcome::Accepted(_)));
+    assert!(
+        matches!(&outcome.results[1].1, RcptOutcome::Failed(r) if r.code == ReplyCode::MAILBOX_UNAVAILABLE)
+    );
+    assert_eq!(
+        p.delivered[0].1.text(),
+        "Subject: hi\r\n\r\n.starts with a dot\r\nend\r\n"
+    );
+}
