@@ -59,7 +59,7 @@ pub enum ReportFormat {
     Json,
 }
 
-fn load(file: &PathBuf, seed: Option<u64>) -> Result<Scenario, ExitCode> {
+fn load(file: &std::path::Path, seed: Option<u64>) -> Result<Scenario, ExitCode> {
     match load_file(file) {
         Ok(mut s) => {
             if let Some(seed) = seed {

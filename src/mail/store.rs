@@ -103,8 +103,9 @@ impl Folder {
         uid
     }
 
-    /// Removes the messages flagged `\Deleted`; returns their former 1-based sequence numbers,
-    /// in the order IMAP's EXPUNGE responses report them (RFC 3501 section 7.4.1).
+    /// Removes the messages flagged `\Deleted`; returns the sequence number of each as IMAP's
+    /// EXPUNGE responses report them, one after the other, each counted after the removals
+    /// before it (RFC 3501 section 7.4.1: deleting 2 and 3 of 4 reports 2, then 2).
     pub fn expunge(&mut self) -> Vec<u32> {
         let mut removed = Vec::new();
         let mut seq = 1u32;

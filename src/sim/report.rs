@@ -58,14 +58,14 @@ fn folder<'a>(
 fn all_mail<'a>(scenario: &Scenario, outcome: &'a Outcome, user: UserId) -> Vec<&'a Message> {
     let u = &scenario.users[user];
     let mut all: Vec<&Message> = outcome.state.downloaded[user].iter().collect();
-    if let Some(store) = scenario.domains[u.domain].store {
-        if let Some(mb) = outcome.state.stores[store].get(&u.address.key()) {
-            all.extend(
-                mb.folders
-                    .iter()
-                    .flat_map(|f| f.messages.iter().map(|m| &m.message)),
-            );
-        }
+    if let Some(store) = scenario.domains[u.domain].store
+        && let Some(mb) = outcome.state.stores[store].get(&u.address.key())
+    {
+        all.extend(
+            mb.folders
+                .iter()
+                .flat_map(|f| f.messages.iter().map(|m| &m.message)),
+        );
     }
     all
 }

@@ -66,7 +66,7 @@ fn two_hosts_with_one_address_names_both() {
         e.message.contains("mx.alpha.example") && e.message.contains("pc.alpha.example"),
         "{e}"
     );
-    assert_eq!(e.line, 6);
+    assert_eq!(e.line, 7, "the second host's address is the error");
 }
 
 #[test]

@@ -27,6 +27,10 @@ impl SmtpPolicy for FooCom {
         rcpt: &Address,
         _: u64,
     ) -> RcptDecision {
+        if !self.is_local_domain(rcpt.domain()) {
+            // Only reached after AUTH: the engine itself refuses to relay for strangers.
+            return RcptDecision::Accept;
+        }
         if ["jones", "brown", "postmaster"].contains(&rcpt.local().to_ascii_lowercase().as_str()) {
             RcptDecision::Accept
         } else {

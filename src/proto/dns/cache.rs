@@ -46,22 +46,22 @@ impl DnsCache {
             if qtype == RecordType::Cname {
                 break;
             }
-            if let Some(CachedAnswer::Records(rs)) = self.live(&name, RecordType::Cname, now_ms) {
-                if let Some(RData::Cname(target)) = rs.first().map(|r| r.data.clone()) {
-                    chain.extend(rs);
-                    name = target;
-                    continue;
-                }
+            if let Some(CachedAnswer::Records(rs)) = self.live(&name, RecordType::Cname, now_ms)
+                && let Some(RData::Cname(target)) = rs.first().map(|r| r.data.clone())
+            {
+                chain.extend(rs);
+                name = target;
+                continue;
             }
             // A name known not to exist has no records of any type.
             if let Some((_, (expires, Entry::NxDomain))) = self
                 .entries
                 .iter()
                 .find(|((n, _), (_, e))| n == &name && *e == Entry::NxDomain)
+                && *expires > now_ms
+                && chain.is_empty()
             {
-                if *expires > now_ms && chain.is_empty() {
-                    return Some(CachedAnswer::NxDomain);
-                }
+                return Some(CachedAnswer::NxDomain);
             }
             break;
         }
@@ -123,10 +123,10 @@ impl DnsCache {
         // The last name of the CNAME chain is the one the negative answer is about.
         let mut owner = q.name.clone();
         for r in &response.answers {
-            if let RData::Cname(t) = &r.data {
-                if r.name == owner {
-                    owner = t.clone();
-                }
+            if let RData::Cname(t) = &r.data
+                && r.name == owner
+            {
+                owner = t.clone();
             }
         }
         let answered = response.answers.iter().any(|r| r.data.rtype() == q.qtype);

@@ -693,8 +693,8 @@ mod tests {
     fn a_hand_built_mx_response_parses() {
         let mut b = vec![0x12, 0x34, 0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0];
         b.extend_from_slice(b"\x04beta\x07example\x00\x00\x0f\x00\x01");
-        // Answer: the name as a pointer to offset 12, MX IN, TTL 3600, RDLENGTH 9.
-        b.extend_from_slice(&[0xC0, 12, 0, 15, 0, 1, 0, 0, 0x0E, 0x10, 0, 9, 0, 10]);
+        // Answer: the name as a pointer to offset 12, MX IN, TTL 3600, RDLENGTH 8.
+        b.extend_from_slice(&[0xC0, 12, 0, 15, 0, 1, 0, 0, 0x0E, 0x10, 0, 8, 0, 10]);
         b.extend_from_slice(b"\x03mx1\xC0\x0C");
         let m = DnsMessage::decode(&b).unwrap();
         assert_eq!(m.id, 0x1234);

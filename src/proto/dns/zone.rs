@@ -150,15 +150,15 @@ impl Authority {
         }
         // Glue the exchangers' addresses (RFC 1034 section 6.2.3, RFC 1035 section 3.3.9).
         for r in &reply.answers {
-            if let RData::Mx { exchange, .. } = &r.data {
-                if let Some(z) = self.zone_for(exchange) {
-                    for a in z
-                        .owned(exchange)
-                        .filter(|a| a.data.rtype() == RecordType::A)
-                    {
-                        if !reply.additional.contains(a) {
-                            reply.additional.push(a.clone());
-                        }
+            if let RData::Mx { exchange, .. } = &r.data
+                && let Some(z) = self.zone_for(exchange)
+            {
+                for a in z
+                    .owned(exchange)
+                    .filter(|a| a.data.rtype() == RecordType::A)
+                {
+                    if !reply.additional.contains(a) {
+                        reply.additional.push(a.clone());
                     }
                 }
             }

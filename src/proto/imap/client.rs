@@ -95,20 +95,19 @@ impl ImapClient {
             );
         }
         if let Some(rest) = line.strip_prefix("* ") {
-            if self.state == State::Search {
-                if let Some(nums) = rest.strip_prefix("SEARCH") {
-                    self.uids = nums
-                        .split_whitespace()
-                        .filter_map(|n| n.parse().ok())
-                        .collect();
-                }
+            if self.state == State::Search
+                && let Some(nums) = rest.strip_prefix("SEARCH")
+            {
+                self.uids = nums
+                    .split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect();
             }
-            if let Some(open) = line.rfind('{') {
-                if line.ends_with('}') {
-                    if let Ok(n) = line[open + 1..line.len() - 1].parse::<usize>() {
-                        self.literal = Some((n, String::new()));
-                    }
-                }
+            if let Some(open) = line.rfind('{')
+                && line.ends_with('}')
+                && let Ok(n) = line[open + 1..line.len() - 1].parse::<usize>()
+            {
+                self.literal = Some((n, String::new()));
             }
             return ClientStep::default();
         }

@@ -300,9 +300,10 @@ impl ImapServer {
                     .map(|f| f.expunge())
                     .unwrap_or_default();
                 let mut r = Response::default();
-                // RFC 3501 section 7.4.1: each EXPUNGE renumbers the ones after it.
-                for (shift, seq) in removed.iter().enumerate() {
-                    r.push(format!("* {} EXPUNGE", seq - shift as u32));
+                // RFC 3501 section 7.4.1: each EXPUNGE renumbers the ones after it, and
+                // Folder::expunge already counts that way.
+                for seq in removed {
+                    r.push(format!("* {seq} EXPUNGE"));
                 }
                 r.push(format!("{tag} OK EXPUNGE completed"));
                 r

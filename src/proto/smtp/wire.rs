@@ -345,10 +345,10 @@ fn split_path<'a>(rest: &'a str, keyword: &str) -> Result<(&'a str, Vec<MailPara
         .ok_or(WireError::BadArguments("missing closing angle bracket"))?;
     let mut path = &rest[..end];
     // A source route `@a,@b:user@c` is ignored (RFC 5321 section 4.1.2 and appendix C).
-    if path.starts_with('@') {
-        if let Some(i) = path.find(':') {
-            path = &path[i + 1..];
-        }
+    if path.starts_with('@')
+        && let Some(i) = path.find(':')
+    {
+        path = &path[i + 1..];
     }
     let params = rest[end + 1..]
         .split_whitespace()
