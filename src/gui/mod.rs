@@ -46,22 +46,23 @@ fn spawn_camera(mut commands: Commands) {
 /// The scenario's description and its trace, one caption per event.
 fn trace_panel(mut contexts: EguiContexts, loaded: Res<Loaded>) -> Result {
     let ctx = contexts.ctx_mut()?;
-    egui::TopBottomPanel::top("title").show(ctx, |ui| {
-        ui.heading(&loaded.scenario.title);
-        ui.label(&loaded.scenario.description);
-        ui.small(loaded.path.display().to_string());
-    });
-    egui::CentralPanel::default().show(ctx, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            let trace = &loaded.outcome.trace;
-            for i in 0..trace.len() {
-                let ev = &trace.events[i];
-                ui.horizontal(|ui| {
-                    ui.monospace(format_time(ev.t_ms));
-                    ui.label(caption(&loaded.scenario, trace, i));
-                });
-            }
+    let scenario = &loaded.scenario;
+    egui::Window::new(scenario.title.as_str())
+        .default_pos([16.0, 16.0])
+        .default_size([900.0, 640.0])
+        .show(ctx, |ui| {
+            ui.label(scenario.description.as_str());
+            ui.small(loaded.path.display().to_string());
+            ui.separator();
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                let trace = &loaded.outcome.trace;
+                for i in 0..trace.len() {
+                    ui.horizontal(|ui| {
+                        ui.monospace(format_time(trace.events[i].t_ms));
+                        ui.label(caption(scenario, trace, i));
+                    });
+                }
+            });
         });
-    });
     Ok(())
 }

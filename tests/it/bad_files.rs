@@ -100,3 +100,16 @@ fn truncated_and_garbage_files_never_panic() {
         assert!(load_str(garbage, "g.ron").is_err());
     }
 }
+
+#[test]
+fn the_readme_example_is_a_valid_scenario() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("```ron\n")
+        .expect("the README has a RON example")
+        + 7;
+    let end = start + readme[start..].find("```").unwrap();
+    let scenario = load_str(&readme[start..end], "README.md").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.expectations.len(), 8);
+    assert_eq!(scenario.faults.len(), 7);
+}
