@@ -112,7 +112,13 @@ impl Message {
 
     /// The number of `Received:` stamps: one per SMTP hop that took the message in.
     pub fn received_count(&self) -> usize {
-        self.headers_named("Received").len()
+        self.header_block()
+            .split("\r\n")
+            .filter(|l| {
+                l.get(..9)
+                    .is_some_and(|n| n.eq_ignore_ascii_case("Received:"))
+            })
+            .count()
     }
 }
 

@@ -14,35 +14,36 @@ pub fn caption(scenario: &Scenario, trace: &Trace, i: usize) -> String {
             let previous = previous_client_line(trace, i);
             match ev.protocol {
                 Some(Protocol::Smtp | Protocol::Submission) if ev.kind == EventKind::ClientLine => {
-                    smtp_command(from, to, &ev.text)
+                    smtp_command(from, to, &ev.text())
                 }
                 Some(Protocol::Smtp | Protocol::Submission) => {
-                    smtp_reply(from, to, &ev.text, previous)
+                    smtp_reply(from, to, &ev.text(), previous)
                 }
                 Some(Protocol::Pop3) if ev.kind == EventKind::ClientLine => {
-                    pop3_command(from, &ev.text)
+                    pop3_command(from, &ev.text())
                 }
-                Some(Protocol::Pop3) => pop3_reply(from, &ev.text, previous),
+                Some(Protocol::Pop3) => pop3_reply(from, &ev.text(), previous),
                 Some(Protocol::Imap) if ev.kind == EventKind::ClientLine => {
-                    imap_command(from, &ev.text)
+                    imap_command(from, &ev.text())
                 }
-                Some(Protocol::Imap) => imap_reply(from, &ev.text, previous),
-                _ => ev.text.clone(),
+                Some(Protocol::Imap) => imap_reply(from, &ev.text(), previous),
+                _ => ev.text().into_owned(),
             }
         }
         EventKind::DnsQuery => {
-            let (qname, qtype) = dns_question(&ev.text);
+            let (qname, qtype) = dns_question(&ev.text());
             format!("{from} asks the DNS server {to}: what are the {qtype} records of {qname}?")
         }
-        EventKind::DnsAnswer => dns_answer(from, &ev.text),
+        EventKind::DnsAnswer => dns_answer(from, &ev.text()),
         EventKind::DnsCacheHit => {
-            let q = ev.text.lines().next().unwrap_or("");
+            let text = ev.text();
+            let q = text.lines().next().unwrap_or("");
             format!(
                 "{from} already knows the answer to \"{q}\" from its cache: no DNS query is needed until the TTL runs out"
             )
         }
-        EventKind::Connect => format!("{}: the TCP connection is being set up", ev.text),
-        _ => ev.text.clone(),
+        EventKind::Connect => format!("{}: the TCP connection is being set up", ev.text()),
+        _ => ev.text().into_owned(),
     }
 }
 
@@ -114,7 +115,8 @@ fn smtp_reply(from: &str, to: &str, text: &str, previous: Option<&TraceEvent>) -
     let last = text.lines().last().unwrap_or(text);
     let code: u16 = text.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
     let detail = last.get(4..).unwrap_or("");
-    let before = previous.map(|p| p.text.as_str()).unwrap_or("");
+    let before_text = previous.map(|p| p.text()).unwrap_or_default();
+    let before: &str = &before_text;
     let verb = if before.contains("\r\n") {
         "BODY".to_string()
     } else {
@@ -191,7 +193,7 @@ fn pop3_command(from: &str, text: &str) -> String {
 
 fn pop3_reply(from: &str, text: &str, previous: Option<&TraceEvent>) -> String {
     let ok = text.starts_with("+OK");
-    let verb = previous.map(|p| first_word(&p.text)).unwrap_or_default();
+    let verb = previous.map(|p| first_word(&p.text())).unwrap_or_default();
     match (ok, verb.as_str()) {
         (true, "") => format!("{from} is ready (POP3 greeting)"),
         (true, "RETR") => format!("{from} sends the whole message, ended by a lone \".\""),

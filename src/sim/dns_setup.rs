@@ -79,25 +79,3 @@ pub fn authorities(scenario: &Scenario, domains: &[Domain]) -> BTreeMap<HostId, 
     }
     out
 }
-
-/// The DNS host a resolver asks about a name: the server of the longest domain it is in, or the
-/// root stand-in.
-pub fn server_for(scenario: &Scenario, domains: &[Domain], name: &str) -> Option<HostId> {
-    let name = name.to_ascii_lowercase();
-    domains
-        .iter()
-        .filter(|d| {
-            name == d.name
-                || name
-                    .strip_suffix(d.name.as_str())
-                    .is_some_and(|p| p.ends_with('.'))
-        })
-        .max_by_key(|d| d.name.len())
-        .map(|d| d.ns)
-        .or_else(|| {
-            scenario
-                .hosts
-                .iter()
-                .position(|h| h.has(crate::scenario::Role::Dns))
-        })
-}

@@ -5,7 +5,7 @@ mod dns_setup;
 pub mod trace;
 mod world;
 
-pub use trace::{EventKind, Protocol, Trace, TraceEvent, TracedMessage};
+pub use trace::{EventKind, Payload, Protocol, Trace, TraceEvent, TracedMessage};
 pub use world::{BouncedMail, FinalState, Outcome, QueuedMail, World, run};
 
 /// A virtual time as `d+hh:mm:ss.mmm`, the way the transcript prints it.

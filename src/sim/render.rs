@@ -39,7 +39,7 @@ pub fn render_text(scenario: &Scenario, trace: &Trace) -> String {
                     EventKind::ServerLine => "S: ",
                     _ => "   ",
                 };
-                for line in ev.text.lines() {
+                for line in ev.text().lines() {
                     let _ = writeln!(out, "    {prefix}{line}");
                 }
                 let _ = writeln!(out, "    -- {}", caption(scenario, trace, i));
@@ -63,7 +63,7 @@ struct JsonEvent<'a> {
     to: &'a str,
     conn: Option<u32>,
     message: Option<&'a str>,
-    text: &'a str,
+    text: std::borrow::Cow<'a, str>,
     caption: String,
 }
 
@@ -82,7 +82,7 @@ pub fn render_jsonl(scenario: &Scenario, trace: &Trace) -> String {
             to: name(ev.to),
             conn: ev.conn,
             message: ev.message.map(|m| trace.messages[m as usize].name.as_str()),
-            text: &ev.text,
+            text: ev.text(),
             caption: caption(scenario, trace, i),
         };
         out.push_str(&serde_json::to_string(&j).expect("plain data"));

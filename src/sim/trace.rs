@@ -1,7 +1,11 @@
 //! The trace: everything that happened, in order, with its virtual time. The window, the CLI
 //! and the tests all read it; captions in plain words are derived from it on demand.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
+
+use crate::proto::dns::DnsMessage;
 
 use crate::scenario::HostId;
 
@@ -106,8 +110,32 @@ pub struct TraceEvent {
     pub conn: Option<u32>,
     /// The message it concerns: an index into [`Trace::messages`].
     pub message: Option<u32>,
-    /// The wire text for transmissions (DNS messages rendered like `dig`), a summary otherwise.
-    pub text: String,
+    /// What was said: the wire text, a DNS message, or a summary of what happened.
+    pub payload: Payload,
+}
+
+/// The content of an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Payload {
+    /// Protocol text as it travelled (lines joined by CRLF), or a summary in words.
+    Text(String),
+    /// A DNS message in its wire form; shown rendered like `dig`.
+    Dns(Vec<u8>),
+}
+
+impl TraceEvent {
+    /// The event's text: wire text as sent, a DNS message rendered like `dig`, or a summary.
+    pub fn text(&self) -> Cow<'_, str> {
+        match &self.payload {
+            Payload::Text(t) => Cow::Borrowed(t),
+            Payload::Dns(bytes) => Cow::Owned(
+                DnsMessage::decode(bytes)
+                    .map(|m| m.to_dig_text())
+                    .unwrap_or_else(|e| format!("(an unreadable DNS message: {e})")),
+            ),
+        }
+    }
 }
 
 /// A message the trace follows (sent by a user, or a bounce).
@@ -132,5 +160,11 @@ impl Trace {
 
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
+    }
+}
+
+impl From<String> for Payload {
+    fn from(text: String) -> Payload {
+        Payload::Text(text)
     }
 }

@@ -2,14 +2,14 @@
 //! the hosts with their engines, and the links between them. Same scenario and seed, same trace.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::Ipv4Addr;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::dns_setup;
-use super::trace::{EventKind, Protocol, Trace, TraceEvent, TracedMessage};
+use super::trace::{EventKind, Payload, Protocol, Trace, TraceEvent, TracedMessage};
 use crate::mail::{Address, MailStore, Mailbox, Message, rfc5322_date};
 use crate::node::dsn::{FailedRecipient, build_bounce};
 use crate::node::mx::{MxPlan, plan_exchangers};
@@ -22,7 +22,7 @@ use crate::proto::smtp::{
 };
 use crate::proto::{Response, split_lines};
 use crate::scenario::{
-    ActionKind, Domain, FaultKind, HostId, RecordChange, Role, Scenario, Send, UserId,
+    ActionKind, Domain, DomainId, FaultKind, HostId, RecordChange, Role, Scenario, Send, UserId,
 };
 
 /// A TCP connection attempt to a host that does not answer gives up after this long.
@@ -103,11 +103,11 @@ enum Ev {
         conn: u32,
         refused: bool,
     },
-    /// Text arrives at one end of a connection.
+    /// Text arrives at one end of a connection; it is the payload of trace event `event`.
     Deliver {
         conn: u32,
         to_server: bool,
-        text: String,
+        event: u32,
     },
     /// The client notices that its connection is gone.
     ConnLost(u32),
@@ -238,6 +238,64 @@ struct HostState {
     greylist: BTreeMap<(String, String, String), u64>,
 }
 
+/// The lookups made on every hop. HashMaps are only looked up here, never iterated, so they
+/// cannot make a run depend on hashing order.
+struct Index {
+    domain: HashMap<String, DomainId>,
+    host_by_ip: HashMap<Ipv4Addr, HostId>,
+    /// A user by whole address in lower case.
+    user: HashMap<String, UserId>,
+    /// The first DNS host: the stand-in for the root servers.
+    root_dns: Option<HostId>,
+}
+
+impl Index {
+    fn new(sc: &Scenario) -> Index {
+        Index {
+            domain: sc
+                .domains
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.name.clone(), i))
+                .collect(),
+            host_by_ip: sc
+                .hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (h.ip, i))
+                .collect(),
+            user: sc
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.address.key(), i))
+                .collect(),
+            root_dns: sc.hosts.iter().position(|h| h.has(Role::Dns)),
+        }
+    }
+
+    fn domain(&self, name: &str) -> Option<DomainId> {
+        match self.domain.get(name) {
+            Some(d) => Some(*d),
+            None if name.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.domain.get(&name.to_ascii_lowercase()).copied()
+            }
+            None => None,
+        }
+    }
+
+    /// The domain a name is in: the longest enclosing domain of the scenario.
+    fn enclosing_domain(&self, name: &str) -> Option<DomainId> {
+        let mut rest = name;
+        loop {
+            if let Some(d) = self.domain(rest) {
+                return Some(d);
+            }
+            rest = rest.split_once('.')?.1;
+        }
+    }
+}
+
 /// The simulated world.
 pub struct World<'s> {
     sc: &'s Scenario,
@@ -257,6 +315,7 @@ pub struct World<'s> {
     by_message_id: BTreeMap<String, u32>,
     next_queue_id: u32,
     state: FinalState,
+    index: Index,
 }
 
 impl<'s> World<'s> {
@@ -278,6 +337,7 @@ impl<'s> World<'s> {
         }
         let domains = sc.domains.clone();
         let authorities = dns_setup::authorities(sc, &domains);
+        let index = Index::new(sc);
         let mut world = World {
             sc,
             now: 0,
@@ -297,6 +357,7 @@ impl<'s> World<'s> {
                 downloaded: vec![Vec::new(); sc.users.len()],
                 ..FinalState::default()
             },
+            index,
         };
         for (i, f) in sc.faults.iter().enumerate() {
             world.schedule(f.at_ms, Ev::Fault(i));
@@ -366,8 +427,9 @@ impl<'s> World<'s> {
         conn: Option<u32>,
         message: Option<u32>,
         arrive_ms: u64,
-        text: String,
+        payload: impl Into<Payload>,
     ) {
+        let payload = payload.into();
         self.trace.events.push(TraceEvent {
             t_ms: self.now,
             arrive_ms,
@@ -377,7 +439,7 @@ impl<'s> World<'s> {
             to,
             conn,
             message,
-            text,
+            payload,
         });
     }
 
@@ -396,8 +458,17 @@ impl<'s> World<'s> {
             Ev::Deliver {
                 conn,
                 to_server,
-                text,
-            } => self.on_deliver(conn, to_server, &text),
+                event,
+            } => {
+                // Borrow the text out of the trace while the engines read it.
+                let slot = &mut self.trace.events[event as usize].payload;
+                let Payload::Text(text) = std::mem::replace(slot, Payload::Text(String::new()))
+                else {
+                    return;
+                };
+                self.on_deliver(conn, to_server, &text);
+                self.trace.events[event as usize].payload = Payload::Text(text);
+            }
             Ev::ConnLost(c) => self.on_conn_lost(c),
             Ev::DnsArrive {
                 query,
@@ -542,15 +613,16 @@ impl<'s> World<'s> {
             Some(conn),
             message,
             arrive,
-            text.clone(),
+            text,
         );
         if self.reachable(from, to) {
+            let event = (self.trace.events.len() - 1) as u32;
             self.schedule(
                 arrive,
                 Ev::Deliver {
                     conn,
                     to_server: !from_server,
-                    text,
+                    event,
                 },
             );
         }
@@ -765,13 +837,15 @@ impl<'s> World<'s> {
             let Some(mut engine) = c.server_engine.take() else {
                 return;
             };
-            let (client, server, protocol) = (c.client, c.server, c.protocol);
+            let (client, server, protocol, message_ref) =
+                (c.client, c.server, c.protocol, c.message);
             let mut out = Response::default();
             for line in split_lines(text) {
                 let r = match &mut engine {
                     ServerEngine::Smtp(s) => {
                         let mut policy = HostPolicy {
                             sc: self.sc,
+                            index: &self.index,
                             host: server,
                             port: protocol,
                             state: &mut self.hosts[server],
@@ -781,7 +855,15 @@ impl<'s> World<'s> {
                         let r = s.on_line(line, &mut policy, self.now);
                         let accepted = policy.accepted;
                         for (session, envelope, message, qid) in accepted {
-                            self.take_in(client, server, &session, envelope, message, qid);
+                            self.take_in(
+                                client,
+                                server,
+                                &session,
+                                envelope,
+                                message,
+                                message_ref,
+                                qid,
+                            );
                         }
                         r
                     }
@@ -1078,12 +1160,10 @@ impl<'s> World<'s> {
         session: &SessionInfo,
         envelope: Envelope,
         mut message: Message,
+        message_ref: Option<u32>,
         qid: String,
     ) {
         let h = &self.sc.hosts[host];
-        let message_ref = message
-            .header("Message-ID")
-            .and_then(|id| self.by_message_id.get(&id).copied());
         let with = match (session.esmtp, session.authenticated.is_some()) {
             (_, true) => "ESMTPSA",
             (true, false) => "ESMTP",
@@ -1212,8 +1292,8 @@ impl<'s> World<'s> {
     }
 
     fn is_store_for(&self, host: HostId, domain: &str) -> bool {
-        self.sc
-            .domain_by_name(domain)
+        self.index
+            .domain(domain)
             .is_some_and(|d| self.sc.domains[d].store == Some(host))
     }
 
@@ -1442,7 +1522,12 @@ impl<'s> World<'s> {
             self.on_dns_result(host, entry, name, qtype, result);
             return;
         }
-        let Some(server) = dns_setup::server_for(self.sc, &self.domains, name) else {
+        let server = self
+            .index
+            .enclosing_domain(name)
+            .map(|d| self.domains[d].ns)
+            .or(self.index.root_dns);
+        let Some(server) = server else {
             self.on_dns_result(
                 host,
                 entry,
@@ -1491,7 +1576,7 @@ impl<'s> World<'s> {
             Some(q),
             message,
             arrive,
-            msg.to_dig_text(),
+            Payload::Dns(bytes.clone()),
         );
         if let Some(d) = delay {
             self.schedule(
@@ -1529,9 +1614,6 @@ impl<'s> World<'s> {
                 None
             };
             let message = self.hosts[host].queue[entry as usize].message_ref;
-            let text = DnsMessage::decode(&answer)
-                .map(|m| m.to_dig_text())
-                .unwrap_or_default();
             let arrive = self.now + delay.unwrap_or(DNS_TIMEOUT_MS);
             self.emit(
                 EventKind::DnsAnswer,
@@ -1541,7 +1623,7 @@ impl<'s> World<'s> {
                 Some(q),
                 message,
                 arrive,
-                text,
+                Payload::Dns(answer.clone()),
             );
             if let Some(d) = delay {
                 self.schedule(
@@ -1757,7 +1839,7 @@ impl<'s> World<'s> {
             message: e.message.clone(),
         };
         let message = e.message_ref;
-        match self.sc.host_by_ip(ip) {
+        match self.index.host_by_ip.get(&ip).copied() {
             Some(server) if server != host => {
                 self.open_conn(
                     host,
@@ -2000,6 +2082,7 @@ fn rdata_type(d: &RData) -> RecordType {
 /// The host's side of SMTP: who its users are, which domains it takes mail for.
 struct HostPolicy<'a> {
     sc: &'a Scenario,
+    index: &'a Index,
     host: HostId,
     port: Protocol,
     state: &'a mut HostState,
@@ -2009,26 +2092,29 @@ struct HostPolicy<'a> {
 
 impl HostPolicy<'_> {
     fn is_store_for(&self, domain: &str) -> bool {
-        self.sc
-            .domain_by_name(domain)
+        self.index
+            .domain(domain)
             .is_some_and(|d| self.sc.domains[d].store == Some(self.host))
     }
 }
 
 impl SmtpPolicy for HostPolicy<'_> {
     fn authenticate(&mut self, login: &str, password: &str) -> bool {
-        // The submission server checks against the users of its domain (the same accounts
-        // as the mailboxes, wherever those are kept).
-        let domain = self.sc.hosts[self.host].domain;
-        self.sc
-            .users
-            .iter()
-            .filter(|u| Some(u.domain) == domain)
-            .any(|u| {
-                (u.address.key() == login.to_ascii_lowercase()
-                    || u.address.local().eq_ignore_ascii_case(login))
-                    && u.password == password
-            })
+        // The submission server knows the accounts of its own domain, by whole address or by
+        // local part (real programs log in both ways).
+        let Some(domain) = self.sc.hosts[self.host].domain else {
+            return false;
+        };
+        let login = login.to_ascii_lowercase();
+        let key = if login.contains('@') {
+            login
+        } else {
+            format!("{login}@{}", self.sc.domains[domain].name)
+        };
+        self.index.user.get(&key).is_some_and(|&u| {
+            let user = &self.sc.users[u];
+            user.domain == domain && user.password == password
+        })
     }
 
     fn is_local_domain(&self, domain: &str) -> bool {
@@ -2036,7 +2122,7 @@ impl SmtpPolicy for HostPolicy<'_> {
             return true;
         }
         let name = &self.sc.hosts[self.host].name;
-        self.sc.domain_by_name(domain).is_some_and(|d| {
+        self.index.domain(domain).is_some_and(|d| {
             let dom = &self.sc.domains[d];
             dom.store == Some(self.host) || dom.mx.iter().any(|(_, n)| n == name)
         })

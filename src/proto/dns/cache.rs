@@ -54,13 +54,13 @@ impl DnsCache {
                 continue;
             }
             // A name known not to exist has no records of any type.
-            if let Some((_, (expires, Entry::NxDomain))) = self
+            let all_types =
+                (name.clone(), RecordType::A)..=(name.clone(), RecordType::Other(u16::MAX));
+            let nx = self
                 .entries
-                .iter()
-                .find(|((n, _), (_, e))| n == &name && *e == Entry::NxDomain)
-                && *expires > now_ms
-                && chain.is_empty()
-            {
+                .range(all_types)
+                .any(|(_, (expires, e))| *e == Entry::NxDomain && *expires > now_ms);
+            if nx && chain.is_empty() {
                 return Some(CachedAnswer::NxDomain);
             }
             break;
