@@ -854,16 +854,8 @@ impl<'s> World<'s> {
                         };
                         let r = s.on_line(line, &mut policy, self.now);
                         let accepted = policy.accepted;
-                        for (session, envelope, message, qid) in accepted {
-                            self.take_in(
-                                client,
-                                server,
-                                &session,
-                                envelope,
-                                message,
-                                message_ref,
-                                qid,
-                            );
+                        for taken in accepted {
+                            self.take_in(client, server, taken, message_ref);
                         }
                         r
                     }
@@ -1153,16 +1145,13 @@ impl<'s> World<'s> {
     // ----- taking mail in -------------------------------------------------------------------
 
     /// A server has taken a message: deliver what is local, queue the rest.
-    fn take_in(
-        &mut self,
-        from: HostId,
-        host: HostId,
-        session: &SessionInfo,
-        envelope: Envelope,
-        mut message: Message,
-        message_ref: Option<u32>,
-        qid: String,
-    ) {
+    fn take_in(&mut self, from: HostId, host: HostId, taken: Taken, message_ref: Option<u32>) {
+        let Taken {
+            session,
+            envelope,
+            mut message,
+            queue_id: qid,
+        } = taken;
         let h = &self.sc.hosts[host];
         let with = match (session.esmtp, session.authenticated.is_some()) {
             (_, true) => "ESMTPSA",
@@ -2087,7 +2076,15 @@ struct HostPolicy<'a> {
     port: Protocol,
     state: &'a mut HostState,
     next_queue_id: &'a mut u32,
-    accepted: Vec<(SessionInfo, Envelope, Message, String)>,
+    accepted: Vec<Taken>,
+}
+
+/// A message a server engine accepted, for the world to deliver or queue.
+struct Taken {
+    session: SessionInfo,
+    envelope: Envelope,
+    message: Message,
+    queue_id: String,
 }
 
 impl HostPolicy<'_> {
@@ -2200,8 +2197,12 @@ impl SmtpPolicy for HostPolicy<'_> {
             "{:06X}",
             self.next_queue_id.wrapping_mul(2_654_435_761) & 0xFF_FFFF
         );
-        self.accepted
-            .push((session.clone(), envelope, message, queue_id.clone()));
+        self.accepted.push(Taken {
+            session: session.clone(),
+            envelope,
+            message,
+            queue_id: queue_id.clone(),
+        });
         Ok(Accepted { queue_id })
     }
 }
