@@ -235,6 +235,16 @@ pub enum FaultFile {
         at: Millis,
         user: String,
     },
+    /// The host starts greylisting: a new (client, sender, recipient) gets 451 for `delay`.
+    GreylistOn {
+        at: Millis,
+        host: String,
+        delay: Millis,
+    },
+    GreylistOff {
+        at: Millis,
+        host: String,
+    },
 }
 
 /// What a user does.

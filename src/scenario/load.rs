@@ -588,6 +588,13 @@ impl Validator<'_> {
                 FaultFile::MailboxFreed { at, user } => {
                     (at, FaultKind::MailboxFreed(self.user_id(&users, user)?))
                 }
+                FaultFile::GreylistOn { at, host, delay } => (
+                    at,
+                    FaultKind::Greylist(self.host_id(&hosts, host)?, Some(delay.0)),
+                ),
+                FaultFile::GreylistOff { at, host } => {
+                    (at, FaultKind::Greylist(self.host_id(&hosts, host)?, None))
+                }
             };
             faults.push(Fault { at_ms: at.0, kind });
         }

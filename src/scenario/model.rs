@@ -130,6 +130,8 @@ pub enum FaultKind {
     },
     MailboxFull(UserId),
     MailboxFreed(UserId),
+    /// Greylisting starts (with its delay) or stops (None) at this host.
+    Greylist(HostId, Option<u64>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -93,6 +93,8 @@ pub enum EventKind {
     MailboxFreed,
     /// A user's action begins (writing a message, checking mail).
     UserAction,
+    /// A change of a server's settings (greylisting on or off).
+    Note,
 }
 
 /// One thing that happened.

@@ -234,6 +234,8 @@ struct HostState {
     store: MailStore,
     queue: Vec<QueueEntry>,
     cache: DnsCache,
+    /// How long a new sender is greylisted, when the host greylists.
+    greylist_ms: Option<u64>,
     /// Greylisting: (client ip, sender, recipient) to the time of the first try.
     greylist: BTreeMap<(String, String, String), u64>,
 }
@@ -323,8 +325,9 @@ impl<'s> World<'s> {
         let mut hosts: Vec<HostState> = sc
             .hosts
             .iter()
-            .map(|_| HostState {
+            .map(|h| HostState {
                 up: true,
+                greylist_ms: h.greylist_ms,
                 ..HostState::default()
             })
             .collect();
@@ -1990,6 +1993,19 @@ impl<'s> World<'s> {
                     format!("{text} (caches keep the old answer until its TTL runs out)"),
                 );
             }
+            FaultKind::Greylist(h, delay) => {
+                let h = *h;
+                self.hosts[h].greylist_ms = *delay;
+                let text = match delay {
+                    Some(d) => format!(
+                        "{} starts greylisting: a new sender waits {} before it is accepted",
+                        self.name(h),
+                        crate::scenario::Millis(*d)
+                    ),
+                    None => format!("{} stops greylisting", self.name(h)),
+                };
+                self.note(EventKind::Note, Some(h), None, text);
+            }
             FaultKind::MailboxFull(u) | FaultKind::MailboxFreed(u) => {
                 let full = matches!(fault.kind, FaultKind::MailboxFull(_));
                 let user = &self.sc.users[*u];
@@ -2148,7 +2164,7 @@ impl SmtpPolicy for HostPolicy<'_> {
                 ));
             }
         }
-        if let (Some(delay), Protocol::Smtp) = (self.sc.hosts[self.host].greylist_ms, self.port) {
+        if let (Some(delay), Protocol::Smtp) = (self.state.greylist_ms, self.port) {
             let key = (session.client_ip.clone(), from.to_string(), rcpt.key());
             let first = *self.state.greylist.entry(key).or_insert(now_ms);
             if now_ms < first + delay {

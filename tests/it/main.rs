@@ -5,3 +5,4 @@ mod conservation;
 mod determinism;
 mod lessons;
 mod smtp_rfc;
+mod transcripts;
