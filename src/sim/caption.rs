@@ -251,12 +251,13 @@ fn imap_reply(from: &str, text: &str, previous: Option<&TraceEvent>) -> String {
         "OK" if fetched > 0 => {
             format!("{from} sends {fetched} message(s), marked \\Seen but kept on the server")
         }
-        "OK" if exists.is_some() => format!(
-            "{from} opens the folder: {} messages in it",
-            exists
+        "OK" if exists.is_some() => {
+            let n = exists
                 .and_then(|l| l.split_whitespace().nth(1))
-                .unwrap_or("0")
-        ),
+                .unwrap_or("0");
+            let plural = if n == "1" { "" } else { "s" };
+            format!("{from} opens the folder; it holds {n} message{plural}")
+        }
         "OK" => format!("{from} answers OK"),
         "NO" => format!("{from} answers NO: the command failed ({})", last),
         "BAD" => format!("{from} answers BAD: the command was not understood"),
