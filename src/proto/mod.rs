@@ -47,6 +47,23 @@ impl Response {
     }
 }
 
+/// What a mail program brought home from a POP3 or IMAP session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FetchOutcome {
+    pub messages: Vec<crate::mail::Message>,
+    /// Why the session failed (a refused login), if it did.
+    pub error: Option<String>,
+}
+
+/// What a fetching client does after one server line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FetchStep {
+    /// Command lines to send.
+    pub send: Vec<String>,
+    /// Set once the session has ended.
+    pub done: Option<FetchOutcome>,
+}
+
 /// Splits received text into lines without their CRLF (a bare LF is tolerated, as real servers do).
 pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
     text.split_inclusive('\n')

@@ -1650,7 +1650,7 @@ impl<'s> World<'s> {
                 let data: Vec<RData> = answer
                     .answers
                     .iter()
-                    .filter(|r| rdata_type(&r.data) == qtype)
+                    .filter(|r| r.data.rtype() == qtype)
                     .map(|r| r.data.clone())
                     .collect();
                 if data.is_empty() {
@@ -2071,17 +2071,6 @@ enum DnsResult {
     NxDomain,
     NoData,
     Failed(String),
-}
-
-fn rdata_type(d: &RData) -> RecordType {
-    match d {
-        RData::A(_) => RecordType::A,
-        RData::Mx { .. } => RecordType::Mx,
-        RData::Cname(_) => RecordType::Cname,
-        RData::Ns(_) => RecordType::Ns,
-        RData::Soa { .. } => RecordType::Soa,
-        RData::Other { rtype, .. } => RecordType::Other(*rtype),
-    }
 }
 
 /// The host's side of SMTP: who its users are, which domains it takes mail for.

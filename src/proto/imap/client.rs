@@ -3,18 +3,7 @@
 
 use super::wire::quote;
 use crate::mail::Message;
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FetchOutcome {
-    pub messages: Vec<Message>,
-    pub error: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClientStep {
-    pub send: Vec<String>,
-    pub done: Option<FetchOutcome>,
-}
+use crate::proto::{FetchOutcome, FetchStep};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -52,10 +41,10 @@ impl ImapClient {
         }
     }
 
-    fn send(&mut self, state: State, command: &str) -> ClientStep {
+    fn send(&mut self, state: State, command: &str) -> FetchStep {
         self.tag += 1;
         self.state = state;
-        ClientStep {
+        FetchStep {
             send: vec![format!("a{} {command}", self.tag)],
             done: None,
         }
@@ -66,7 +55,7 @@ impl ImapClient {
     }
 
     /// Handles one line from the server.
-    pub fn on_line(&mut self, line: &str) -> ClientStep {
+    pub fn on_line(&mut self, line: &str) -> FetchStep {
         // Inside a literal: the octets count, line ends included.
         if let Some((left, mut text)) = self.literal.take() {
             let with_crlf = line.len() + 2;
@@ -86,7 +75,7 @@ impl ImapClient {
                 text.push_str(&line[..left.min(line.len())]);
                 self.outcome.messages.push(Message::from_text(&text));
             }
-            return ClientStep::default();
+            return FetchStep::default();
         }
         if self.state == State::Greeting {
             return self.send(
@@ -109,17 +98,17 @@ impl ImapClient {
             {
                 self.literal = Some((n, String::new()));
             }
-            return ClientStep::default();
+            return FetchStep::default();
         }
         let tag = self.current_tag();
         let Some(rest) = line.strip_prefix(&format!("{tag} ")) else {
-            return ClientStep::default();
+            return FetchStep::default();
         };
         let ok = rest.starts_with("OK");
         match self.state {
             State::Logout => {
                 self.state = State::Done;
-                ClientStep {
+                FetchStep {
                     send: vec![],
                     done: Some(std::mem::take(&mut self.outcome)),
                 }
@@ -139,7 +128,7 @@ impl ImapClient {
                 )
             }
             State::Fetch => self.send(State::Logout, "LOGOUT"),
-            State::Greeting | State::Done => ClientStep::default(),
+            State::Greeting | State::Done => FetchStep::default(),
         }
     }
 }

@@ -5,6 +5,6 @@ mod client;
 mod server;
 mod wire;
 
-pub use client::{ClientStep, FetchOutcome, ImapClient};
+pub use client::ImapClient;
 pub use server::ImapServer;
 pub use wire::{Command, FetchAttr, ParseError, SearchKey, SeqSet, StoreMode, Token, tokenize};

@@ -2,6 +2,7 @@
 
 use super::wire::byte_unstuff;
 use crate::mail::Message;
+use crate::proto::{FetchOutcome, FetchStep};
 
 /// What happens to the messages on the server after download.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,19 +11,6 @@ pub enum FetchMode {
     KeepOnServer,
     /// The classic POP3 habit: RETR then DELE.
     DeleteAfterRetrieve,
-}
-
-/// What the session brought home.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FetchOutcome {
-    pub messages: Vec<Message>,
-    pub error: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClientStep {
-    pub send: Vec<String>,
-    pub done: Option<FetchOutcome>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,21 +52,21 @@ impl Pop3Client {
         }
     }
 
-    fn send(&mut self, state: State, line: String) -> ClientStep {
+    fn send(&mut self, state: State, line: String) -> FetchStep {
         self.state = state;
-        ClientStep {
+        FetchStep {
             send: vec![line],
             done: None,
         }
     }
 
-    fn fail(&mut self, line: &str) -> ClientStep {
+    fn fail(&mut self, line: &str) -> FetchStep {
         self.outcome.error = Some(line.trim_start_matches("-ERR").trim().to_string());
         self.send(State::Quit, "QUIT".into())
     }
 
     /// The next message to retrieve after message `n`, or QUIT.
-    fn after(&mut self, n: u32) -> ClientStep {
+    fn after(&mut self, n: u32) -> FetchStep {
         if n < self.count {
             self.send(State::Retr(n + 1), format!("RETR {}", n + 1))
         } else {
@@ -87,7 +75,7 @@ impl Pop3Client {
     }
 
     /// Handles one line from the server.
-    pub fn on_line(&mut self, line: &str) -> ClientStep {
+    pub fn on_line(&mut self, line: &str) -> FetchStep {
         let ok = line.starts_with("+OK");
         match self.state {
             State::Reading(n) => {
@@ -104,7 +92,7 @@ impl Pop3Client {
                 }
                 self.current.push_str(byte_unstuff(line));
                 self.current.push_str("\r\n");
-                ClientStep::default()
+                FetchStep::default()
             }
             _ if !ok && self.state != State::Quit && self.state != State::Done => self.fail(line),
             State::Greeting => self.send(State::User, format!("USER {}", self.login)),
@@ -120,17 +108,17 @@ impl Pop3Client {
             }
             State::Retr(n) => {
                 self.state = State::Reading(n);
-                ClientStep::default()
+                FetchStep::default()
             }
             State::Dele(n) => self.after(n),
             State::Quit => {
                 self.state = State::Done;
-                ClientStep {
+                FetchStep {
                     send: vec![],
                     done: Some(std::mem::take(&mut self.outcome)),
                 }
             }
-            State::Done => ClientStep::default(),
+            State::Done => FetchStep::default(),
         }
     }
 }

@@ -4,6 +4,6 @@ mod client;
 mod server;
 mod wire;
 
-pub use client::{ClientStep, FetchMode, FetchOutcome, Pop3Client};
+pub use client::{FetchMode, Pop3Client};
 pub use server::Pop3Server;
 pub use wire::{Command, WireError, apop_digest, byte_stuff, byte_unstuff};
