@@ -81,7 +81,12 @@ impl Address {
 
     /// The form mailsim uses as a key: the whole address in lower case.
     pub fn key(&self) -> String {
-        format!("{}@{}", self.local.to_ascii_lowercase(), self.domain)
+        let mut key = String::with_capacity(self.local.len() + 1 + self.domain.len());
+        key.push_str(&self.local);
+        key.make_ascii_lowercase();
+        key.push('@');
+        key.push_str(&self.domain);
+        key
     }
 }
 

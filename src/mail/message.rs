@@ -24,6 +24,12 @@ impl Message {
         Message { text: out }
     }
 
+    /// Wraps text whose lines already end in CRLF, as the end of DATA delivers it.
+    pub fn from_crlf_text(text: String) -> Message {
+        debug_assert!(text.is_empty() || text.ends_with("\r\n"));
+        Message { text }
+    }
+
     /// Builds a message from header fields and a body.
     pub fn build(headers: &[(&str, &str)], body: &str) -> Message {
         let mut text = String::new();
@@ -112,12 +118,11 @@ impl Message {
 
     /// The number of `Received:` stamps: one per SMTP hop that took the message in.
     pub fn received_count(&self) -> usize {
-        self.header_block()
+        // One pass over the header lines, stopping at the empty line.
+        self.text
             .split("\r\n")
-            .filter(|l| {
-                l.get(..9)
-                    .is_some_and(|n| n.eq_ignore_ascii_case("Received:"))
-            })
+            .take_while(|l| !l.is_empty())
+            .filter(|l| l.len() >= 9 && l.as_bytes()[..9].eq_ignore_ascii_case(b"Received:"))
             .count()
     }
 }

@@ -197,7 +197,7 @@ impl SmtpClient {
                     return self.quit();
                 }
                 self.state = State::Body;
-                let body = dot_stuff(self.job.message.text()).join("\r\n");
+                let body = dot_stuff(self.job.message.text());
                 self.send(body)
             }
             State::Body => {

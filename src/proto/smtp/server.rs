@@ -399,7 +399,12 @@ impl SmtpServer {
                     rcpt_to: std::mem::take(&mut self.rcpt_to),
                 };
                 policy
-                    .accept_message(&self.session, envelope, Message::from_text(&data), now_ms)
+                    .accept_message(
+                        &self.session,
+                        envelope,
+                        Message::from_crlf_text(data),
+                        now_ms,
+                    )
                     .map(|a| {
                         Reply::new(ReplyCode::OK, format!("2.0.0 Ok: queued as {}", a.queue_id))
                     })

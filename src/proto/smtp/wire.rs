@@ -56,6 +56,15 @@ impl ReplyCode {
     /// 556: domain does not accept mail (RFC 7504; sent for a null MX, RFC 7505 section 3).
     pub const DOMAIN_NO_MAIL: ReplyCode = ReplyCode(556);
 
+    /// The three digits, without the formatting machinery.
+    fn digits(self) -> String {
+        let c = self.0.min(999);
+        [c / 100, c / 10 % 10, c % 10]
+            .iter()
+            .map(|d| char::from(b'0' + *d as u8))
+            .collect()
+    }
+
     pub fn is_positive(self) -> bool {
         self.0 < 400
     }
@@ -98,12 +107,17 @@ impl Reply {
 
     /// The wire lines, `250-first`, ..., `250 last`, without CRLF.
     pub fn to_lines(&self) -> Vec<String> {
+        // Built by hand: this runs for every reply of every session.
+        let digits = self.code.digits();
         let n = self.lines.len().max(1);
         (0..n)
             .map(|i| {
-                let sep = if i + 1 == n { ' ' } else { '-' };
                 let text = self.lines.get(i).map(String::as_str).unwrap_or("");
-                format!("{}{}{}", self.code, sep, text)
+                let mut line = String::with_capacity(4 + text.len());
+                line.push_str(&digits);
+                line.push(if i + 1 == n { ' ' } else { '-' });
+                line.push_str(text);
+                line
             })
             .collect()
     }
@@ -395,19 +409,18 @@ impl fmt::Display for Command {
 }
 
 /// Dot-stuffs message text for DATA and appends the terminating `.` line (section 4.5.2).
-/// Returns the lines, without CRLF.
-pub fn dot_stuff(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = crate::proto::split_lines(text)
-        .map(|l| {
-            if l.starts_with('.') {
-                format!(".{l}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    lines.push(".".to_string());
-    lines
+/// Returns the text as sent, lines joined by CRLF, without a CRLF after the final dot.
+pub fn dot_stuff(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in crate::proto::split_lines(text) {
+        if line.starts_with('.') {
+            out.push('.');
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push('.');
+    out
 }
 
 #[cfg(test)]
@@ -493,7 +506,7 @@ mod tests {
 
     #[test]
     fn dot_stuffing_doubles_leading_dots() {
-        assert_eq!(dot_stuff("a\r\n.b\r\n"), ["a", "..b", "."]);
+        assert_eq!(dot_stuff("a\r\n.b\r\n"), "a\r\n..b\r\n.");
     }
 
     fn address() -> impl Strategy<Value = Address> {
