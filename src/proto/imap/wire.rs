@@ -1,300 +1,103 @@
-//! IMAP command lines as typed values (RFC 3501 section 6 and the grammar of section 9).
+//! IMAP syntax both ways: client command lines as typed [`Command`]s (RFC 3501 section 6, grammar
+//! in section 9), and the pieces of server responses a client reads back (literals, lists).
 
 use std::fmt;
 
-/// A lexical item of a command line.
+/// Lists nest this deep at most; deeper input is refused rather than recursed into.
+const MAX_DEPTH: usize = 8;
+
+/// A lexical item of a command line (RFC 3501 section 4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Token {
+    /// A bare word: an atom, a number, a flag such as `\Seen`, a sequence set, a LIST pattern,
+    /// or a fetch item with its `[section]`.
     Atom(String),
     Quoted(String),
     List(Vec<Token>),
 }
 
-impl Token {
-    fn text(&self) -> Option<&str> {
-        match self {
-            Token::Atom(s) | Token::Quoted(s) => Some(s),
-            Token::List(_) => None,
-        }
-    }
-}
-
-/// Why a line is not a command; `tag` is set when one could be read, so the reply can be
-/// `tag BAD ...` rather than `* BAD ...`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
-    pub tag: Option<String>,
-    pub message: String,
-}
-
-fn bad(tag: &str, message: impl Into<String>) -> ParseError {
-    ParseError {
-        tag: Some(tag.to_string()),
-        message: message.into(),
-    }
-}
-
-/// Splits a line into tokens: atoms, quoted strings (with `\"` and `\\`), and parenthesised
-/// lists. An atom may hold `[...]` (as in `BODY[HEADER]`). Literals `{n}` are not accepted.
-pub fn tokenize(line: &str) -> Result<Vec<Token>, String> {
-    fn list(
-        chars: &mut std::iter::Peekable<std::str::Chars>,
-        depth: usize,
-    ) -> Result<Vec<Token>, String> {
-        if depth > 8 {
-            return Err("lists nested too deep".into());
-        }
-        let mut out = Vec::new();
-        while let Some(&c) = chars.peek() {
-            match c {
-                ' ' => {
-                    chars.next();
+/// Splits the arguments of a command line into tokens.
+///
+/// Quoted strings know only the escapes `\"` and `\\` (RFC 3501 section 4.3). Square brackets
+/// group, so `BODY[HEADER.FIELDS (FROM)]` stays one word. Literals (`{n}`) are refused: a client
+/// that sends one waits for a `+` that mailsim never sends, and gets a BAD instead.
+pub fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let mut stack: Vec<Vec<Token>> = vec![Vec::new()];
+    let mut pos = 0;
+    while let Some(c) = text[pos..].chars().next() {
+        match c {
+            ' ' => pos += 1,
+            '(' => {
+                if stack.len() > MAX_DEPTH {
+                    return Err("lists nested too deep".into());
                 }
-                '(' => {
-                    chars.next();
-                    out.push(Token::List(list(chars, depth + 1)?));
+                stack.push(Vec::new());
+                pos += 1;
+            }
+            ')' => {
+                if stack.len() == 1 {
+                    return Err("unbalanced )".into());
                 }
-                ')' => {
-                    if depth == 0 {
-                        return Err("unbalanced )".into());
-                    }
-                    chars.next();
-                    return Ok(out);
-                }
-                '"' => {
-                    chars.next();
-                    let mut s = String::new();
-                    loop {
-                        match chars.next() {
-                            None => return Err("unterminated quoted string".into()),
-                            Some('"') => break,
-                            Some('\\') => match chars.next() {
-                                Some(e @ ('"' | '\\')) => s.push(e),
-                                _ => return Err("bad escape in quoted string".into()),
-                            },
-                            Some(c) => s.push(c),
-                        }
-                    }
-                    out.push(Token::Quoted(s));
-                }
-                '{' => return Err("literals are not supported here".into()),
-                _ => {
-                    let mut s = String::new();
-                    let mut bracket = 0;
-                    while let Some(&c) = chars.peek() {
-                        if bracket == 0 && (c == ' ' || c == '(' || c == ')') {
-                            break;
-                        }
-                        if c == '[' {
-                            bracket += 1;
-                        } else if c == ']' {
-                            bracket -= 1;
-                        } else if c.is_control() {
-                            return Err("control characters are not allowed".into());
-                        }
-                        s.push(c);
-                        chars.next();
-                    }
-                    out.push(Token::Atom(s));
-                }
+                let inner = stack.pop().unwrap_or_default();
+                push(&mut stack, Token::List(inner));
+                pos += 1;
             }
-        }
-        if depth > 0 {
-            return Err("unbalanced (".into());
-        }
-        Ok(out)
-    }
-    list(&mut line.chars().peekable(), 0)
-}
-
-/// A message sequence set such as `1:3,5,7:*` (RFC 3501 section 9, `sequence-set`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SeqSet(pub Vec<(u32, Option<u32>)>);
-
-/// `*` is stored as u32::MAX and means "the largest number in use".
-const STAR: u32 = u32::MAX;
-
-impl SeqSet {
-    pub fn parse(text: &str) -> Option<SeqSet> {
-        let num = |s: &str| -> Option<u32> {
-            if s == "*" {
-                Some(STAR)
-            } else {
-                s.parse().ok().filter(|n| *n > 0)
+            '"' => {
+                let (s, used) = quoted(&text[pos..])?;
+                push(&mut stack, Token::Quoted(s));
+                pos += used;
             }
-        };
-        let mut ranges = Vec::new();
-        for part in text.split(',') {
-            match part.split_once(':') {
-                Some((a, b)) => ranges.push((num(a)?, Some(num(b)?))),
-                None => ranges.push((num(part)?, None)),
-            }
-        }
-        Some(SeqSet(ranges))
-    }
-
-    /// Whether `n` is in the set, `max` being what `*` stands for.
-    pub fn contains(&self, n: u32, max: u32) -> bool {
-        let v = |x: u32| if x == STAR { max } else { x };
-        self.0.iter().any(|&(a, b)| match b {
-            None => v(a) == n,
-            Some(b) => {
-                let (lo, hi) = if v(a) <= v(b) {
-                    (v(a), v(b))
-                } else {
-                    (v(b), v(a))
-                };
-                (lo..=hi).contains(&n)
-            }
-        })
-    }
-}
-
-impl fmt::Display for SeqSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = |x: u32| {
-            if x == STAR {
-                "*".to_string()
-            } else {
-                x.to_string()
-            }
-        };
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|&(a, b)| match b {
-                None => v(a),
-                Some(b) => format!("{}:{}", v(a), v(b)),
-            })
-            .collect();
-        write!(f, "{}", parts.join(","))
-    }
-}
-
-/// A FETCH data item (RFC 3501 section 6.4.5).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FetchAttr {
-    Flags,
-    Uid,
-    Rfc822Size,
-    Envelope,
-    InternalDate,
-    /// `BODY[]`, `BODY.PEEK[]`, `BODY[HEADER]`, `BODY[TEXT]`; `peek` leaves \Seen alone.
-    Body {
-        section: String,
-        peek: bool,
-    },
-    Rfc822,
-}
-
-impl FetchAttr {
-    fn parse(name: &str) -> Option<Vec<FetchAttr>> {
-        let upper = name.to_ascii_uppercase();
-        let one = match upper.as_str() {
-            "FLAGS" => FetchAttr::Flags,
-            "UID" => FetchAttr::Uid,
-            "RFC822.SIZE" => FetchAttr::Rfc822Size,
-            "ENVELOPE" => FetchAttr::Envelope,
-            "INTERNALDATE" => FetchAttr::InternalDate,
-            "RFC822" => FetchAttr::Rfc822,
-            "ALL" => {
-                return Some(vec![
-                    FetchAttr::Flags,
-                    FetchAttr::InternalDate,
-                    FetchAttr::Rfc822Size,
-                    FetchAttr::Envelope,
-                ]);
-            }
-            "FAST" => {
-                return Some(vec![
-                    FetchAttr::Flags,
-                    FetchAttr::InternalDate,
-                    FetchAttr::Rfc822Size,
-                ]);
-            }
-            "FULL" => {
-                return Some(vec![
-                    FetchAttr::Flags,
-                    FetchAttr::InternalDate,
-                    FetchAttr::Rfc822Size,
-                    FetchAttr::Envelope,
-                ]);
-            }
+            '{' => return Err("literals ({n}) are not supported; send a quoted string".into()),
             _ => {
-                let (peek, rest) = if let Some(r) = upper.strip_prefix("BODY.PEEK[") {
-                    (true, r)
-                } else if let Some(r) = upper.strip_prefix("BODY[") {
-                    (false, r)
-                } else {
-                    return None;
-                };
-                let section = rest.strip_suffix(']')?.to_string();
-                if !matches!(section.as_str(), "" | "HEADER" | "TEXT") {
-                    return None;
-                }
-                FetchAttr::Body { section, peek }
+                let end = word_end(text, pos)?;
+                push(&mut stack, Token::Atom(text[pos..end].to_string()));
+                pos = end;
             }
-        };
-        Some(vec![one])
-    }
-}
-
-impl fmt::Display for FetchAttr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchAttr::Flags => write!(f, "FLAGS"),
-            FetchAttr::Uid => write!(f, "UID"),
-            FetchAttr::Rfc822Size => write!(f, "RFC822.SIZE"),
-            FetchAttr::Envelope => write!(f, "ENVELOPE"),
-            FetchAttr::InternalDate => write!(f, "INTERNALDATE"),
-            FetchAttr::Rfc822 => write!(f, "RFC822"),
-            FetchAttr::Body {
-                section,
-                peek: true,
-            } => write!(f, "BODY.PEEK[{section}]"),
-            FetchAttr::Body {
-                section,
-                peek: false,
-            } => write!(f, "BODY[{section}]"),
         }
     }
+    if stack.len() > 1 {
+        return Err("unbalanced (".into());
+    }
+    Ok(stack.pop().unwrap_or_default())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreMode {
-    Replace,
-    Add,
-    Remove,
+fn push(stack: &mut [Vec<Token>], token: Token) {
+    if let Some(top) = stack.last_mut() {
+        top.push(token);
+    }
 }
 
-/// A SEARCH key (RFC 3501 section 6.4.4); several keys mean AND.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SearchKey {
-    All,
-    Seen,
-    Unseen,
-    Deleted,
-    From(String),
-    To(String),
-    Subject(String),
-    Uid(SeqSet),
-    Seq(SeqSet),
-}
-
-impl fmt::Display for SearchKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SearchKey::All => write!(f, "ALL"),
-            SearchKey::Seen => write!(f, "SEEN"),
-            SearchKey::Unseen => write!(f, "UNSEEN"),
-            SearchKey::Deleted => write!(f, "DELETED"),
-            SearchKey::From(s) => write!(f, "FROM {}", quote(s)),
-            SearchKey::To(s) => write!(f, "TO {}", quote(s)),
-            SearchKey::Subject(s) => write!(f, "SUBJECT {}", quote(s)),
-            SearchKey::Uid(s) => write!(f, "UID {s}"),
-            SearchKey::Seq(s) => write!(f, "{s}"),
+/// Reads a quoted string at the start of `text`; returns it and the bytes it took.
+fn quoted(text: &str) -> Result<(String, usize), String> {
+    let mut s = String::new();
+    let mut chars = text.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Ok((s, i + 1)),
+            '\\' => match chars.next() {
+                Some((_, e @ ('"' | '\\'))) => s.push(e),
+                _ => return Err("only \\\" and \\\\ may follow \\ in a quoted string".into()),
+            },
+            '\r' | '\n' => return Err("a quoted string cannot hold CR or LF".into()),
+            c => s.push(c),
         }
     }
+    Err("unterminated quoted string".into())
+}
+
+/// Where the bare word starting at `start` ends.
+fn word_end(text: &str, start: usize) -> Result<usize, String> {
+    let mut depth = 0usize;
+    for (i, c) in text[start..].char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ' ' | '(' | ')' | '"' if depth == 0 => return Ok(start + i),
+            c if c.is_control() => return Err("control characters are not allowed".into()),
+            _ => {}
+        }
+    }
+    Ok(text.len())
 }
 
 /// A quoted string with `"` and `\` escaped.
@@ -302,7 +105,367 @@ pub fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// An IMAP command.
+/// Why a line is not a command. `tag` is set when one could be read, so the server can answer
+/// `tag BAD ...` rather than `* BAD ...` (RFC 3501 section 7.1.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub tag: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// One end of a sequence range: a number, or `*`, "the largest number in use".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqNum {
+    Num(u32),
+    Star,
+}
+
+impl SeqNum {
+    fn parse(s: &str) -> Option<SeqNum> {
+        if s == "*" {
+            return Some(SeqNum::Star);
+        }
+        if s.is_empty() || s.starts_with('0') || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok().map(SeqNum::Num)
+    }
+
+    fn value(self, largest: u32) -> u32 {
+        match self {
+            SeqNum::Num(n) => n,
+            SeqNum::Star => largest,
+        }
+    }
+}
+
+impl fmt::Display for SeqNum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeqNum::Num(n) => write!(f, "{n}"),
+            SeqNum::Star => f.write_str("*"),
+        }
+    }
+}
+
+/// A sequence set such as `1:3,5,7:*` (RFC 3501 section 9, `sequence-set`): ranges, a single
+/// number being a range from itself to itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeqSet(pub Vec<(SeqNum, SeqNum)>);
+
+impl SeqSet {
+    pub fn parse(text: &str) -> Option<SeqSet> {
+        text.split(',')
+            .map(|part| match part.split_once(':') {
+                Some((a, b)) => Some((SeqNum::parse(a)?, SeqNum::parse(b)?)),
+                None => SeqNum::parse(part).map(|n| (n, n)),
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(SeqSet)
+    }
+
+    /// Whether `n` is in the set, `largest` being what `*` stands for. A range matches in
+    /// either order, so `559:*` holds the last UID even when it is below 559 (section 6.4.8).
+    pub fn contains(&self, n: u32, largest: u32) -> bool {
+        self.0.iter().any(|&(a, b)| {
+            let (a, b) = (a.value(largest), b.value(largest));
+            (a.min(b)..=a.max(b)).contains(&n)
+        })
+    }
+
+    /// Whether the set names a message sequence number beyond `exists`, which is a BAD
+    /// (RFC 3501 section 9, `seq-number`: this includes `*` in an empty mailbox).
+    pub fn exceeds(&self, exists: u32) -> bool {
+        self.0.iter().flat_map(|&(a, b)| [a, b]).any(|n| match n {
+            SeqNum::Num(n) => n > exists,
+            SeqNum::Star => exists == 0,
+        })
+    }
+}
+
+impl fmt::Display for SeqSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, &(a, b)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            if a == b {
+                write!(f, "{a}")?;
+            } else {
+                write!(f, "{a}:{b}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The part of a message a `BODY[...]` item names (RFC 3501 section 6.4.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// `BODY[]`: the whole message.
+    Full,
+    /// `BODY[HEADER]`: the header block with its closing empty line.
+    Header,
+    /// `BODY[TEXT]`: what follows the empty line.
+    Text,
+}
+
+impl Section {
+    fn parse(s: &str) -> Option<Section> {
+        match s {
+            "" => Some(Section::Full),
+            "HEADER" => Some(Section::Header),
+            "TEXT" => Some(Section::Text),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Section::Full => "",
+            Section::Header => "HEADER",
+            Section::Text => "TEXT",
+        }
+    }
+}
+
+/// A FETCH data item (RFC 3501 section 6.4.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FetchAttr {
+    Flags,
+    Uid,
+    Rfc822Size,
+    Envelope,
+    InternalDate,
+    /// `RFC822`: the whole message, like `BODY[]`.
+    Rfc822,
+    /// `RFC822.HEADER`: like `BODY.PEEK[HEADER]`.
+    Rfc822Header,
+    /// `RFC822.TEXT`: like `BODY[TEXT]`.
+    Rfc822Text,
+    /// `BODY` without a section: the MIME structure, without extension data.
+    Body,
+    BodyStructure,
+    /// `BODY[section]`, or `BODY.PEEK[section]` which leaves `\Seen` alone.
+    Section {
+        section: Section,
+        peek: bool,
+    },
+}
+
+impl FetchAttr {
+    fn parse(word: &str) -> Option<FetchAttr> {
+        let upper = word.to_ascii_uppercase();
+        Some(match upper.as_str() {
+            "FLAGS" => FetchAttr::Flags,
+            "UID" => FetchAttr::Uid,
+            "RFC822.SIZE" => FetchAttr::Rfc822Size,
+            "ENVELOPE" => FetchAttr::Envelope,
+            "INTERNALDATE" => FetchAttr::InternalDate,
+            "RFC822" => FetchAttr::Rfc822,
+            "RFC822.HEADER" => FetchAttr::Rfc822Header,
+            "RFC822.TEXT" => FetchAttr::Rfc822Text,
+            "BODY" => FetchAttr::Body,
+            "BODYSTRUCTURE" => FetchAttr::BodyStructure,
+            _ => {
+                let (peek, rest) = match upper.strip_prefix("BODY.PEEK[") {
+                    Some(rest) => (true, rest),
+                    None => (false, upper.strip_prefix("BODY[")?),
+                };
+                let section = Section::parse(rest.strip_suffix(']')?)?;
+                FetchAttr::Section { section, peek }
+            }
+        })
+    }
+
+    /// Whether fetching this item sets `\Seen` (RFC 3501 section 6.4.5).
+    pub fn sets_seen(self) -> bool {
+        matches!(
+            self,
+            FetchAttr::Rfc822 | FetchAttr::Rfc822Text | FetchAttr::Section { peek: false, .. }
+        )
+    }
+}
+
+impl fmt::Display for FetchAttr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchAttr::Flags => f.write_str("FLAGS"),
+            FetchAttr::Uid => f.write_str("UID"),
+            FetchAttr::Rfc822Size => f.write_str("RFC822.SIZE"),
+            FetchAttr::Envelope => f.write_str("ENVELOPE"),
+            FetchAttr::InternalDate => f.write_str("INTERNALDATE"),
+            FetchAttr::Rfc822 => f.write_str("RFC822"),
+            FetchAttr::Rfc822Header => f.write_str("RFC822.HEADER"),
+            FetchAttr::Rfc822Text => f.write_str("RFC822.TEXT"),
+            FetchAttr::Body => f.write_str("BODY"),
+            FetchAttr::BodyStructure => f.write_str("BODYSTRUCTURE"),
+            FetchAttr::Section { section, peek } => {
+                let peek = if *peek { ".PEEK" } else { "" };
+                write!(f, "BODY{peek}[{}]", section.as_str())
+            }
+        }
+    }
+}
+
+/// What a FETCH asks for: one of the macros, or a list of items (RFC 3501 section 6.4.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FetchItems {
+    /// `ALL`: FLAGS INTERNALDATE RFC822.SIZE ENVELOPE.
+    All,
+    /// `FAST`: FLAGS INTERNALDATE RFC822.SIZE.
+    Fast,
+    /// `FULL`: FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY.
+    Full,
+    Attrs(Vec<FetchAttr>),
+}
+
+impl FetchItems {
+    /// The items asked for, macros expanded, each once.
+    pub fn attrs(&self) -> Vec<FetchAttr> {
+        use FetchAttr::*;
+        let listed = match self {
+            FetchItems::All => vec![Flags, InternalDate, Rfc822Size, Envelope],
+            FetchItems::Fast => vec![Flags, InternalDate, Rfc822Size],
+            FetchItems::Full => vec![Flags, InternalDate, Rfc822Size, Envelope, Body],
+            FetchItems::Attrs(attrs) => attrs.clone(),
+        };
+        let mut once = Vec::with_capacity(listed.len());
+        for a in listed {
+            if !once.contains(&a) {
+                once.push(a);
+            }
+        }
+        once
+    }
+}
+
+impl fmt::Display for FetchItems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchItems::All => f.write_str("ALL"),
+            FetchItems::Fast => f.write_str("FAST"),
+            FetchItems::Full => f.write_str("FULL"),
+            FetchItems::Attrs(attrs) => write!(f, "({})", join(attrs)),
+        }
+    }
+}
+
+/// How STORE changes the flags (RFC 3501 section 6.4.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `FLAGS`: replace them.
+    Replace,
+    /// `+FLAGS`: add these.
+    Add,
+    /// `-FLAGS`: remove these.
+    Remove,
+}
+
+/// A STATUS data item (RFC 3501 section 6.3.10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusItem {
+    Messages,
+    Recent,
+    UidNext,
+    UidValidity,
+    Unseen,
+}
+
+impl StatusItem {
+    fn parse(word: &str) -> Option<StatusItem> {
+        match word.to_ascii_uppercase().as_str() {
+            "MESSAGES" => Some(StatusItem::Messages),
+            "RECENT" => Some(StatusItem::Recent),
+            "UIDNEXT" => Some(StatusItem::UidNext),
+            "UIDVALIDITY" => Some(StatusItem::UidValidity),
+            "UNSEEN" => Some(StatusItem::Unseen),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for StatusItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StatusItem::Messages => "MESSAGES",
+            StatusItem::Recent => "RECENT",
+            StatusItem::UidNext => "UIDNEXT",
+            StatusItem::UidValidity => "UIDVALIDITY",
+            StatusItem::Unseen => "UNSEEN",
+        })
+    }
+}
+
+/// A SEARCH key (RFC 3501 section 6.4.4). Keys side by side must all match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchKey {
+    All,
+    Answered,
+    Deleted,
+    Flagged,
+    /// `\Recent` and not `\Seen`.
+    New,
+    /// Not `\Recent`.
+    Old,
+    Recent,
+    Seen,
+    Unanswered,
+    Undeleted,
+    Unflagged,
+    Unseen,
+    /// The header field contains the text, in any case.
+    From(String),
+    To(String),
+    Cc(String),
+    Subject(String),
+    Uid(SeqSet),
+    /// A bare sequence set: these message numbers.
+    Seq(SeqSet),
+    Not(Box<SearchKey>),
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// A parenthesised group: all of them.
+    And(Vec<SearchKey>),
+}
+
+impl fmt::Display for SearchKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SearchKey::All => f.write_str("ALL"),
+            SearchKey::Answered => f.write_str("ANSWERED"),
+            SearchKey::Deleted => f.write_str("DELETED"),
+            SearchKey::Flagged => f.write_str("FLAGGED"),
+            SearchKey::New => f.write_str("NEW"),
+            SearchKey::Old => f.write_str("OLD"),
+            SearchKey::Recent => f.write_str("RECENT"),
+            SearchKey::Seen => f.write_str("SEEN"),
+            SearchKey::Unanswered => f.write_str("UNANSWERED"),
+            SearchKey::Undeleted => f.write_str("UNDELETED"),
+            SearchKey::Unflagged => f.write_str("UNFLAGGED"),
+            SearchKey::Unseen => f.write_str("UNSEEN"),
+            SearchKey::From(s) => write!(f, "FROM {}", quote(s)),
+            SearchKey::To(s) => write!(f, "TO {}", quote(s)),
+            SearchKey::Cc(s) => write!(f, "CC {}", quote(s)),
+            SearchKey::Subject(s) => write!(f, "SUBJECT {}", quote(s)),
+            SearchKey::Uid(set) => write!(f, "UID {set}"),
+            SearchKey::Seq(set) => write!(f, "{set}"),
+            SearchKey::Not(k) => write!(f, "NOT {k}"),
+            SearchKey::Or(a, b) => write!(f, "OR {a} {b}"),
+            SearchKey::And(keys) => write!(f, "({})", join(keys)),
+        }
+    }
+}
+
+/// An IMAP client command, without its tag. In FETCH, STORE and SEARCH, `uid` marks the UID
+/// form (RFC 3501 section 6.4.8), which takes and reports UIDs instead of sequence numbers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Capability,
@@ -312,6 +475,7 @@ pub enum Command {
         user: String,
         password: String,
     },
+    /// `initial` is the SASL-IR initial response (RFC 4959), base64 or `=` for empty.
     Authenticate {
         mechanism: String,
         initial: Option<String>,
@@ -320,260 +484,96 @@ pub enum Command {
         reference: String,
         pattern: String,
     },
+    Lsub {
+        reference: String,
+        pattern: String,
+    },
     Select(String),
     Examine(String),
     Status {
         mailbox: String,
-        items: Vec<String>,
+        items: Vec<StatusItem>,
+    },
+    Check,
+    Close,
+    Expunge,
+    Search {
+        keys: Vec<SearchKey>,
+        uid: bool,
     },
     Fetch {
         set: SeqSet,
-        attrs: Vec<FetchAttr>,
+        items: FetchItems,
         uid: bool,
     },
     Store {
         set: SeqSet,
         mode: StoreMode,
+        /// `.SILENT`: no untagged FETCH with the new flags.
         silent: bool,
         flags: Vec<String>,
         uid: bool,
     },
-    Search {
-        keys: Vec<SearchKey>,
-        uid: bool,
-    },
-    Expunge,
-    Close,
 }
 
 impl Command {
-    /// Parses a tagged command line.
+    /// Parses a command line (without CRLF) into its tag and command.
     pub fn parse(line: &str) -> Result<(String, Command), ParseError> {
-        let tokens = tokenize(line).map_err(|m| {
-            let tag = line
-                .split(' ')
-                .next()
-                .filter(|t| is_tag(t))
-                .map(str::to_string);
-            ParseError { tag, message: m }
-        })?;
-        let mut it = tokens.into_iter();
-        let tag = match it.next() {
-            Some(Token::Atom(t)) if is_tag(&t) => t,
-            _ => {
-                return Err(ParseError {
-                    tag: None,
-                    message: "a command starts with a tag".into(),
-                });
-            }
-        };
-        let Some(Token::Atom(name)) = it.next() else {
-            return Err(bad(&tag, "missing command"));
-        };
-        let args: Vec<Token> = it.collect();
-        let mut name = name.to_ascii_uppercase();
-        let mut args = args.as_slice();
-        let mut uid = false;
-        if name == "UID" {
-            uid = true;
-            match args.first() {
-                Some(Token::Atom(n)) => {
-                    name = n.to_ascii_uppercase();
-                    args = &args[1..];
-                }
-                _ => return Err(bad(&tag, "UID needs FETCH, STORE or SEARCH")),
-            }
-            if !matches!(name.as_str(), "FETCH" | "STORE" | "SEARCH") {
-                return Err(bad(&tag, "UID needs FETCH, STORE or SEARCH"));
-            }
+        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        if !is_tag(tag) {
+            return Err(ParseError {
+                tag: None,
+                message: "a command line starts with a tag".into(),
+            });
         }
-        let text = |i: usize| -> Result<String, ParseError> {
-            args.get(i)
-                .and_then(Token::text)
-                .map(str::to_string)
-                .ok_or_else(|| bad(&tag, format!("{name}: missing argument")))
-        };
-        let count = |n: usize| -> Result<(), ParseError> {
-            if args.len() == n {
-                Ok(())
-            } else {
-                Err(bad(&tag, format!("{name} takes {n} argument(s)")))
-            }
-        };
-        let command = match name.as_str() {
-            "CAPABILITY" => count(0).map(|_| Command::Capability)?,
-            "NOOP" => count(0).map(|_| Command::Noop)?,
-            "LOGOUT" => count(0).map(|_| Command::Logout)?,
-            "EXPUNGE" => count(0).map(|_| Command::Expunge)?,
-            "CLOSE" => count(0).map(|_| Command::Close)?,
-            "LOGIN" => {
-                count(2)?;
-                Command::Login {
-                    user: text(0)?,
-                    password: text(1)?,
-                }
-            }
-            "AUTHENTICATE" => {
-                if args.is_empty() || args.len() > 2 {
-                    return Err(bad(
-                        &tag,
-                        "AUTHENTICATE takes a mechanism and an optional response",
-                    ));
-                }
-                Command::Authenticate {
-                    mechanism: text(0)?.to_ascii_uppercase(),
-                    initial: args.get(1).and_then(Token::text).map(str::to_string),
-                }
-            }
-            "LIST" => {
-                count(2)?;
-                Command::List {
-                    reference: text(0)?,
-                    pattern: text(1)?,
-                }
-            }
-            "SELECT" => {
-                count(1)?;
-                Command::Select(text(0)?)
-            }
-            "EXAMINE" => {
-                count(1)?;
-                Command::Examine(text(0)?)
-            }
-            "STATUS" => {
-                count(2)?;
-                let Token::List(items) = &args[1] else {
-                    return Err(bad(&tag, "STATUS needs a list of items"));
-                };
-                let items = items
-                    .iter()
-                    .filter_map(Token::text)
-                    .map(|s| s.to_ascii_uppercase())
-                    .collect();
-                Command::Status {
-                    mailbox: text(0)?,
-                    items,
-                }
-            }
-            "FETCH" => {
-                count(2)?;
-                let set = SeqSet::parse(&text(0)?).ok_or_else(|| bad(&tag, "bad sequence set"))?;
-                let names: Vec<&Token> = match &args[1] {
-                    Token::List(l) => l.iter().collect(),
-                    one => vec![one],
-                };
-                let mut attrs = Vec::new();
-                for n in names {
-                    let n = n.text().ok_or_else(|| bad(&tag, "bad fetch item"))?;
-                    attrs.extend(
-                        FetchAttr::parse(n)
-                            .ok_or_else(|| bad(&tag, format!("unknown fetch item {n}")))?,
-                    );
-                }
-                Command::Fetch { set, attrs, uid }
-            }
-            "STORE" => {
-                count(3)?;
-                let set = SeqSet::parse(&text(0)?).ok_or_else(|| bad(&tag, "bad sequence set"))?;
-                let item = text(1)?.to_ascii_uppercase();
-                let (mode, rest) = match item.as_bytes().first() {
-                    Some(b'+') => (StoreMode::Add, &item[1..]),
-                    Some(b'-') => (StoreMode::Remove, &item[1..]),
-                    _ => (StoreMode::Replace, item.as_str()),
-                };
-                let silent = match rest {
-                    "FLAGS" => false,
-                    "FLAGS.SILENT" => true,
-                    _ => return Err(bad(&tag, "STORE takes FLAGS, +FLAGS or -FLAGS")),
-                };
-                let flags = match &args[2] {
-                    Token::List(l) => l
-                        .iter()
-                        .filter_map(Token::text)
-                        .map(str::to_string)
-                        .collect(),
-                    t => vec![t.text().unwrap_or("").to_string()],
-                };
-                Command::Store {
-                    set,
-                    mode,
-                    silent,
-                    flags,
-                    uid,
-                }
-            }
-            "SEARCH" => {
-                let mut keys = Vec::new();
-                let mut i = 0;
-                while i < args.len() {
-                    let word = args[i].text().ok_or_else(|| bad(&tag, "bad search key"))?;
-                    let mut arg = || -> Result<String, ParseError> {
-                        i += 1;
-                        args.get(i)
-                            .and_then(Token::text)
-                            .map(str::to_string)
-                            .ok_or_else(|| bad(&tag, format!("{word} needs an argument")))
-                    };
-                    keys.push(match word.to_ascii_uppercase().as_str() {
-                        "ALL" => SearchKey::All,
-                        "SEEN" => SearchKey::Seen,
-                        "UNSEEN" => SearchKey::Unseen,
-                        "DELETED" => SearchKey::Deleted,
-                        "FROM" => SearchKey::From(arg()?),
-                        "TO" => SearchKey::To(arg()?),
-                        "SUBJECT" => SearchKey::Subject(arg()?),
-                        "UID" => SearchKey::Uid(
-                            SeqSet::parse(&arg()?).ok_or_else(|| bad(&tag, "bad UID set"))?,
-                        ),
-                        other => SearchKey::Seq(
-                            SeqSet::parse(other)
-                                .ok_or_else(|| bad(&tag, format!("unknown search key {other}")))?,
-                        ),
-                    });
-                    i += 1;
-                }
-                if keys.is_empty() {
-                    return Err(bad(&tag, "SEARCH needs a key"));
-                }
-                Command::Search { keys, uid }
-            }
-            _ => return Err(bad(&tag, format!("unknown command {name}"))),
-        };
-        Ok((tag, command))
+        let command = tokenize(rest).and_then(|tokens| parse_command(&tokens));
+        command
+            .map(|c| (tag.to_string(), c))
+            .map_err(|message| ParseError {
+                tag: Some(tag.to_string()),
+                message,
+            })
     }
 
-    /// The wire form with a tag.
+    /// The command line with its tag, as it travels (without CRLF).
     pub fn to_line(&self, tag: &str) -> String {
+        format!("{tag} {self}")
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let uid = |u: bool| if u { "UID " } else { "" };
-        let body = match self {
-            Command::Capability => "CAPABILITY".to_string(),
-            Command::Noop => "NOOP".into(),
-            Command::Logout => "LOGOUT".into(),
-            Command::Expunge => "EXPUNGE".into(),
-            Command::Close => "CLOSE".into(),
+        match self {
+            Command::Capability => f.write_str("CAPABILITY"),
+            Command::Noop => f.write_str("NOOP"),
+            Command::Logout => f.write_str("LOGOUT"),
+            Command::Check => f.write_str("CHECK"),
+            Command::Close => f.write_str("CLOSE"),
+            Command::Expunge => f.write_str("EXPUNGE"),
             Command::Login { user, password } => {
-                format!("LOGIN {} {}", quote(user), quote(password))
+                write!(f, "LOGIN {} {}", quote(user), quote(password))
             }
-            Command::Authenticate {
-                mechanism,
-                initial: None,
-            } => format!("AUTHENTICATE {mechanism}"),
-            Command::Authenticate {
-                mechanism,
-                initial: Some(r),
-            } => format!("AUTHENTICATE {mechanism} {r}"),
+            Command::Authenticate { mechanism, initial } => {
+                write!(f, "AUTHENTICATE {mechanism}")?;
+                match initial {
+                    Some(r) => write!(f, " {r}"),
+                    None => Ok(()),
+                }
+            }
             Command::List { reference, pattern } => {
-                format!("LIST {} {}", quote(reference), quote(pattern))
+                write!(f, "LIST {} {}", quote(reference), quote(pattern))
             }
-            Command::Select(m) => format!("SELECT {}", quote(m)),
-            Command::Examine(m) => format!("EXAMINE {}", quote(m)),
+            Command::Lsub { reference, pattern } => {
+                write!(f, "LSUB {} {}", quote(reference), quote(pattern))
+            }
+            Command::Select(mailbox) => write!(f, "SELECT {}", quote(mailbox)),
+            Command::Examine(mailbox) => write!(f, "EXAMINE {}", quote(mailbox)),
             Command::Status { mailbox, items } => {
-                format!("STATUS {} ({})", quote(mailbox), items.join(" "))
+                write!(f, "STATUS {} ({})", quote(mailbox), join(items))
             }
-            Command::Fetch { set, attrs, uid: u } => {
-                let a: Vec<String> = attrs.iter().map(|a| a.to_string()).collect();
-                format!("{}FETCH {set} ({})", uid(*u), a.join(" "))
-            }
+            Command::Search { keys, uid: u } => write!(f, "{}SEARCH {}", uid(*u), join(keys)),
+            Command::Fetch { set, items, uid: u } => write!(f, "{}FETCH {set} {items}", uid(*u)),
             Command::Store {
                 set,
                 mode,
@@ -586,27 +586,399 @@ impl Command {
                     StoreMode::Add => "+",
                     StoreMode::Remove => "-",
                 };
-                format!(
-                    "{}STORE {set} {sign}FLAGS{} ({})",
+                let silent = if *silent { ".SILENT" } else { "" };
+                write!(
+                    f,
+                    "{}STORE {set} {sign}FLAGS{silent} ({})",
                     uid(*u),
-                    if *silent { ".SILENT" } else { "" },
                     flags.join(" ")
                 )
             }
-            Command::Search { keys, uid: u } => {
-                let k: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                format!("{}SEARCH {}", uid(*u), k.join(" "))
-            }
-        };
-        format!("{tag} {body}")
+        }
     }
 }
 
+fn join<T: fmt::Display>(items: &[T]) -> String {
+    items.iter().map(T::to_string).collect::<Vec<_>>().join(" ")
+}
+
+/// `tag = 1*<any ASTRING-CHAR except "+">` (RFC 3501 section 9).
 fn is_tag(t: &str) -> bool {
     !t.is_empty()
-        && t.chars().all(|c| {
-            c.is_ascii_graphic() && !matches!(c, '(' | ')' | '{' | '%' | '*' | '"' | '\\' | '+')
+        && t.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+')
         })
+}
+
+/// A flag as STORE takes it: `\Seen` or a keyword atom (RFC 3501 section 9, `flag`).
+fn is_flag(s: &str) -> bool {
+    let name = s.strip_prefix('\\').unwrap_or(s);
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+        })
+}
+
+/// The arguments of one command, read left to right.
+struct Args<'a> {
+    tokens: &'a [Token],
+    pos: usize,
+}
+
+impl<'a> Args<'a> {
+    fn next(&mut self) -> Option<&'a Token> {
+        let t = self.tokens.get(self.pos);
+        self.pos += 1;
+        t
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pos >= self.tokens.len()
+    }
+
+    /// An atom or a quoted string (`astring`).
+    fn string(&mut self, what: &str) -> Result<String, String> {
+        match self.next() {
+            Some(Token::Atom(s) | Token::Quoted(s)) => Ok(s.clone()),
+            _ => Err(format!("{what} expected")),
+        }
+    }
+
+    fn atom(&mut self, what: &str) -> Result<&'a str, String> {
+        match self.next() {
+            Some(Token::Atom(s)) => Ok(s),
+            _ => Err(format!("{what} expected")),
+        }
+    }
+
+    fn set(&mut self) -> Result<SeqSet, String> {
+        let word = self.atom("a sequence set")?;
+        SeqSet::parse(word).ok_or_else(|| format!("{word} is not a sequence set"))
+    }
+
+    fn end(&self) -> Result<(), String> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err("too many arguments".into())
+        }
+    }
+}
+
+fn parse_command(tokens: &[Token]) -> Result<Command, String> {
+    let mut args = Args { tokens, pos: 0 };
+    let mut name = args.atom("a command name")?.to_ascii_uppercase();
+    let uid = name == "UID";
+    if uid {
+        name = args
+            .atom("FETCH, STORE or SEARCH after UID")?
+            .to_ascii_uppercase();
+        if !matches!(name.as_str(), "FETCH" | "STORE" | "SEARCH") {
+            return Err(format!("UID {name} is not supported"));
+        }
+    }
+    let command = match name.as_str() {
+        "CAPABILITY" => Command::Capability,
+        "NOOP" => Command::Noop,
+        "LOGOUT" => Command::Logout,
+        "CHECK" => Command::Check,
+        "CLOSE" => Command::Close,
+        "EXPUNGE" => Command::Expunge,
+        "LOGIN" => Command::Login {
+            user: args.string("a user name")?,
+            password: args.string("a password")?,
+        },
+        "AUTHENTICATE" => Command::Authenticate {
+            mechanism: args.atom("a SASL mechanism")?.to_ascii_uppercase(),
+            initial: match args.next() {
+                None => None,
+                Some(Token::Atom(r)) => Some(r.clone()),
+                Some(_) => return Err("the initial response is base64 or =".into()),
+            },
+        },
+        "LIST" | "LSUB" => {
+            let reference = args.string("a reference name")?;
+            let pattern = args.string("a mailbox pattern")?;
+            if name == "LIST" {
+                Command::List { reference, pattern }
+            } else {
+                Command::Lsub { reference, pattern }
+            }
+        }
+        "SELECT" => Command::Select(args.string("a mailbox name")?),
+        "EXAMINE" => Command::Examine(args.string("a mailbox name")?),
+        "STATUS" => {
+            let mailbox = args.string("a mailbox name")?;
+            let Some(Token::List(words)) = args.next() else {
+                return Err("STATUS needs a list of items".into());
+            };
+            let items = words
+                .iter()
+                .map(|w| match w {
+                    Token::Atom(a) => StatusItem::parse(a),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .filter(|items| !items.is_empty())
+                .ok_or("STATUS takes MESSAGES, RECENT, UIDNEXT, UIDVALIDITY or UNSEEN")?;
+            Command::Status { mailbox, items }
+        }
+        "FETCH" => Command::Fetch {
+            set: args.set()?,
+            items: fetch_items(args.next())?,
+            uid,
+        },
+        "STORE" => {
+            let set = args.set()?;
+            let item = args.atom("FLAGS, +FLAGS or -FLAGS")?.to_ascii_uppercase();
+            let (mode, rest) = match item.as_bytes().first() {
+                Some(b'+') => (StoreMode::Add, &item[1..]),
+                Some(b'-') => (StoreMode::Remove, &item[1..]),
+                _ => (StoreMode::Replace, item.as_str()),
+            };
+            let silent = match rest {
+                "FLAGS" => false,
+                "FLAGS.SILENT" => true,
+                _ => return Err("STORE takes FLAGS, +FLAGS or -FLAGS".into()),
+            };
+            // A parenthesised list, or flags side by side (RFC 3501 section 9, `store-att-flags`).
+            let words = match &args.tokens[args.pos..] {
+                [Token::List(inner)] => inner.as_slice(),
+                [] => return Err("STORE needs flags".into()),
+                more => more,
+            };
+            args.pos = args.tokens.len();
+            let flags = words
+                .iter()
+                .map(|w| match w {
+                    Token::Atom(a) if is_flag(a) => Some(a.clone()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or("not a flag list")?;
+            Command::Store {
+                set,
+                mode,
+                silent,
+                flags,
+                uid,
+            }
+        }
+        "SEARCH" => {
+            let mut keys = Vec::new();
+            while !args.is_empty() {
+                keys.push(search_key(&mut args, 0)?);
+            }
+            if keys.is_empty() {
+                return Err("SEARCH needs a key".into());
+            }
+            Command::Search { keys, uid }
+        }
+        _ => return Err(format!("unknown command {name}")),
+    };
+    args.end()?;
+    Ok(command)
+}
+
+fn fetch_items(token: Option<&Token>) -> Result<FetchItems, String> {
+    let attr = |t: &Token| match t {
+        Token::Atom(a) => FetchAttr::parse(a).ok_or_else(|| format!("unknown fetch item {a}")),
+        _ => Err("a fetch item is an atom".to_string()),
+    };
+    match token {
+        Some(Token::Atom(a)) => match a.to_ascii_uppercase().as_str() {
+            "ALL" => Ok(FetchItems::All),
+            "FAST" => Ok(FetchItems::Fast),
+            "FULL" => Ok(FetchItems::Full),
+            _ => Ok(FetchItems::Attrs(vec![attr(&Token::Atom(a.clone()))?])),
+        },
+        Some(Token::List(list)) if !list.is_empty() => list
+            .iter()
+            .map(attr)
+            .collect::<Result<_, _>>()
+            .map(FetchItems::Attrs),
+        _ => Err("FETCH needs data items".into()),
+    }
+}
+
+fn search_key(args: &mut Args, depth: usize) -> Result<SearchKey, String> {
+    if depth > MAX_DEPTH {
+        return Err("search keys nested too deep".into());
+    }
+    let word = match args.next() {
+        Some(Token::Atom(w)) => w,
+        Some(Token::List(inner)) => {
+            let mut inner = Args {
+                tokens: inner,
+                pos: 0,
+            };
+            let mut keys = Vec::new();
+            while !inner.is_empty() {
+                keys.push(search_key(&mut inner, depth + 1)?);
+            }
+            if keys.is_empty() {
+                return Err("an empty search group".into());
+            }
+            return Ok(SearchKey::And(keys));
+        }
+        _ => return Err("a search key expected".into()),
+    };
+    let nested = |args: &mut Args| search_key(args, depth + 1).map(Box::new);
+    Ok(match word.to_ascii_uppercase().as_str() {
+        "ALL" => SearchKey::All,
+        "ANSWERED" => SearchKey::Answered,
+        "DELETED" => SearchKey::Deleted,
+        "FLAGGED" => SearchKey::Flagged,
+        "NEW" => SearchKey::New,
+        "OLD" => SearchKey::Old,
+        "RECENT" => SearchKey::Recent,
+        "SEEN" => SearchKey::Seen,
+        "UNANSWERED" => SearchKey::Unanswered,
+        "UNDELETED" => SearchKey::Undeleted,
+        "UNFLAGGED" => SearchKey::Unflagged,
+        "UNSEEN" => SearchKey::Unseen,
+        "FROM" => SearchKey::From(args.string("FROM text")?),
+        "TO" => SearchKey::To(args.string("TO text")?),
+        "CC" => SearchKey::Cc(args.string("CC text")?),
+        "SUBJECT" => SearchKey::Subject(args.string("SUBJECT text")?),
+        "UID" => SearchKey::Uid(args.set()?),
+        "NOT" => SearchKey::Not(nested(args)?),
+        "OR" => SearchKey::Or(nested(args)?, nested(args)?),
+        _ => {
+            SearchKey::Seq(SeqSet::parse(word).ok_or_else(|| format!("unknown search key {word}"))?)
+        }
+    })
+}
+
+/// A value in a server response, as a client reads it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// An atom or a number, such as `FETCH`, `12` or `BODY[]`.
+    Atom(String),
+    /// A quoted string or a literal.
+    Str(String),
+    Nil,
+    List(Vec<Value>),
+}
+
+/// Reads the values of one whole server response, literals inline (as [`ResponseReader`]
+/// assembles them): `* 12 FETCH (UID 7 BODY[] {5}\r\nhello)`.
+pub fn parse_values(text: &str) -> Result<Vec<Value>, String> {
+    let mut stack: Vec<Vec<Value>> = vec![Vec::new()];
+    let mut pos = 0;
+    let add = |stack: &mut Vec<Vec<Value>>, v: Value| {
+        if let Some(top) = stack.last_mut() {
+            top.push(v);
+        }
+    };
+    while let Some(c) = text[pos..].chars().next() {
+        match c {
+            ' ' => pos += 1,
+            '(' => {
+                if stack.len() > 4 * MAX_DEPTH {
+                    return Err("lists nested too deep".into());
+                }
+                stack.push(Vec::new());
+                pos += 1;
+            }
+            ')' => {
+                if stack.len() == 1 {
+                    return Err("unbalanced )".into());
+                }
+                let inner = stack.pop().unwrap_or_default();
+                add(&mut stack, Value::List(inner));
+                pos += 1;
+            }
+            '"' => {
+                let (s, used) = quoted(&text[pos..])?;
+                add(&mut stack, Value::Str(s));
+                pos += used;
+            }
+            '{' => {
+                let close = text[pos..].find('}').ok_or("unterminated literal size")? + pos;
+                let n: usize = text[pos + 1..close]
+                    .parse()
+                    .map_err(|_| "bad literal size")?;
+                let start = close + 1 + 2;
+                if text.get(close + 1..start) != Some("\r\n") {
+                    return Err("a literal size is followed by CRLF".into());
+                }
+                let end = start.checked_add(n).ok_or("bad literal size")?;
+                let body = text.get(start..end).ok_or("literal cut short")?;
+                add(&mut stack, Value::Str(body.to_string()));
+                pos = end;
+            }
+            _ => {
+                let end = word_end(text, pos)?;
+                let word = &text[pos..end];
+                let v = if word.eq_ignore_ascii_case("NIL") {
+                    Value::Nil
+                } else {
+                    Value::Atom(word.to_string())
+                };
+                add(&mut stack, v);
+                pos = end;
+            }
+        }
+    }
+    if stack.len() > 1 {
+        return Err("unbalanced (".into());
+    }
+    Ok(stack.pop().unwrap_or_default())
+}
+
+/// Joins the lines of one server response back together. A line that ends in `{n}` announces
+/// n octets that follow it (RFC 3501 section 4.3); they arrive split into lines like the rest,
+/// so each whole line counts its length plus 2 for the CRLF the splitting removed.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseReader {
+    text: String,
+    /// Octets of a literal still to come.
+    literal: Option<usize>,
+}
+
+impl ResponseReader {
+    /// Takes one line (without CRLF); returns the response once its last line is in.
+    pub fn push(&mut self, line: &str) -> Option<String> {
+        let mut rest = line;
+        if let Some(left) = self.literal.take() {
+            let whole = line.len() + 2;
+            if left >= whole {
+                self.text.push_str(line);
+                self.text.push_str("\r\n");
+                // At zero the literal is over and the next line goes on with the response.
+                self.literal = Some(left - whole).filter(|&n| n > 0);
+                return None;
+            }
+            // The literal ends inside this line; what follows it goes on with the response.
+            let mut cut = left.min(line.len());
+            while !line.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.text.push_str(&line[..cut]);
+            if left > line.len() {
+                self.text.push('\r');
+            }
+            rest = &line[cut..];
+        }
+        self.text.push_str(rest);
+        match literal_size(rest) {
+            Some(n) => {
+                self.text.push_str("\r\n");
+                self.literal = Some(n).filter(|&n| n > 0);
+                None
+            }
+            None => Some(std::mem::take(&mut self.text)),
+        }
+    }
+}
+
+/// The n of a line that ends in `{n}`.
+fn literal_size(line: &str) -> Option<usize> {
+    let open = line.rfind('{')?;
+    line[open + 1..].strip_suffix('}')?.parse().ok()
 }
 
 #[cfg(test)]
@@ -614,126 +986,359 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn parsed(line: &str) -> Command {
+        Command::parse(line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .1
+    }
+
     #[test]
     fn client_habits_parse() {
         // Python's imaplib.
         assert_eq!(
-            Command::parse("ABCD1 SELECT INBOX").unwrap().1,
+            parsed("ABCD1 SELECT INBOX"),
             Command::Select("INBOX".into())
         );
-        let (_, c) = Command::parse("ABCD2 FETCH 1 (BODY[])").unwrap();
         assert_eq!(
-            c,
+            parsed("ABCD2 FETCH 1 (BODY[])"),
             Command::Fetch {
-                set: SeqSet(vec![(1, None)]),
-                attrs: vec![FetchAttr::Body {
-                    section: String::new(),
+                set: SeqSet(vec![(SeqNum::Num(1), SeqNum::Num(1))]),
+                items: FetchItems::Attrs(vec![FetchAttr::Section {
+                    section: Section::Full,
                     peek: false
-                }],
+                }]),
                 uid: false
             }
         );
         // curl.
         assert!(matches!(
-            Command::parse("C UID FETCH 1 BODY[]").unwrap().1,
+            parsed("C UID FETCH 1 BODY[]"),
             Command::Fetch { uid: true, .. }
         ));
-        assert!(matches!(
-            Command::parse("B AUTHENTICATE PLAIN AGJvYgBidWlsZGVy")
-                .unwrap()
-                .1,
-            Command::Authenticate { .. }
-        ));
         assert_eq!(
-            Command::parse(r#"a1 LOGIN "bob" "p\"w""#).unwrap().1,
-            Command::Login {
-                user: "bob".into(),
-                password: "p\"w".into()
+            parsed("B AUTHENTICATE PLAIN AGJvYgBidWlsZGVy"),
+            Command::Authenticate {
+                mechanism: "PLAIN".into(),
+                initial: Some("AGJvYgBidWlsZGVy".into())
+            }
+        );
+        // RFC 3501 section 8, lower case.
+        assert_eq!(
+            parsed("a004 fetch 12 body[header]").to_line("a004"),
+            "a004 FETCH 12 (BODY[HEADER])"
+        );
+        assert_eq!(
+            parsed("a003 fetch 12 full").to_line("a003"),
+            "a003 FETCH 12 FULL"
+        );
+        assert_eq!(
+            parsed(r"a005 store 12 +flags \deleted"),
+            Command::Store {
+                set: SeqSet::parse("12").unwrap(),
+                mode: StoreMode::Add,
+                silent: false,
+                flags: vec![r"\deleted".into()],
+                uid: false
             }
         );
     }
 
     #[test]
+    fn strings_atoms_and_escapes() {
+        assert_eq!(
+            parsed(r#"a1 LOGIN "bob" "p\"w\\x""#),
+            Command::Login {
+                user: "bob".into(),
+                password: r#"p"w\x"#.into()
+            }
+        );
+        assert_eq!(
+            parsed("a1 login mrc secret"),
+            Command::Login {
+                user: "mrc".into(),
+                password: "secret".into()
+            }
+        );
+        assert_eq!(
+            tokenize(r#"x (a "b c" (d)) BODY[HEADER.FIELDS (FROM)]"#).unwrap(),
+            vec![
+                Token::Atom("x".into()),
+                Token::List(vec![
+                    Token::Atom("a".into()),
+                    Token::Quoted("b c".into()),
+                    Token::List(vec![Token::Atom("d".into())]),
+                ]),
+                Token::Atom("BODY[HEADER.FIELDS (FROM)]".into()),
+            ]
+        );
+    }
+
+    #[test]
     fn errors_keep_the_tag_when_there_is_one() {
-        assert_eq!(
-            Command::parse("a7 FROB").unwrap_err().tag.as_deref(),
-            Some("a7")
-        );
-        assert_eq!(Command::parse("").unwrap_err().tag, None);
-        assert_eq!(
-            Command::parse("a8 LOGIN {5}").unwrap_err().tag.as_deref(),
-            Some("a8")
-        );
-        assert!(Command::parse("a9 FETCH 1 (FLAGS").is_err());
+        let tag_of = |line: &str| Command::parse(line).unwrap_err().tag;
+        assert_eq!(tag_of("a7 FROB").as_deref(), Some("a7"));
+        assert_eq!(tag_of("a8 LOGIN {5}").as_deref(), Some("a8"));
+        assert_eq!(tag_of("a8 LOGIN bob {5+}").as_deref(), Some("a8"));
+        assert_eq!(tag_of("a9 FETCH 1 (FLAGS").as_deref(), Some("a9"));
+        assert_eq!(tag_of("a9 FETCH 0 FLAGS").as_deref(), Some("a9"));
+        assert_eq!(tag_of("a9 NOOP extra").as_deref(), Some("a9"));
+        assert_eq!(tag_of("a9 LOGIN \"bob"), Some("a9".into()));
+        assert_eq!(tag_of("a9 STORE 1 FLAGS (\"x\")"), Some("a9".into()));
+        assert_eq!(tag_of("a9 UID EXPUNGE 1"), Some("a9".into()));
+        assert_eq!(tag_of(""), None);
+        assert_eq!(tag_of("* NOOP"), None);
+        assert_eq!(tag_of("+"), None);
     }
 
     #[test]
     fn sequence_sets() {
         let s = SeqSet::parse("1:3,5,7:*").unwrap();
+        for (n, inside) in [(2, true), (5, true), (9, true), (4, false), (6, false)] {
+            assert_eq!(s.contains(n, 9), inside, "{n}");
+        }
+        assert!(SeqSet::parse("4:2").unwrap().contains(3, 9));
         assert!(
-            s.contains(2, 9)
-                && s.contains(5, 9)
-                && s.contains(9, 9)
-                && !s.contains(4, 9)
-                && !s.contains(6, 9)
+            SeqSet::parse("559:*").unwrap().contains(12, 12),
+            "n:* holds the largest even below n"
         );
-        assert!(SeqSet::parse("0").is_none());
+        for bad in ["0", "", "1,", "1:", "a", "01", "1::2", "-1"] {
+            assert_eq!(SeqSet::parse(bad), None, "{bad}");
+        }
+        assert!(SeqSet::parse("1:*").unwrap().exceeds(0));
+        assert!(!SeqSet::parse("1:*").unwrap().exceeds(1));
+        assert!(SeqSet::parse("2,19").unwrap().exceeds(18));
+        assert_eq!(SeqSet::parse("3:3,4").unwrap().to_string(), "3,4");
+    }
+
+    #[test]
+    fn fetch_macros_store_and_search() {
+        assert_eq!(FetchItems::Fast.attrs().len(), 3);
+        assert_eq!(FetchItems::Full.attrs().last(), Some(&FetchAttr::Body));
+        assert!(matches!(
+            parsed("t UID STORE 1:* -FLAGS.SILENT \\Seen \\Flagged"),
+            Command::Store { mode: StoreMode::Remove, silent: true, uid: true, ref flags, .. }
+                if flags.len() == 2
+        ));
+        assert_eq!(
+            parsed("t SEARCH UNSEEN FROM \"alice\" (OR SEEN NOT DELETED) 2:4"),
+            Command::Search {
+                keys: vec![
+                    SearchKey::Unseen,
+                    SearchKey::From("alice".into()),
+                    SearchKey::And(vec![SearchKey::Or(
+                        Box::new(SearchKey::Seen),
+                        Box::new(SearchKey::Not(Box::new(SearchKey::Deleted)))
+                    )]),
+                    SearchKey::Seq(SeqSet::parse("2:4").unwrap()),
+                ],
+                uid: false
+            }
+        );
+        assert!(Command::parse("t SEARCH").is_err());
+        assert!(Command::parse("t SEARCH FROM").is_err());
+        assert!(
+            Command::parse("t FETCH 1 (ALL)").is_err(),
+            "macros stand alone"
+        );
+        assert!(Command::parse("t FETCH 1 BODY[1.MIME]").is_err());
+    }
+
+    #[test]
+    fn responses_reassemble_from_lines() {
+        let mut r = ResponseReader::default();
+        // A literal of whole lines, then the closing parenthesis on its own line.
+        assert_eq!(r.push("* 1 FETCH (UID 7 BODY[] {9}"), None);
+        assert_eq!(r.push("ab"), None);
+        assert_eq!(r.push("cde"), None);
+        let text = r.push(")").unwrap();
+        assert_eq!(text, "* 1 FETCH (UID 7 BODY[] {9}\r\nab\r\ncde\r\n)");
+        let v = parse_values(&text).unwrap();
+        assert_eq!(
+            v[3],
+            Value::List(vec![
+                Value::Atom("UID".into()),
+                Value::Atom("7".into()),
+                Value::Atom("BODY[]".into()),
+                Value::Str("ab\r\ncde\r\n".into()),
+            ])
+        );
+        // A literal that ends inside a line, followed by another literal and a zero-length one.
+        assert_eq!(r.push("* 2 FETCH (ENVELOPE (NIL {3}"), None);
+        assert_eq!(r.push("h\u{e9}) BODY[TEXT] {0}"), None);
+        let text = r.push(")").unwrap();
+        let v = parse_values(&text).unwrap();
+        assert_eq!(
+            v[3],
+            Value::List(vec![
+                Value::Atom("ENVELOPE".into()),
+                Value::List(vec![Value::Nil, Value::Str("h\u{e9}".into())]),
+                Value::Atom("BODY[TEXT]".into()),
+                Value::Str(String::new()),
+            ])
+        );
+        assert_eq!(r.push("a1 OK done").as_deref(), Some("a1 OK done"));
+        for broken in [
+            "{18446744073709551615}\r\n",
+            "{99999999999999999999}",
+            "{3}\r\nab",
+            "(a",
+        ] {
+            assert!(parse_values(broken).is_err(), "{broken:?}");
+        }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "[ -~]{0,12}"
+    }
+
+    fn seq_set() -> impl Strategy<Value = SeqSet> {
+        let num = prop_oneof![
+            4 => (1u32..=u32::MAX).prop_map(SeqNum::Num),
+            1 => Just(SeqNum::Star),
+        ];
+        prop::collection::vec((num.clone(), num), 1..4).prop_map(SeqSet)
+    }
+
+    fn fetch_attr() -> impl Strategy<Value = FetchAttr> {
+        let section = prop::sample::select(vec![Section::Full, Section::Header, Section::Text]);
+        prop_oneof![
+            prop::sample::select(vec![
+                FetchAttr::Flags,
+                FetchAttr::Uid,
+                FetchAttr::Rfc822Size,
+                FetchAttr::Envelope,
+                FetchAttr::InternalDate,
+                FetchAttr::Rfc822,
+                FetchAttr::Rfc822Header,
+                FetchAttr::Rfc822Text,
+                FetchAttr::Body,
+                FetchAttr::BodyStructure,
+            ]),
+            (section, any::<bool>())
+                .prop_map(|(section, peek)| FetchAttr::Section { section, peek }),
+        ]
+    }
+
+    fn search_key() -> impl Strategy<Value = SearchKey> {
+        use SearchKey::*;
+        let leaf = prop_oneof![
+            prop::sample::select(vec![
+                All, Answered, Deleted, Flagged, New, Old, Recent, Seen, Unanswered, Undeleted,
+                Unflagged, Unseen,
+            ]),
+            text().prop_map(From),
+            text().prop_map(To),
+            text().prop_map(Cc),
+            text().prop_map(Subject),
+            seq_set().prop_map(Uid),
+            seq_set().prop_map(Seq),
+        ];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|k| Not(Box::new(k))),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Or(Box::new(a), Box::new(b))),
+                prop::collection::vec(inner, 1..3).prop_map(And),
+            ]
+        })
     }
 
     fn command() -> impl Strategy<Value = Command> {
-        let word = "[A-Za-z0-9]{1,10}";
-        let set =
-            prop::collection::vec((1u32..50, prop::option::of(1u32..50)), 1..3).prop_map(SeqSet);
-        let attr = prop_oneof![
-            Just(FetchAttr::Flags),
-            Just(FetchAttr::Uid),
-            Just(FetchAttr::Rfc822Size),
-            Just(FetchAttr::Envelope),
-            Just(FetchAttr::Body {
-                section: String::new(),
-                peek: true
-            }),
-            Just(FetchAttr::Body {
-                section: "HEADER".into(),
-                peek: false
-            }),
+        let items = prop_oneof![
+            Just(FetchItems::All),
+            Just(FetchItems::Fast),
+            Just(FetchItems::Full),
+            prop::collection::vec(fetch_attr(), 1..5).prop_map(FetchItems::Attrs),
         ];
+        let status = prop::sample::subsequence(
+            vec![
+                StatusItem::Messages,
+                StatusItem::Recent,
+                StatusItem::UidNext,
+                StatusItem::UidValidity,
+                StatusItem::Unseen,
+            ],
+            1..=5,
+        );
+        let mode =
+            prop::sample::select(vec![StoreMode::Replace, StoreMode::Add, StoreMode::Remove]);
+        let flags = prop::collection::vec(
+            prop::sample::select(vec!["\\Seen", "\\Deleted", "\\Answered", "$Junk"]),
+            0..3,
+        );
         prop_oneof![
-            Just(Command::Capability),
-            Just(Command::Logout),
-            (word, "[ -~]{0,12}").prop_map(|(user, password)| Command::Login { user, password }),
-            word.prop_map(Command::Select),
+            prop::sample::select(vec![
+                Command::Capability,
+                Command::Noop,
+                Command::Logout,
+                Command::Check,
+                Command::Close,
+                Command::Expunge,
+            ]),
+            (text(), text()).prop_map(|(user, password)| Command::Login { user, password }),
             (
-                set.clone(),
-                prop::collection::vec(attr, 1..4),
-                any::<bool>()
+                "[A-Z][A-Z0-9-]{0,9}",
+                prop::option::of("[A-Za-z0-9+/]{1,20}={0,2}|=")
             )
-                .prop_map(|(set, attrs, uid)| Command::Fetch { set, attrs, uid }),
-            (set, any::<bool>(), any::<bool>()).prop_map(|(set, silent, uid)| Command::Store {
+                .prop_map(|(mechanism, initial)| Command::Authenticate { mechanism, initial }),
+            (text(), text(), any::<bool>()).prop_map(|(reference, pattern, lsub)| if lsub {
+                Command::Lsub { reference, pattern }
+            } else {
+                Command::List { reference, pattern }
+            }),
+            text().prop_map(Command::Select),
+            text().prop_map(Command::Examine),
+            (text(), status).prop_map(|(mailbox, items)| Command::Status { mailbox, items }),
+            (prop::collection::vec(search_key(), 1..4), any::<bool>())
+                .prop_map(|(keys, uid)| Command::Search { keys, uid }),
+            (seq_set(), items, any::<bool>()).prop_map(|(set, items, uid)| Command::Fetch {
                 set,
-                mode: StoreMode::Add,
-                silent,
-                flags: vec!["\\SEEN".into()],
+                items,
                 uid
             }),
-            ("[a-z]{1,8}", any::<bool>()).prop_map(|(s, uid)| Command::Search {
-                keys: vec![SearchKey::Unseen, SearchKey::From(s)],
-                uid
-            }),
+            (seq_set(), mode, any::<bool>(), flags, any::<bool>()).prop_map(
+                |(set, mode, silent, flags, uid)| Command::Store {
+                    set,
+                    mode,
+                    silent,
+                    flags: flags.into_iter().map(String::from).collect(),
+                    uid
+                }
+            ),
         ]
     }
 
     proptest! {
         #[test]
-        fn commands_round_trip(c in command()) {
-            let (tag, back) = Command::parse(&c.to_line("t1")).unwrap();
-            prop_assert_eq!(tag, "t1");
+        fn commands_round_trip(c in command(), tag in "[A-Za-z0-9.]{1,8}") {
+            let (back_tag, back) = Command::parse(&c.to_line(&tag)).unwrap();
+            prop_assert_eq!(back_tag, tag);
             prop_assert_eq!(back, c);
+        }
+
+        /// Whatever parses, however written, prints as a line that parses to the same command.
+        #[test]
+        fn parsed_lines_print_back_faithfully(words in prop::collection::vec(
+            prop::sample::select(vec![
+                "fetch", "uid", "search", "store", "1", "2:*", "1,3", "(", ")", "flags", "body[]",
+                "body.peek[header]", "full", "unseen", "from", "\"a b\"", "not", "or", "+flags",
+                "\\seen", "select", "inbox", "login", "x", "status", "(messages)",
+            ]),
+            0..7,
+        )) {
+            let line = format!("t {}", words.join(" "));
+            if let Ok((_, c)) = Command::parse(&line) {
+                prop_assert_eq!(Command::parse(&c.to_line("t")).unwrap().1, c);
+            }
         }
 
         #[test]
         fn garbage_never_panics(line in "\\PC{0,200}") {
             let _ = Command::parse(&line);
+            let _ = parse_values(&line);
+            let mut r = ResponseReader::default();
+            for l in line.split('{') {
+                let _ = r.push(l);
+            }
         }
     }
 }
