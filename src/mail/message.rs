@@ -1,5 +1,7 @@
 //! RFC 5322 messages kept as their wire text, with the few header operations mail transfer needs.
 
+use std::borrow::Cow;
+
 /// A message as it travels: header lines, an empty line, the body; every line ends in CRLF.
 ///
 /// mailsim keeps the text itself rather than a parsed tree, because every hop adds lines on top
@@ -81,7 +83,7 @@ impl Message {
     pub fn headers_named(&self, name: &str) -> Vec<String> {
         fields(self.header_block())
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.into_owned())
             .collect()
     }
 
@@ -127,8 +129,9 @@ impl Message {
     }
 }
 
-/// The header fields of a header block as (name, unfolded value).
-fn fields(block: &str) -> impl Iterator<Item = (String, String)> + '_ {
+/// The header fields of a header block as (name, unfolded value). Names are borrowed, and a
+/// value is only unfolded into a new string when it spans several lines.
+fn fields(block: &str) -> impl Iterator<Item = (&str, Cow<'_, str>)> + '_ {
     let mut lines = block.split("\r\n").peekable();
     std::iter::from_fn(move || {
         loop {
@@ -139,17 +142,18 @@ fn fields(block: &str) -> impl Iterator<Item = (String, String)> + '_ {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
             };
-            let mut value = value.trim().to_string();
+            let mut value = Cow::Borrowed(value.trim());
             while let Some(next) = lines.peek() {
                 if next.starts_with(' ') || next.starts_with('\t') {
-                    value.push(' ');
-                    value.push_str(next.trim());
+                    let v = value.to_mut();
+                    v.push(' ');
+                    v.push_str(next.trim());
                     lines.next();
                 } else {
                     break;
                 }
             }
-            return Some((name.trim().to_string(), value));
+            return Some((name.trim(), value));
         }
     })
 }
@@ -158,7 +162,7 @@ fn fields(block: &str) -> impl Iterator<Item = (String, String)> + '_ {
 pub fn header_value(block: &str, name: &str) -> Option<String> {
     fields(block)
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// Virtual time zero is this moment: Monday 2 March 2026, 09:00:00 UTC.

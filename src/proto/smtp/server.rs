@@ -109,6 +109,8 @@ pub struct SmtpServer {
     mail_from: Option<ReversePath>,
     rcpt_to: Vec<Address>,
     data: String,
+    /// The SIZE the client declared for this transaction.
+    declared_size: usize,
     data_too_big: bool,
     data_line_too_long: bool,
     errors: u32,
@@ -126,6 +128,7 @@ impl SmtpServer {
             mail_from: None,
             rcpt_to: Vec::new(),
             data: String::new(),
+            declared_size: 0,
             data_too_big: false,
             data_line_too_long: false,
             errors: 0,
@@ -271,6 +274,9 @@ impl SmtpServer {
                 State::Mail if !self.rcpt_to.is_empty() => {
                     self.state = State::Data;
                     self.data.clear();
+                    // The size the client declared in MAIL FROM (RFC 1870), within the limit.
+                    self.data
+                        .reserve(self.declared_size.min(self.config.max_message_size));
                     self.data_too_big = false;
                     self.data_line_too_long = false;
                     reply(Reply::new(
@@ -333,7 +339,7 @@ impl SmtpServer {
                         "5.3.4 Message size exceeds fixed limit",
                     ));
                 }
-                Ok(_) => {}
+                Ok(n) => self.declared_size = n,
                 Err(_) => {
                     return self.error(Reply::new(
                         ReplyCode::PARAMETER_ERROR,
