@@ -94,8 +94,6 @@ pub struct BouncedMail {
 /// Something scheduled to happen.
 #[derive(Debug)]
 enum Ev {
-    Action(usize),
-    Fault(usize),
     /// The connection request reaches the server.
     ConnArrive(u32),
     /// The connection attempt ends without a connection.
@@ -318,6 +316,9 @@ pub struct World<'s> {
     next_queue_id: u32,
     state: FinalState,
     index: Index,
+    /// The next scenario fault and user action to happen.
+    next_fault: usize,
+    next_action: usize,
 }
 
 impl<'s> World<'s> {
@@ -361,25 +362,41 @@ impl<'s> World<'s> {
                 ..FinalState::default()
             },
             index,
+            next_fault: 0,
+            next_action: 0,
         };
-        for (i, f) in sc.faults.iter().enumerate() {
-            world.schedule(f.at_ms, Ev::Fault(i));
-        }
-        for (i, a) in sc.script.iter().enumerate() {
-            world.schedule(a.at_ms, Ev::Action(i));
-        }
+        // About forty events per message: reserving them saves copying a large trace as it grows.
+        world.trace.events.reserve(sc.script.len() * 48);
         world
     }
 
     /// Processes events until none are left or the scenario's end time passes.
+    ///
+    /// The scenario's faults and actions are already sorted by time, so they are read in order
+    /// beside the queue instead of being queued up front: the queue holds only what is in flight.
+    /// At equal times a fault comes first, then a user action, then whatever the run scheduled.
     pub fn run(&mut self) {
-        while let Some(Reverse(next)) = self.events.pop() {
-            if next.t > self.sc.run_until_ms {
+        loop {
+            let queued = self.events.peek().map(|Reverse(s)| s.t);
+            let fault = self.sc.faults.get(self.next_fault).map(|f| f.at_ms);
+            let action = self.sc.script.get(self.next_action).map(|a| a.at_ms);
+            let Some(t) = [queued, fault, action].into_iter().flatten().min() else {
+                break;
+            };
+            if t > self.sc.run_until_ms {
                 self.now = self.sc.run_until_ms;
                 break;
             }
-            self.now = next.t;
-            self.handle(next.ev);
+            self.now = t;
+            if fault == Some(t) {
+                self.next_fault += 1;
+                self.on_fault(self.next_fault - 1);
+            } else if action == Some(t) {
+                self.next_action += 1;
+                self.on_action(self.next_action - 1);
+            } else if let Some(Reverse(next)) = self.events.pop() {
+                self.handle(next.ev);
+            }
         }
     }
 
@@ -454,8 +471,6 @@ impl<'s> World<'s> {
 
     fn handle(&mut self, ev: Ev) {
         match ev {
-            Ev::Action(i) => self.on_action(i),
-            Ev::Fault(i) => self.on_fault(i),
             Ev::ConnArrive(c) => self.on_conn_arrive(c),
             Ev::ConnFail { conn, refused } => self.on_conn_fail(conn, refused),
             Ev::Deliver {
