@@ -180,8 +180,9 @@ struct Conn {
     client: HostId,
     server: HostId,
     protocol: Protocol,
-    client_engine: Option<ClientEngine>,
-    server_engine: Option<ServerEngine>,
+    /// Boxed, so that the many closed connections a long run keeps are small.
+    client_engine: Option<Box<ClientEngine>>,
+    server_engine: Option<Box<ServerEngine>>,
     purpose: Purpose,
     state: ConnState,
     /// The latest arrival time so far in each direction (client to server, server to client):
@@ -548,7 +549,7 @@ impl<'s> World<'s> {
             client,
             server,
             protocol,
-            client_engine: Some(engine),
+            client_engine: Some(Box::new(engine)),
             server_engine: None,
             purpose,
             state: ConnState::Connecting,
@@ -719,7 +720,7 @@ impl<'s> World<'s> {
         };
         let _ = &mut engine;
         let c = &mut self.conns[conn as usize];
-        c.server_engine = Some(engine);
+        c.server_engine = Some(Box::new(engine));
         c.state = ConnState::Open;
         self.send_response(conn, greeting);
     }
@@ -787,7 +788,7 @@ impl<'s> World<'s> {
                 ),
             );
         }
-        match engine {
+        match *engine {
             ClientEngine::Smtp(mut s) => {
                 let outcome = s.on_connection_lost();
                 self.smtp_done(conn, purpose, outcome);
@@ -859,7 +860,7 @@ impl<'s> World<'s> {
                 (c.client, c.server, c.protocol, c.message);
             let mut out = Response::default();
             for line in split_lines(text) {
-                let r = match &mut engine {
+                let r = match &mut *engine {
                     ServerEngine::Smtp(s) => {
                         let mut policy = HostPolicy {
                             sc: self.sc,
@@ -899,7 +900,7 @@ impl<'s> World<'s> {
             };
             let purpose = c.purpose;
             for line in split_lines(text) {
-                match &mut engine {
+                match &mut *engine {
                     ClientEngine::Smtp(s) => {
                         let step = s.on_line(line);
                         for t in step.send {
@@ -1152,7 +1153,7 @@ impl<'s> World<'s> {
         }
         let e = &self.hosts[host].queue[entry as usize];
         if e.rcpts.is_empty() {
-            self.hosts[host].queue[entry as usize].done = true;
+            self.retire(host, entry);
         } else {
             let reason = deferred_reason.unwrap_or_else(|| "delivery did not complete".into());
             self.defer(host, entry, reason);
@@ -1379,8 +1380,17 @@ impl<'s> World<'s> {
         if full {
             self.defer(host, entry, "452 4.2.2 mailbox full".into());
         } else {
-            self.hosts[host].queue[entry as usize].done = true;
+            self.retire(host, entry);
         }
+    }
+
+    /// An entry with nothing left to do lets go of its copy of the message.
+    fn retire(&mut self, host: HostId, entry: u32) {
+        let e = &mut self.hosts[host].queue[entry as usize];
+        e.done = true;
+        e.attempt = None;
+        e.rcpts = Vec::new();
+        e.message = Message::from_crlf_text(String::new());
     }
 
     fn defer(&mut self, host: HostId, entry: u32, reason: String) {
@@ -1405,8 +1415,8 @@ impl<'s> World<'s> {
                     remote_mta: None,
                 })
                 .collect();
-            e.done = true;
             self.bounce(host, entry, failed);
+            self.retire(host, entry);
             return;
         }
         let wait = self.sc.retry.wait_after(e.failures);
@@ -1880,8 +1890,6 @@ impl<'s> World<'s> {
 
     fn fail_entry(&mut self, host: HostId, entry: u32, status: &str, diagnostic: String) {
         let e = &mut self.hosts[host].queue[entry as usize];
-        e.attempt = None;
-        e.done = true;
         let failed = e
             .rcpts
             .drain(..)
@@ -1893,6 +1901,7 @@ impl<'s> World<'s> {
             })
             .collect();
         self.bounce(host, entry, failed);
+        self.retire(host, entry);
     }
 
     // ----- faults ---------------------------------------------------------------------------
