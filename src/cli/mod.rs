@@ -46,6 +46,36 @@ pub enum Command {
     /// Open a scenario in the window.
     #[cfg(feature = "gui")]
     Open { file: PathBuf },
+    /// Render one moment of a scenario to a PNG, without interaction.
+    #[cfg(feature = "gui")]
+    Shot {
+        file: PathBuf,
+        /// Show the moment of this event (0-based), halfway through its flight.
+        #[arg(long, conflicts_with = "t")]
+        step: Option<usize>,
+        /// Show this virtual time, in milliseconds.
+        #[arg(long)]
+        t: Option<u64>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Window size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1600x900", value_parser = parse_size)]
+        size: (u32, u32),
+    },
+}
+
+#[cfg(feature = "gui")]
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once('x')
+        .ok_or("write the size as WIDTHxHEIGHT, e.g. 1600x900")?;
+    let n = |s: &str| {
+        s.parse::<u32>()
+            .ok()
+            .filter(|v| (200..=8000).contains(v))
+            .ok_or(format!("{s:?} is not a size from 200 to 8000"))
+    };
+    Ok((n(w)?, n(h)?))
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -183,6 +213,20 @@ pub fn main(cli: Cli) -> ExitCode {
                 Err(code) => return code,
             };
             crate::gui::open(scenario, file)
+        }
+        #[cfg(feature = "gui")]
+        Command::Shot {
+            file,
+            step,
+            t,
+            out,
+            size,
+        } => {
+            let scenario = match load(&file, None) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            crate::gui::shot(scenario, file, step, t, out, size)
         }
     }
 }

@@ -1,14 +1,25 @@
-//! The window (feature `gui`): a Bevy app that plays a scenario's trace. This first version
-//! shows the scenario and its narrated trace in panels; the animated diagram builds on it.
+//! The window (feature `gui`): a Bevy app that plays a scenario's trace. It only reads the
+//! trace; one plugin per concern: the diagram, the time cursor, the panels, the camera, and
+//! the screenshot used by `mailsim shot`.
+
+mod diagram;
+mod layout;
+mod panels;
+mod playback;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bevy::prelude::*;
-use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
+use bevy::render::view::screenshot::{Screenshot, save_to_disk};
+use bevy::window::{PrimaryWindow, WindowResolution};
+use bevy_egui::EguiPlugin;
+
+pub use layout::{Layout, layout};
+pub use playback::Playback;
 
 use crate::scenario::Scenario;
-use crate::sim::{Outcome, caption::caption, format_time, run};
+use crate::sim::{Outcome, run};
 
 /// The scenario on show and the run it produced.
 #[derive(Resource)]
@@ -18,51 +29,149 @@ pub struct Loaded {
     pub outcome: Outcome,
 }
 
-/// Opens the window on a scenario; returns when the window closes.
-pub fn open(scenario: Scenario, path: PathBuf) -> ExitCode {
+/// What `mailsim shot` asks for: the moment to render and where to save it.
+#[derive(Resource, Clone, Debug)]
+pub struct ShotRequest {
+    /// Show the state just after this event (0-based), halfway through its flight.
+    pub step: Option<usize>,
+    /// Or show this virtual time.
+    pub t_ms: Option<u64>,
+    pub out: PathBuf,
+    frames: u32,
+}
+
+fn app(scenario: Scenario, path: PathBuf, size: (u32, u32)) -> App {
     let outcome = run(&scenario);
     let title = format!("mailsim: {}", scenario.title);
-    App::new()
-        .add_plugins(DefaultPlugins.set(WindowPlugin {
-            primary_window: Some(Window { title, ..default() }),
+    let mut app = App::new();
+    app.add_plugins(DefaultPlugins.set(WindowPlugin {
+        primary_window: Some(Window {
+            title,
+            resolution: WindowResolution::new(size.0, size.1),
             ..default()
-        }))
-        .add_plugins(EguiPlugin::default())
-        .insert_resource(Loaded {
-            path,
-            scenario,
-            outcome,
-        })
-        .add_systems(Startup, spawn_camera)
-        .add_systems(EguiPrimaryContextPass, trace_panel)
-        .run();
+        }),
+        ..default()
+    }))
+    .add_plugins(EguiPlugin::default())
+    .insert_resource(ClearColor(Color::srgb(0.09, 0.10, 0.13)))
+    .insert_resource(Loaded {
+        path,
+        scenario,
+        outcome,
+    })
+    .add_plugins((
+        playback::PlaybackPlugin,
+        diagram::DiagramPlugin,
+        panels::PanelsPlugin,
+        CameraPlugin,
+    ));
+    app
+}
+
+/// Opens the window on a scenario; returns when the window closes.
+pub fn open(scenario: Scenario, path: PathBuf) -> ExitCode {
+    app(scenario, path, (1600, 900)).run();
     ExitCode::SUCCESS
 }
 
-fn spawn_camera(mut commands: Commands) {
-    commands.spawn(Camera2d);
+/// Renders one moment of a scenario to a PNG and exits (`mailsim shot`).
+pub fn shot(
+    scenario: Scenario,
+    path: PathBuf,
+    step: Option<usize>,
+    t_ms: Option<u64>,
+    out: PathBuf,
+    size: (u32, u32),
+) -> ExitCode {
+    let mut app = app(scenario, path, size);
+    app.insert_resource(ShotRequest {
+        step,
+        t_ms,
+        out,
+        frames: 0,
+    })
+    .add_systems(Update, take_shot);
+    match app.run() {
+        AppExit::Success => ExitCode::SUCCESS,
+        AppExit::Error(_) => ExitCode::FAILURE,
+    }
 }
 
-/// The scenario's description and its trace, one caption per event.
-fn trace_panel(mut contexts: EguiContexts, loaded: Res<Loaded>) -> Result {
-    let ctx = contexts.ctx_mut()?;
-    let scenario = &loaded.scenario;
-    egui::Window::new(scenario.title.as_str())
-        .default_pos([16.0, 16.0])
-        .default_size([900.0, 640.0])
-        .show(ctx, |ui| {
-            ui.label(scenario.description.as_str());
-            ui.small(loaded.path.display().to_string());
-            ui.separator();
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                let trace = &loaded.outcome.trace;
-                for i in 0..trace.len() {
-                    ui.horizontal(|ui| {
-                        ui.monospace(format_time(trace.events[i].t_ms));
-                        ui.label(caption(scenario, trace, i));
-                    });
+/// Sets the moment, waits for a few frames of layout and fonts, saves, then exits.
+fn take_shot(
+    mut commands: Commands,
+    loaded: Res<Loaded>,
+    mut request: ResMut<ShotRequest>,
+    mut playback: ResMut<Playback>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let trace = &loaded.outcome.trace;
+    request.frames += 1;
+    match request.frames {
+        1..=3 => {
+            if let Some(step) = request.step {
+                playback.go_to(trace, step);
+                if let Some(e) = trace.events.get(step) {
+                    playback.now_ms = (e.t_ms as f64 + e.arrive_ms as f64) / 2.0;
                 }
-            });
-        });
-    Ok(())
+            } else if let Some(t) = request.t_ms {
+                playback.now_ms = t as f64;
+                playback.cursor = trace.events.iter().rposition(|e| e.t_ms <= t);
+            }
+            playback.playing = false;
+        }
+        12 => {
+            commands
+                .spawn(Screenshot::primary_window())
+                .observe(save_to_disk(request.out.clone()));
+        }
+        30 => {
+            exit.write(AppExit::Success);
+        }
+        _ => {}
+    }
+}
+
+/// Keeps the diagram centred and fitted in the space the panels leave.
+struct CameraPlugin;
+
+impl Plugin for CameraPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, |mut commands: Commands| {
+            commands.spawn(Camera2d);
+        })
+        .add_systems(Update, fit_camera);
+    }
+}
+
+fn fit_camera(
+    window: Single<&Window, With<PrimaryWindow>>,
+    diagram: Option<Res<diagram::Diagram>>,
+    camera: Single<(&mut Transform, &mut Projection), With<Camera2d>>,
+) {
+    let Some(diagram) = diagram else { return };
+    let (mut transform, mut projection) = camera.into_inner();
+    let free = Vec2::new(
+        window.width() - panels::LEFT - panels::RIGHT,
+        window.height() - panels::TOP - panels::BOTTOM,
+    )
+    .max(Vec2::splat(100.0));
+    let mut bounds = Rect::EMPTY;
+    for (_, r) in &diagram.layout.regions {
+        bounds = bounds.union(*r);
+    }
+    for p in &diagram.layout.hosts {
+        bounds = bounds.union_point(*p);
+    }
+    let size = bounds.size() + Vec2::splat(80.0);
+    let scale = (size.x / free.x).max(size.y / free.y).max(0.5);
+    if let Projection::Orthographic(ortho) = projection.as_mut() {
+        ortho.scale = scale;
+    }
+    // Move the camera so that the diagram's centre lands in the middle of the free space.
+    let offset = Vec2::new(
+        (panels::RIGHT - panels::LEFT) / 2.0,
+        (panels::BOTTOM - panels::TOP) / 2.0,
+    ) * scale;
+    transform.translation = (bounds.center() + offset).extend(transform.translation.z);
 }

@@ -303,14 +303,18 @@ fn dns_answer(from: &str, text: &str) -> String {
         if in_answer && !line.trim().is_empty() {
             let parts: Vec<&str> = line.split_whitespace().collect();
             if parts.len() >= 5 {
-                answers.push(format!("{} {}", parts[3], parts[4..].join(" ")));
+                answers.push(format!(
+                    "{} {}",
+                    parts[3],
+                    parts[4..].join(" ").trim_end_matches('.')
+                ));
             }
         }
     }
     if answers.is_empty() {
         return format!("{from} answers: {qname} exists but has no {qtype} records (NODATA)");
     }
-    if answers.len() == 1 && answers[0] == "MX 0 ." {
+    if answers.len() == 1 && answers[0].trim_end() == "MX 0" {
         return format!("{from} answers: {qname} has the null MX \"0 .\": it accepts no mail");
     }
     format!("{from} answers for {qname}: {}", answers.join("; "))

@@ -1,0 +1,133 @@
+//! Where each host is drawn: domains as regions, their hosts stacked inside; hosts of no domain
+//! (the DNS root stand-in, say) in a region of their own. Positions from the file win.
+
+use bevy::math::{Rect, Vec2};
+
+use crate::scenario::Scenario;
+
+/// The diagram's geometry, in world units (pixels at zoom 1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// One point per host, in host order.
+    pub hosts: Vec<Vec2>,
+    /// One region per group: a label and its rectangle.
+    pub regions: Vec<(String, Rect)>,
+}
+
+const HOST_GAP: f32 = 110.0;
+const REGION_WIDTH: f32 = 230.0;
+const REGION_GAP: f32 = 50.0;
+/// Regions per row before a new row starts.
+const PER_ROW: usize = 4;
+
+/// Lays out the hosts of a scenario; reads well from two to thirty hosts.
+pub fn layout(scenario: &Scenario) -> Layout {
+    // Groups: each domain that has hosts, in file order, and the hosts of no domain.
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (d, domain) in scenario.domains.iter().enumerate() {
+        let members: Vec<usize> = (0..scenario.hosts.len())
+            .filter(|&h| scenario.hosts[h].domain == Some(d))
+            .collect();
+        if !members.is_empty() {
+            groups.push((domain.name.clone(), members));
+        }
+    }
+    // Rows of regions. The hosts of no domain get a row of their own on top, so that the lines
+    // between the domains below do not run through them.
+    let mut rows: Vec<Vec<(String, Vec<usize>)>> = Vec::new();
+    let loose: Vec<usize> = (0..scenario.hosts.len())
+        .filter(|&h| scenario.hosts[h].domain.is_none())
+        .collect();
+    if !loose.is_empty() {
+        rows.push(vec![("the Internet".to_string(), loose)]);
+    }
+    for chunk in groups.chunks(PER_ROW) {
+        rows.push(chunk.to_vec());
+    }
+    let tallest = |row: &[(String, Vec<usize>)]| -> f32 {
+        if row.len() == 1 && row[0].0 == "the Internet" {
+            // Side by side: a short, wide region.
+            return HOST_GAP + 50.0;
+        }
+        row.iter().map(|g| g.1.len()).max().unwrap_or(1) as f32 * HOST_GAP + 50.0
+    };
+    let total_height: f32 =
+        rows.iter().map(|r| tallest(r)).sum::<f32>() + REGION_GAP * (rows.len() as f32 - 1.0);
+    let mut hosts = vec![Vec2::ZERO; scenario.hosts.len()];
+    let mut regions = Vec::new();
+    let mut top = total_height / 2.0;
+    for row in &rows {
+        let height = tallest(row);
+        if row.len() == 1 && row[0].0 == "the Internet" {
+            let members = &row[0].1;
+            let width = members.len() as f32 * REGION_WIDTH;
+            let rect = Rect::new(-width / 2.0, top - height, width / 2.0, top);
+            for (k, &h) in members.iter().enumerate() {
+                hosts[h] = Vec2::new(
+                    rect.min.x + (k as f32 + 0.5) * REGION_WIDTH,
+                    rect.center().y - 10.0,
+                );
+            }
+            regions.push((row[0].0.clone(), rect));
+            top -= height + REGION_GAP;
+            continue;
+        }
+        let width = row.len() as f32 * REGION_WIDTH + (row.len() as f32 - 1.0) * REGION_GAP;
+        for (i, (name, members)) in row.iter().enumerate() {
+            let left = -width / 2.0 + i as f32 * (REGION_WIDTH + REGION_GAP);
+            let rect = Rect::new(left, top - height, left + REGION_WIDTH, top);
+            let span = (members.len() as f32 - 1.0) * HOST_GAP;
+            for (k, &h) in members.iter().enumerate() {
+                hosts[h] = Vec2::new(
+                    rect.center().x,
+                    rect.center().y - 10.0 + span / 2.0 - k as f32 * HOST_GAP,
+                );
+            }
+            regions.push((name.clone(), rect));
+        }
+        top -= height + REGION_GAP;
+    }
+    for (h, host) in scenario.hosts.iter().enumerate() {
+        if let Some((x, y)) = host.position {
+            hosts[h] = Vec2::new(x, y);
+        }
+    }
+    Layout { hosts, regions }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_do_not_overlap_and_sit_in_their_region() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/13-several-recipients-bcc.ron"
+        );
+        let sc = crate::scenario::load_file(std::path::Path::new(path)).unwrap();
+        let l = layout(&sc);
+        for a in 0..l.hosts.len() {
+            for b in a + 1..l.hosts.len() {
+                assert!(
+                    l.hosts[a].distance(l.hosts[b]) > 60.0,
+                    "{} and {} overlap",
+                    sc.hosts[a].name,
+                    sc.hosts[b].name
+                );
+            }
+        }
+        for (h, host) in sc.hosts.iter().enumerate() {
+            let label = host
+                .domain
+                .map(|d| sc.domains[d].name.clone())
+                .unwrap_or_else(|| "the Internet".into());
+            let (_, rect) = l.regions.iter().find(|(n, _)| *n == label).unwrap();
+            assert!(
+                rect.contains(l.hosts[h]),
+                "{} is outside {label}",
+                host.name
+            );
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The panels around the diagram, all on the one time cursor: controls and timeline on top,
+//! the event list on the left, the transcript of the current connection on the right, and the
+//! caption of the current step at the bottom.
+
+use bevy::prelude::*;
+use bevy_egui::egui::{self, Color32, LayerId, RichText, Ui, UiBuilder};
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
+
+use super::Loaded;
+use super::diagram::protocol_color;
+use super::playback::{Playback, SPEEDS};
+use crate::sim::{EventKind, caption::caption, format_time};
+
+/// Panel sizes in logical pixels; the camera centres the diagram in what is left.
+pub const LEFT: f32 = 300.0;
+pub const RIGHT: f32 = 440.0;
+pub const TOP: f32 = 64.0;
+pub const BOTTOM: f32 = 96.0;
+
+/// Client lines in one colour, server lines in another (and C:/S: in front, for colour-blind
+/// readers and printouts).
+const CLIENT: Color32 = Color32::from_rgb(120, 190, 255);
+const SERVER: Color32 = Color32::from_rgb(255, 200, 120);
+
+pub struct PanelsPlugin;
+
+impl Plugin for PanelsPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(EguiPrimaryContextPass, panels);
+    }
+}
+
+fn to_egui(c: Color) -> Color32 {
+    let s = c.to_srgba();
+    Color32::from_rgb(
+        (s.red * 255.0) as u8,
+        (s.green * 255.0) as u8,
+        (s.blue * 255.0) as u8,
+    )
+}
+
+fn panels(
+    mut contexts: EguiContexts,
+    loaded: Res<Loaded>,
+    mut playback: ResMut<Playback>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let mut root = Ui::new(
+        ctx.clone(),
+        "mailsim-root".into(),
+        UiBuilder::new()
+            .layer_id(LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    );
+    let sc = &loaded.scenario;
+    let trace = &loaded.outcome.trace;
+
+    egui::Panel::top("controls")
+        .exact_size(TOP)
+        .show(&mut root, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading(&sc.title);
+                ui.separator();
+                ui.monospace(format_time(playback.now_ms as u64));
+                ui.separator();
+                if ui
+                    .button(if playback.playing {
+                        "⏸ pause"
+                    } else {
+                        "▶ play"
+                    })
+                    .clicked()
+                {
+                    playback.playing = !playback.playing;
+                }
+                if ui.button("⏮ back").clicked() {
+                    playback.step_back(trace);
+                }
+                if ui.button("⏭ step").clicked() {
+                    playback.step_forward(trace);
+                }
+                if ui.button("⟲ restart").clicked() {
+                    let speed = playback.speed;
+                    *playback = Playback {
+                        speed,
+                        ..Playback::default()
+                    };
+                }
+                ui.label(format!("speed {}x", SPEEDS[playback.speed]));
+                ui.label("  press ? for keys");
+            });
+            let mut index = playback.cursor.map_or(0, |c| c + 1);
+            let slider = egui::Slider::new(&mut index, 0..=trace.len())
+                .text("events")
+                .show_value(true);
+            if ui
+                .add_sized([ui.available_width() - 80.0, 18.0], slider)
+                .changed()
+            {
+                if index == 0 {
+                    *playback = Playback {
+                        speed: playback.speed,
+                        ..Playback::default()
+                    };
+                } else {
+                    playback.go_to(trace, index - 1);
+                    playback.playing = false;
+                }
+            }
+        });
+
+    egui::Panel::bottom("caption")
+        .exact_size(BOTTOM)
+        .show(&mut root, |ui| {
+            ui.add_space(8.0);
+            let text = match playback.cursor {
+                Some(c) => caption(sc, trace, c),
+                None => format!(
+                    "{} Press space to play, or → to step.",
+                    sc.description.lines().next().unwrap_or("")
+                ),
+            };
+            ui.label(RichText::new(text).size(20.0).color(Color32::WHITE));
+        });
+
+    egui::Panel::left("events")
+        .exact_size(LEFT)
+        .show(&mut root, |ui| {
+            ui.strong("Events");
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                for (i, e) in trace.events.iter().enumerate() {
+                    let current = playback.cursor == Some(i);
+                    let who = e.from.map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
+                    let what = match e.kind {
+                        EventKind::ClientLine | EventKind::ServerLine => e
+                            .text()
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .chars()
+                            .take(28)
+                            .collect::<String>(),
+                        kind => format!("{kind:?}"),
+                    };
+                    let color = e
+                        .protocol
+                        .map(|p| to_egui(protocol_color(p)))
+                        .unwrap_or(Color32::LIGHT_GRAY);
+                    let label = RichText::new(format!("{} {who}: {what}", format_time(e.t_ms)))
+                        .monospace()
+                        .size(11.0)
+                        .color(color);
+                    let response = ui.selectable_label(current, label);
+                    if response.clicked() {
+                        playback.go_to(trace, i);
+                        playback.playing = false;
+                    }
+                    if current {
+                        response.scroll_to_me(Some(egui::Align::Center));
+                    }
+                }
+            });
+        });
+
+    egui::Panel::right("transcript")
+        .exact_size(RIGHT)
+        .show(&mut root, |ui| {
+            ui.strong("Transcript of the current connection");
+            let Some(exchange) = playback.current_exchange(trace) else {
+                ui.label("Nothing has been said yet.");
+                return;
+            };
+            let cursor = playback.cursor.unwrap_or(0);
+            egui::ScrollArea::vertical()
+                .stick_to_bottom(true)
+                .show(ui, |ui| {
+                    for (i, e) in trace.events.iter().enumerate().take(cursor + 1) {
+                        if !exchange.contains(e)
+                            || !matches!(
+                                e.kind,
+                                EventKind::ClientLine
+                                    | EventKind::ServerLine
+                                    | EventKind::DnsQuery
+                                    | EventKind::DnsAnswer
+                            )
+                        {
+                            continue;
+                        }
+                        let (prefix, color) =
+                            if matches!(e.kind, EventKind::ClientLine | EventKind::DnsQuery) {
+                                ("C: ", CLIENT)
+                            } else {
+                                ("S: ", SERVER)
+                            };
+                        let mut text = String::new();
+                        for line in e.text().lines() {
+                            text.push_str(prefix);
+                            text.push_str(line);
+                            text.push('\n');
+                        }
+                        let mut rich = RichText::new(text.trim_end())
+                            .monospace()
+                            .size(12.0)
+                            .color(color);
+                        if i == cursor {
+                            rich = rich
+                                .background_color(Color32::from_rgb(60, 60, 90))
+                                .strong();
+                        }
+                        ui.label(rich);
+                    }
+                });
+        });
+
+    if playback.help {
+        egui::Window::new("Keys")
+            .collapsible(false)
+            .show(ctx, |ui| {
+                for (k, what) in [
+                    ("space", "play or pause"),
+                    ("→", "step forward one event"),
+                    ("←", "step back one event"),
+                    ("+ / -", "faster / slower (0.25x to 16x)"),
+                    ("Home", "back to the start"),
+                    ("?", "this help"),
+                ] {
+                    ui.horizontal(|ui| {
+                        ui.monospace(format!("{k:>6}"));
+                        ui.label(what);
+                    });
+                }
+            });
+    }
+    Ok(())
+}
