@@ -6,3 +6,4 @@ mod determinism;
 mod lessons;
 mod smtp_rfc;
 mod transcripts;
+mod window;
