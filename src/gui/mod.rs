@@ -3,6 +3,7 @@
 //! the screenshot used by `mailsim shot`.
 
 mod diagram;
+mod inspector;
 mod layout;
 mod panels;
 mod playback;

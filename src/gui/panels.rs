@@ -30,6 +30,43 @@ impl Plugin for PanelsPlugin {
     }
 }
 
+/// The envelope beside the headers of the message the cursor is on.
+fn message_inspector(ui: &mut Ui, loaded: &Loaded, cursor: Option<usize>) {
+    let sc = &loaded.scenario;
+    let Some(i) = cursor.and_then(|c| super::inspector::inspect(&loaded.outcome.trace, c)) else {
+        ui.strong("Message");
+        ui.label("No message has travelled yet.");
+        return;
+    };
+    ui.strong(format!(
+        "Message {}: from {} to {}",
+        i.name, sc.hosts[i.hop.0].name, sc.hosts[i.hop.1].name
+    ));
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(150.0);
+            ui.label(RichText::new("Envelope").underline());
+            ui.label(
+                RichText::new(format!("MAIL FROM:{}", i.mail_from))
+                    .monospace()
+                    .size(11.0),
+            );
+            for r in &i.rcpt_to {
+                ui.label(RichText::new(format!("RCPT TO:{r}")).monospace().size(11.0));
+            }
+        });
+        ui.vertical(|ui| {
+            ui.label(RichText::new(format!("Headers ({} Received)", i.received)).underline());
+            egui::ScrollArea::vertical()
+                .id_salt("headers")
+                .max_height(170.0)
+                .show(ui, |ui| {
+                    ui.label(RichText::new(i.headers.trim_end()).monospace().size(10.5));
+                });
+        });
+    });
+}
+
 fn to_egui(c: Color) -> Color32 {
     let s = c.to_srgba();
     Color32::from_rgb(
@@ -165,6 +202,8 @@ fn panels(
     egui::Panel::right("transcript")
         .exact_size(RIGHT)
         .show(&mut root, |ui| {
+            message_inspector(ui, loaded.as_ref(), playback.cursor);
+            ui.separator();
             ui.strong("Transcript of the current connection");
             let Some(exchange) = playback.current_exchange(trace) else {
                 ui.label("Nothing has been said yet.");

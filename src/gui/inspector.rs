@@ -1,0 +1,106 @@
+//! The message inspector: for the message the cursor is on, its envelope (MAIL FROM, RCPT TO)
+//! beside its headers as they last travelled, so that the Received stamps visibly grow per hop.
+
+use crate::sim::{EventKind, Payload, Protocol, Trace};
+
+/// What the inspector shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inspection {
+    /// The scenario's name for the message (`m1`, `bounce of m1`).
+    pub name: String,
+    /// The hop that last carried it: (from, to) host indexes.
+    pub hop: (usize, usize),
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    /// The header block as it travelled on that hop, dot-stuffing undone.
+    pub headers: String,
+    pub received: usize,
+}
+
+/// Inspects the message of the latest event at or before `cursor` that concerns one.
+pub fn inspect(trace: &Trace, cursor: usize) -> Option<Inspection> {
+    let events = &trace.events[..=cursor.min(trace.len().checked_sub(1)?)];
+    let message = events.iter().rev().find_map(|e| e.message)?;
+    // The latest hop on which its text travelled: the lines after DATA.
+    let (i, data) = events
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, e)| match &e.payload {
+            Payload::Text(t)
+                if e.message == Some(message)
+                    && e.kind == EventKind::ClientLine
+                    && matches!(e.protocol, Some(Protocol::Smtp | Protocol::Submission))
+                    && t.ends_with("\r\n.") =>
+            {
+                Some((i, t))
+            }
+            _ => None,
+        })?;
+    let carrier = &events[i];
+    let (mut mail_from, mut rcpt_to) = (String::new(), Vec::new());
+    for e in events[..i].iter().filter(|e| {
+        e.conn == carrier.conn && e.kind == EventKind::ClientLine && e.protocol == carrier.protocol
+    }) {
+        let Payload::Text(t) = &e.payload else {
+            continue;
+        };
+        let upper = t.to_ascii_uppercase();
+        if upper.starts_with("MAIL FROM:") {
+            mail_from = t[10..].split_whitespace().next().unwrap_or("").to_string();
+            rcpt_to.clear();
+        } else if upper.starts_with("RCPT TO:") {
+            rcpt_to.push(t[8..].trim().to_string());
+        }
+    }
+    let mut headers = String::new();
+    for line in data.split("\r\n") {
+        if line.is_empty() {
+            break;
+        }
+        headers.push_str(line.strip_prefix('.').unwrap_or(line));
+        headers.push('\n');
+    }
+    let received = headers
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().starts_with("received:"))
+        .count();
+    Some(Inspection {
+        name: trace.messages[message as usize].name.clone(),
+        hop: (carrier.from?, carrier.to?),
+        mail_from,
+        rcpt_to,
+        headers,
+        received,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::load_file;
+    use crate::sim::run;
+
+    #[test]
+    fn received_stamps_grow_hop_by_hop() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/02-mx-preference-and-backup.ron"
+        );
+        let sc = load_file(std::path::Path::new(path)).unwrap();
+        let trace = run(&sc).trace;
+        let mut seen = Vec::new();
+        for c in 0..trace.len() {
+            if let Some(i) = inspect(&trace, c) {
+                if seen.last() != Some(&(i.hop, i.received)) {
+                    seen.push((i.hop, i.received));
+                }
+                assert_eq!(i.mail_from, "<alice@alpha.example>");
+                assert_eq!(i.rcpt_to, ["<bob@beta.example>"]);
+            }
+        }
+        let stamps: Vec<usize> = seen.iter().map(|s| s.1).collect();
+        // Laptop to submission (none yet), to the backup MX (one), to the primary MX (two).
+        assert_eq!(stamps, [0, 1, 2]);
+    }
+}
