@@ -133,21 +133,76 @@ fn take_shot(
     }
 }
 
-/// Keeps the diagram centred and fitted in the space the panels leave.
+/// Keeps the diagram centred and fitted in the space the panels leave, and lets the user pan
+/// (drag with the left button) and zoom (the wheel) it; `0` fits it again.
 struct CameraPlugin;
+
+/// The user's zoom and pan on top of the fitted view.
+#[derive(Resource, Clone, Copy, Debug, PartialEq)]
+pub struct View {
+    pub zoom: f32,
+    /// In world units.
+    pub pan: Vec2,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View {
+            zoom: 1.0,
+            pan: Vec2::ZERO,
+        }
+    }
+}
 
 impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, |mut commands: Commands| {
-            commands.spawn(Camera2d);
-        })
-        .add_systems(Update, fit_camera);
+        app.init_resource::<View>()
+            .add_systems(Startup, |mut commands: Commands| {
+                commands.spawn(Camera2d);
+            })
+            .add_systems(Update, (pan_and_zoom, fit_camera).chain());
+    }
+}
+
+fn pan_and_zoom(
+    window: Single<&Window, With<PrimaryWindow>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    keys: Res<ButtonInput<KeyCode>>,
+    motion: Res<bevy::input::mouse::AccumulatedMouseMotion>,
+    scroll: Res<bevy::input::mouse::AccumulatedMouseScroll>,
+    camera: Single<&Projection, With<Camera2d>>,
+    mut view: ResMut<View>,
+) {
+    if keys.just_pressed(KeyCode::Digit0) {
+        *view = View::default();
+    }
+    // Only over the diagram, not over the panels around it.
+    let Some(at) = window.cursor_position() else {
+        return;
+    };
+    let over_diagram = at.x > panels::LEFT
+        && at.x < window.width() - panels::RIGHT
+        && at.y > panels::TOP
+        && at.y < window.height() - panels::BOTTOM;
+    if !over_diagram {
+        return;
+    }
+    if scroll.delta.y != 0.0 {
+        view.zoom = (view.zoom * 1.1f32.powf(scroll.delta.y.signum())).clamp(0.25, 8.0);
+    }
+    if buttons.pressed(MouseButton::Left) && motion.delta != Vec2::ZERO {
+        let scale = match *camera {
+            Projection::Orthographic(o) => o.scale,
+            _ => 1.0,
+        };
+        view.pan += Vec2::new(-motion.delta.x, motion.delta.y) * scale;
     }
 }
 
 fn fit_camera(
     window: Single<&Window, With<PrimaryWindow>>,
     diagram: Option<Res<diagram::Diagram>>,
+    view: Res<View>,
     camera: Single<(&mut Transform, &mut Projection), With<Camera2d>>,
 ) {
     let Some(diagram) = diagram else { return };
@@ -165,7 +220,7 @@ fn fit_camera(
         bounds = bounds.union_point(*p);
     }
     let size = bounds.size() + Vec2::splat(80.0);
-    let scale = (size.x / free.x).max(size.y / free.y).max(0.5);
+    let scale = (size.x / free.x).max(size.y / free.y).max(0.5) / view.zoom;
     if let Projection::Orthographic(ortho) = projection.as_mut() {
         ortho.scale = scale;
     }
@@ -174,5 +229,5 @@ fn fit_camera(
         (panels::RIGHT - panels::LEFT) / 2.0,
         (panels::BOTTOM - panels::TOP) / 2.0,
     ) * scale;
-    transform.translation = (bounds.center() + offset).extend(transform.translation.z);
+    transform.translation = (bounds.center() + offset + view.pan).extend(transform.translation.z);
 }

@@ -9,7 +9,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
 use super::Loaded;
 use super::diagram::protocol_color;
 use super::playback::{Playback, SPEEDS};
-use crate::sim::{EventKind, caption::caption, format_time};
+use crate::sim::{EventKind, Protocol, caption::caption, format_time};
 
 /// Panel sizes in logical pixels; the camera centres the diagram in what is left.
 pub const LEFT: f32 = 300.0;
@@ -26,7 +26,8 @@ pub struct PanelsPlugin;
 
 impl Plugin for PanelsPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(EguiPrimaryContextPass, panels);
+        app.init_resource::<EventFilter>()
+            .add_systems(EguiPrimaryContextPass, panels);
     }
 }
 
@@ -76,10 +77,45 @@ fn to_egui(c: Color) -> Color32 {
     )
 }
 
+/// Which events the list shows: by protocol (or the other kinds), and by host.
+#[derive(Resource, Clone, Debug, PartialEq, Eq)]
+pub struct EventFilter {
+    /// One switch per protocol, in the order of [`Protocol::ALL`].
+    pub protocols: [bool; 5],
+    /// Events of no protocol: queueing, delivery, faults, user actions.
+    pub notes: bool,
+    /// Only events from or to this host.
+    pub host: Option<usize>,
+}
+
+impl Default for EventFilter {
+    fn default() -> EventFilter {
+        EventFilter {
+            protocols: [true; 5],
+            notes: true,
+            host: None,
+        }
+    }
+}
+
+impl EventFilter {
+    pub fn shows(&self, e: &crate::sim::TraceEvent) -> bool {
+        let by_protocol = match e.protocol {
+            Some(p) => self.protocols[Protocol::ALL.iter().position(|x| *x == p).unwrap_or(0)],
+            None => self.notes,
+        };
+        by_protocol
+            && self
+                .host
+                .is_none_or(|h| e.from == Some(h) || e.to == Some(h))
+    }
+}
+
 fn panels(
     mut contexts: EguiContexts,
     loaded: Res<Loaded>,
     mut playback: ResMut<Playback>,
+    mut filter: ResMut<EventFilter>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
@@ -164,8 +200,30 @@ fn panels(
         .exact_size(LEFT)
         .show(&mut root, |ui| {
             ui.strong("Events");
+            ui.horizontal_wrapped(|ui| {
+                for (k, p) in Protocol::ALL.iter().enumerate() {
+                    let text = RichText::new(p.name()).color(to_egui(protocol_color(*p)));
+                    ui.checkbox(&mut filter.protocols[k], text);
+                }
+                ui.checkbox(&mut filter.notes, "other");
+            });
+            let chosen = filter
+                .host
+                .map(|h| sc.hosts[h].name.clone())
+                .unwrap_or_else(|| "every host".into());
+            egui::ComboBox::from_id_salt("host-filter")
+                .selected_text(chosen)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut filter.host, None, "every host");
+                    for (h, host) in sc.hosts.iter().enumerate() {
+                        ui.selectable_value(&mut filter.host, Some(h), host.name.as_str());
+                    }
+                });
             egui::ScrollArea::vertical().show(ui, |ui| {
                 for (i, e) in trace.events.iter().enumerate() {
+                    if !filter.shows(e) {
+                        continue;
+                    }
                     let current = playback.cursor == Some(i);
                     let who = e.from.map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
                     let what = match e.kind {
@@ -271,4 +329,49 @@ fn panels(
             });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::load_file;
+    use crate::sim::run;
+
+    #[test]
+    fn the_filter_keeps_one_protocol_and_one_host() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/01-alice-writes-to-bob.ron"
+        );
+        let sc = load_file(std::path::Path::new(path)).unwrap();
+        let trace = run(&sc).trace;
+        let ns = sc.host_by_name("ns.example").unwrap();
+        let dns_only = EventFilter {
+            protocols: [false, false, true, false, false],
+            notes: false,
+            host: None,
+        };
+        let shown: Vec<_> = trace.events.iter().filter(|e| dns_only.shows(e)).collect();
+        assert!(!shown.is_empty());
+        assert!(shown.iter().all(|e| e.protocol == Some(Protocol::Dns)));
+        let ns_only = EventFilter {
+            host: Some(ns),
+            ..EventFilter::default()
+        };
+        assert!(
+            trace
+                .events
+                .iter()
+                .filter(|e| ns_only.shows(e))
+                .all(|e| e.from == Some(ns) || e.to == Some(ns))
+        );
+        assert_eq!(
+            trace
+                .events
+                .iter()
+                .filter(|e| EventFilter::default().shows(e))
+                .count(),
+            trace.len()
+        );
+    }
 }

@@ -23,6 +23,14 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Submission,
+        Protocol::Smtp,
+        Protocol::Dns,
+        Protocol::Pop3,
+        Protocol::Imap,
+    ];
+
     pub fn port(self) -> u16 {
         match self {
             Protocol::Smtp => 25,
