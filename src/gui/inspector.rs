@@ -104,3 +104,70 @@ mod tests {
         assert_eq!(stamps, [0, 1, 2]);
     }
 }
+
+/// A host's resolver cache at the cursor, rebuilt by feeding it the DNS answers that reached
+/// the host up to then: the same cache the simulation used, so the same entries and TTLs.
+pub fn resolver_cache(
+    trace: &Trace,
+    host: usize,
+    cursor: usize,
+    now_ms: u64,
+) -> Vec<(String, crate::proto::dns::RecordType, u64, String)> {
+    let mut cache = crate::proto::dns::DnsCache::default();
+    for e in trace.events.iter().take(cursor + 1) {
+        if e.kind != EventKind::DnsAnswer || e.to != Some(host) || e.arrive_ms > now_ms {
+            continue;
+        }
+        if let Payload::Dns(bytes) = &e.payload
+            && let Ok(answer) = crate::proto::dns::DnsMessage::decode(bytes)
+        {
+            cache.store(&answer, e.arrive_ms);
+        }
+    }
+    cache.entries(now_ms)
+}
+
+/// The host whose resolver matters at the cursor: the one that asked or is being answered.
+pub fn resolving_host(trace: &Trace, cursor: usize) -> Option<usize> {
+    trace.events[..=cursor.min(trace.len().checked_sub(1)?)]
+        .iter()
+        .rev()
+        .find_map(|e| match e.kind {
+            EventKind::DnsQuery | EventKind::DnsCacheHit => e.from,
+            EventKind::DnsAnswer => e.to,
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::scenario::load_file;
+    use crate::sim::run;
+
+    #[test]
+    fn the_cache_panel_holds_the_mx_until_its_ttl_runs_out() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/10-dns-caching.ron");
+        let sc = load_file(std::path::Path::new(path)).unwrap();
+        let trace = run(&sc).trace;
+        let smtp = sc.host_by_name("smtp.alpha.example").unwrap();
+        let first_answer = trace
+            .events
+            .iter()
+            .position(|e| e.kind == EventKind::DnsAnswer && e.to == Some(smtp))
+            .unwrap();
+        let t = trace.events[first_answer].arrive_ms;
+        let at = |ms: u64| resolver_cache(&trace, smtp, trace.len() - 1, ms);
+        let mx = |entries: &[(String, crate::proto::dns::RecordType, u64, String)]| {
+            entries
+                .iter()
+                .any(|e| e.0 == "beta.example" && e.1 == crate::proto::dns::RecordType::Mx)
+        };
+        assert!(
+            mx(&at(t + 10 * 60_000)),
+            "ten minutes later the MX is cached"
+        );
+        assert!(!mx(&at(t + 3_600_000)), "after the 3600 s TTL it is gone");
+        assert_eq!(resolving_host(&trace, first_answer), Some(smtp));
+    }
+}

@@ -68,6 +68,31 @@ fn message_inspector(ui: &mut Ui, loaded: &Loaded, cursor: Option<usize>) {
     });
 }
 
+/// The cache of the resolver that is busy at the cursor, with what each entry has left to live.
+fn resolver_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback) {
+    let trace = &loaded.outcome.trace;
+    let Some(cursor) = playback.cursor else {
+        return;
+    };
+    let Some(host) = super::inspector::resolving_host(trace, cursor) else {
+        ui.strong("DNS cache");
+        ui.label("No DNS lookup yet.");
+        return;
+    };
+    let entries = super::inspector::resolver_cache(trace, host, cursor, playback.now_ms as u64);
+    ui.strong(format!("DNS cache of {}", loaded.scenario.hosts[host].name));
+    if entries.is_empty() {
+        ui.label("empty");
+    }
+    for (name, rtype, left, summary) in entries.iter().take(8) {
+        ui.label(
+            RichText::new(format!("{name} {rtype}: {left} s left\n  {summary}"))
+                .monospace()
+                .size(10.5),
+        );
+    }
+}
+
 fn to_egui(c: Color) -> Color32 {
     let s = c.to_srgba();
     Color32::from_rgb(
@@ -261,6 +286,8 @@ fn panels(
         .exact_size(RIGHT)
         .show(&mut root, |ui| {
             message_inspector(ui, loaded.as_ref(), playback.cursor);
+            ui.separator();
+            resolver_panel(ui, loaded.as_ref(), &playback);
             ui.separator();
             ui.strong("Transcript of the current connection");
             let Some(exchange) = playback.current_exchange(trace) else {
