@@ -54,7 +54,12 @@ impl Plugin for DiagramPlugin {
         app.add_systems(Startup, (spawn_diagram, gizmos_on_top))
             .add_systems(
                 Update,
-                (draw_regions_and_links, draw_packets, grey_down_hosts),
+                (
+                    draw_regions_and_links,
+                    draw_packets,
+                    draw_queued,
+                    grey_down_hosts,
+                ),
             );
     }
 }
@@ -255,6 +260,33 @@ fn draw_packets(
             gizmos.rect_2d(Isometry2d::from_translation(at), Vec2::splat(12.0), color);
         } else {
             gizmos.circle_2d(Isometry2d::from_translation(at), 7.0, color);
+        }
+    }
+}
+
+/// Each message waiting in a host's queue is a small envelope parked beside it.
+fn draw_queued(
+    mut gizmos: Gizmos,
+    diagram: Res<Diagram>,
+    loaded: Res<Loaded>,
+    playback: Res<Playback>,
+) {
+    let Some(cursor) = playback.cursor else {
+        return;
+    };
+    let queues =
+        super::inspector::queues_at(&loaded.outcome.trace, cursor, loaded.scenario.hosts.len());
+    for (h, queue) in queues.iter().enumerate() {
+        for k in 0..queue.len().min(5) {
+            let at =
+                diagram.layout.hosts[h] + Vec2::new(44.0 + 8.0 * k as f32, 14.0 - 6.0 * k as f32);
+            gizmos.rect_2d(
+                Isometry2d::from_translation(at),
+                Vec2::new(26.0, 17.0),
+                palette::ENVELOPE,
+            );
+            gizmos.line_2d(at + Vec2::new(-13.0, 8.5), at, palette::ENVELOPE);
+            gizmos.line_2d(at + Vec2::new(13.0, 8.5), at, palette::ENVELOPE);
         }
     }
 }

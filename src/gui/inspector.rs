@@ -171,3 +171,104 @@ mod cache_tests {
         assert_eq!(resolving_host(&trace, first_answer), Some(smtp));
     }
 }
+
+/// One message waiting in a queue at the cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub message: String,
+    /// Why it waits, and when it is tried again, from the latest deferral (None: not tried yet).
+    pub next_attempt_ms: Option<u64>,
+    pub reason: String,
+}
+
+/// Every host's queue at the cursor, replayed from Queued, Deferred and Dequeued events.
+pub fn queues_at(trace: &Trace, cursor: usize, hosts: usize) -> Vec<Vec<Waiting>> {
+    let mut queues: Vec<Vec<(u32, Waiting)>> = vec![Vec::new(); hosts];
+    for e in trace.events.iter().take(cursor + 1) {
+        let (Some(h), Some(m)) = (e.from, e.message) else {
+            continue;
+        };
+        match e.kind {
+            EventKind::Queued => queues[h].push((
+                m,
+                Waiting {
+                    message: trace.messages[m as usize].name.clone(),
+                    next_attempt_ms: None,
+                    reason: "waiting for its first attempt".into(),
+                },
+            )),
+            EventKind::Deferred => {
+                if let Some((_, w)) = queues[h].iter_mut().find(|(x, _)| *x == m) {
+                    let text = e.text();
+                    w.reason = text
+                        .split(": ")
+                        .nth(1)
+                        .and_then(|r| r.split("; next attempt").next())
+                        .unwrap_or("")
+                        .to_string();
+                    w.next_attempt_ms = deferral_time(&text);
+                }
+            }
+            EventKind::Dequeued => {
+                if let Some(i) = queues[h].iter().position(|(x, _)| *x == m) {
+                    queues[h].remove(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    queues
+        .into_iter()
+        .map(|q| q.into_iter().map(|(_, w)| w).collect())
+        .collect()
+}
+
+/// The "next attempt at HH:MM:SS.mmm" of a deferral note, in milliseconds.
+fn deferral_time(text: &str) -> Option<u64> {
+    let at = text.rsplit("next attempt at ").next()?;
+    let (days, clock) = match at.split_once("d+") {
+        Some((d, c)) => (d.parse::<u64>().ok()?, c),
+        None => (0, at),
+    };
+    let mut parts = clock.split([':', '.']);
+    let mut next = || parts.next().and_then(|p| p.trim().parse::<u64>().ok());
+    let (h, m, s, ms) = (next()?, next()?, next()?, next()?);
+    Some(((days * 24 + h) * 60 + m) * 60_000 + s * 1000 + ms)
+}
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+    use crate::scenario::load_file;
+    use crate::sim::run;
+
+    #[test]
+    fn a_deferred_message_waits_with_its_next_attempt_then_leaves() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/08-server-down-queued.ron"
+        );
+        let sc = load_file(std::path::Path::new(path)).unwrap();
+        let trace = run(&sc).trace;
+        let smtp = sc.host_by_name("smtp.alpha.example").unwrap();
+        let deferred = trace
+            .events
+            .iter()
+            .position(|e| e.kind == EventKind::Deferred)
+            .unwrap();
+        let q = &queues_at(&trace, deferred, sc.hosts.len())[smtp];
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].message, "m1");
+        let next = q[0].next_attempt_ms.unwrap();
+        assert!(
+            next > trace.events[deferred].t_ms,
+            "the next attempt lies ahead"
+        );
+        assert!(
+            queues_at(&trace, trace.len() - 1, sc.hosts.len())
+                .iter()
+                .all(|q| q.is_empty()),
+            "delivered: every queue is empty"
+        );
+    }
+}

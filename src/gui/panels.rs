@@ -93,6 +93,32 @@ fn resolver_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback) {
     }
 }
 
+/// The queues at the cursor: what waits where, why, and how long until the next attempt.
+fn queue_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback) {
+    let Some(cursor) = playback.cursor else {
+        return;
+    };
+    let sc = &loaded.scenario;
+    let queues = super::inspector::queues_at(&loaded.outcome.trace, cursor, sc.hosts.len());
+    for (h, queue) in queues.iter().enumerate().filter(|(_, q)| !q.is_empty()) {
+        ui.strong(format!("Queue of {}", sc.hosts[h].name));
+        for w in queue {
+            let when = match w.next_attempt_ms {
+                Some(t) => format!(
+                    "next attempt in {}",
+                    format_time(t.saturating_sub(playback.now_ms as u64))
+                ),
+                None => "first attempt now".to_string(),
+            };
+            ui.label(
+                RichText::new(format!("{}: {when}\n  {}", w.message, w.reason))
+                    .monospace()
+                    .size(10.5),
+            );
+        }
+    }
+}
+
 fn to_egui(c: Color) -> Color32 {
     let s = c.to_srgba();
     Color32::from_rgb(
@@ -288,6 +314,7 @@ fn panels(
             message_inspector(ui, loaded.as_ref(), playback.cursor);
             ui.separator();
             resolver_panel(ui, loaded.as_ref(), &playback);
+            queue_panel(ui, loaded.as_ref(), &playback);
             ui.separator();
             ui.strong("Transcript of the current connection");
             let Some(exchange) = playback.current_exchange(trace) else {

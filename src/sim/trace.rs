@@ -80,6 +80,8 @@ pub enum EventKind {
     Queued,
     /// A delivery attempt failed temporarily; the next attempt is scheduled.
     Deferred,
+    /// A queue entry is finished (handed over, delivered or bounced) and leaves the queue.
+    Dequeued,
     /// A server took responsibility for the message on the way (a hop completed).
     Relayed,
     /// The message was put in a mailbox.

@@ -1384,8 +1384,16 @@ impl<'s> World<'s> {
         }
     }
 
-    /// An entry with nothing left to do lets go of its copy of the message.
+    /// An entry with nothing left to do leaves the queue and lets go of its copy of the message.
     fn retire(&mut self, host: HostId, entry: u32) {
+        let e = &self.hosts[host].queue[entry as usize];
+        let text = format!(
+            "{} is done with {}: it leaves the queue",
+            self.name(host),
+            e.id
+        );
+        let message = e.message_ref;
+        self.note(EventKind::Dequeued, Some(host), message, text);
         let e = &mut self.hosts[host].queue[entry as usize];
         e.done = true;
         e.attempt = None;
