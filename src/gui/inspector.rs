@@ -200,11 +200,12 @@ pub fn queues_at(trace: &Trace, cursor: usize, hosts: usize) -> Vec<Vec<Waiting>
             EventKind::Deferred => {
                 if let Some((_, w)) = queues[h].iter_mut().find(|(x, _)| *x == m) {
                     let text = e.text();
-                    w.reason = text
-                        .split(": ")
-                        .nth(1)
-                        .and_then(|r| r.split("; next attempt").next())
-                        .unwrap_or("")
+                    let after = text
+                        .split_once("in its queue: ")
+                        .map_or(text.as_ref(), |(_, r)| r);
+                    w.reason = after
+                        .rsplit_once("; next attempt")
+                        .map_or(after, |(r, _)| r)
                         .to_string();
                     w.next_attempt_ms = deferral_time(&text);
                 }
@@ -259,6 +260,10 @@ mod queue_tests {
         let q = &queues_at(&trace, deferred, sc.hosts.len())[smtp];
         assert_eq!(q.len(), 1);
         assert_eq!(q[0].message, "m1");
+        assert_eq!(
+            q[0].reason,
+            "mx.beta.example does not answer: no connection after 30 s"
+        );
         let next = q[0].next_attempt_ms.unwrap();
         assert!(
             next > trace.events[deferred].t_ms,
