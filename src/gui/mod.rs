@@ -157,11 +157,63 @@ impl Default for View {
 impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<View>()
+            .init_resource::<SelectedHost>()
             .add_systems(Startup, |mut commands: Commands| {
                 commands.spawn(Camera2d);
             })
-            .add_systems(Update, (pan_and_zoom, fit_camera).chain());
+            .add_systems(Update, (click_host, pan_and_zoom, fit_camera).chain());
     }
+}
+
+/// The host the user clicked: the panels show its state and the event list its events.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SelectedHost(pub Option<usize>);
+
+/// A click (press and release without dragging) on a host selects it; on empty space, clears.
+fn click_host(
+    window: Single<&Window, With<PrimaryWindow>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    camera: Single<(&Camera, &GlobalTransform), With<Camera2d>>,
+    diagram: Option<Res<diagram::Diagram>>,
+    mut pressed_at: Local<Option<Vec2>>,
+    mut selected: ResMut<SelectedHost>,
+    mut filter: ResMut<panels::EventFilter>,
+) {
+    let Some(diagram) = diagram else { return };
+    let Some(at) = window.cursor_position() else {
+        return;
+    };
+    if buttons.just_pressed(MouseButton::Left) {
+        *pressed_at = Some(at);
+    }
+    if !buttons.just_released(MouseButton::Left) {
+        return;
+    }
+    let Some(start) = pressed_at.take() else {
+        return;
+    };
+    let over_diagram = at.x > panels::LEFT
+        && at.x < window.width() - panels::RIGHT
+        && at.y > panels::TOP
+        && at.y < window.height() - panels::BOTTOM;
+    if !over_diagram || start.distance(at) > 4.0 {
+        return;
+    }
+    let (camera, transform) = *camera;
+    let Ok(world) = camera.viewport_to_world_2d(transform, at) else {
+        return;
+    };
+    let hit = diagram
+        .layout
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(h, p)| (h, p.distance(world)))
+        .filter(|(_, d)| *d < 34.0)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(h, _)| h);
+    selected.0 = hit;
+    filter.host = hit;
 }
 
 fn pan_and_zoom(

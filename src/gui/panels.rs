@@ -31,6 +31,38 @@ impl Plugin for PanelsPlugin {
     }
 }
 
+/// The clicked host: what it is and runs, whether it is up, and what it holds at the cursor.
+fn host_card(ui: &mut Ui, loaded: &Loaded, playback: &Playback, host: Option<usize>) {
+    let Some(h) = host else { return };
+    let sc = &loaded.scenario;
+    let trace = &loaded.outcome.trace;
+    let info = &sc.hosts[h];
+    let cursor = playback.cursor.unwrap_or(0);
+    let up = trace
+        .events
+        .iter()
+        .take(cursor + 1)
+        .filter(|e| e.from == Some(h))
+        .fold(true, |up, e| match e.kind {
+            EventKind::HostDown => false,
+            EventKind::HostUp => true,
+            _ => up,
+        });
+    ui.strong(format!(
+        "Host {} ({}), {}",
+        info.name,
+        info.ip,
+        if up { "up" } else { "DOWN" }
+    ));
+    ui.label(format!("runs: {:?}", info.roles));
+    let cache = super::inspector::resolver_cache(trace, h, cursor, playback.now_ms as u64);
+    ui.label(format!("DNS cache: {} entries", cache.len()));
+    let queue = &super::inspector::queues_at(trace, cursor, sc.hosts.len())[h];
+    ui.label(format!("queue: {} message(s)", queue.len()));
+    ui.small("(click empty space to close; the event list shows this host's events)");
+    ui.separator();
+}
+
 /// The envelope beside the headers of the message the cursor is on.
 fn message_inspector(ui: &mut Ui, loaded: &Loaded, cursor: Option<usize>) {
     let sc = &loaded.scenario;
@@ -167,6 +199,7 @@ fn panels(
     loaded: Res<Loaded>,
     mut playback: ResMut<Playback>,
     mut filter: ResMut<EventFilter>,
+    selected: Res<super::SelectedHost>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
@@ -311,6 +344,7 @@ fn panels(
     egui::Panel::right("transcript")
         .exact_size(RIGHT)
         .show(&mut root, |ui| {
+            host_card(ui, loaded.as_ref(), &playback, selected.0);
             message_inspector(ui, loaded.as_ref(), playback.cursor);
             ui.separator();
             resolver_panel(ui, loaded.as_ref(), &playback);
