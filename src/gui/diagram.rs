@@ -51,16 +51,20 @@ pub struct DiagramPlugin;
 
 impl Plugin for DiagramPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, (spawn_diagram, gizmos_on_top))
-            .add_systems(
-                Update,
+        app.add_systems(Startup, gizmos_on_top).add_systems(
+            Update,
+            (
+                spawn_diagram.run_if(resource_changed::<Loaded>),
                 (
                     draw_regions_and_links,
                     draw_packets,
                     draw_queued,
                     grey_down_hosts,
                 ),
-            );
+            )
+                // The diagram exists before anything draws it, from the very first frame.
+                .chain(),
+        );
     }
 }
 
@@ -87,12 +91,21 @@ fn role_words(roles: &[Role]) -> String {
     words.join(", ")
 }
 
+/// Everything the diagram spawned, so that a reloaded scenario replaces it.
+#[derive(Component)]
+pub struct DiagramPart;
+
+/// (Re)builds the diagram whenever a scenario is loaded.
 fn spawn_diagram(
     mut commands: Commands,
     loaded: Res<Loaded>,
+    old: Query<Entity, With<DiagramPart>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<ColorMaterial>>,
 ) {
+    for e in &old {
+        commands.entity(e).despawn();
+    }
     let sc = &loaded.scenario;
     let layout = layout(sc);
     let mut links: Vec<(usize, usize)> = loaded
@@ -120,6 +133,7 @@ fn spawn_diagram(
         commands
             .spawn((
                 HostShape(h),
+                DiagramPart,
                 Mesh2d(mesh),
                 MeshMaterial2d(materials.add(ColorMaterial::from_color(palette::HOST))),
                 Transform::from_translation(at.extend(1.0)),
@@ -147,6 +161,7 @@ fn spawn_diagram(
     }
     for (name, rect) in &layout.regions {
         commands.spawn((
+            DiagramPart,
             Text2d::new(name.clone()),
             TextFont {
                 font_size: FontSize::Px(16.0),

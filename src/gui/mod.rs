@@ -5,6 +5,7 @@
 mod diagram;
 mod inspector;
 mod layout;
+mod loading;
 mod panels;
 mod playback;
 
@@ -65,6 +66,7 @@ fn app(scenario: Scenario, path: PathBuf, size: (u32, u32)) -> App {
         diagram::DiagramPlugin,
         panels::PanelsPlugin,
         CameraPlugin,
+        loading::LoadingPlugin,
     ));
     app
 }

@@ -200,6 +200,7 @@ fn panels(
     mut playback: ResMut<Playback>,
     mut filter: ResMut<EventFilter>,
     selected: Res<super::SelectedHost>,
+    problem: Res<super::loading::LoadProblem>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
@@ -272,10 +273,16 @@ fn panels(
             ui.add_space(8.0);
             let text = match playback.cursor {
                 Some(c) => caption(sc, trace, c),
-                None => format!(
-                    "{} Press space to play, or → to step.",
-                    sc.description.lines().next().unwrap_or("")
-                ),
+                None => {
+                    // The lesson's first sentence, then how to start.
+                    let text = sc
+                        .description
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let first = text.split_inclusive(". ").next().unwrap_or("").trim();
+                    format!("{first} Press space to play, or the right arrow key to step.")
+                }
             };
             ui.label(RichText::new(text).size(20.0).color(Color32::WHITE));
         });
@@ -397,6 +404,20 @@ fn panels(
                 });
         });
 
+    if let Some(error) = &problem.0 {
+        egui::Window::new("This file cannot be loaded")
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.label(
+                    RichText::new(error)
+                        .monospace()
+                        .color(Color32::from_rgb(255, 120, 120)),
+                );
+                ui.label(
+                    "The last good scenario stays on show; save the file again once it is mended.",
+                );
+            });
+    }
     if playback.help {
         egui::Window::new("Keys")
             .collapsible(false)
