@@ -45,6 +45,7 @@ fn load_into(path: &Path, loaded: &mut Loaded, playback: &mut Playback, problem:
             let now = playback.now_ms;
             *loaded = Loaded {
                 path: path.to_path_buf(),
+                base: scenario.clone(),
                 scenario,
                 outcome,
             };
@@ -63,6 +64,7 @@ fn load_into(path: &Path, loaded: &mut Loaded, playback: &mut Playback, problem:
 }
 
 fn dropped_files(
+    mut whatif: ResMut<super::whatif::WhatIf>,
     mut drops: MessageReader<FileDragAndDrop>,
     mut loaded: ResMut<Loaded>,
     mut playback: ResMut<Playback>,
@@ -77,12 +79,15 @@ fn dropped_files(
             };
             load_into(path_buf, &mut loaded, &mut playback, &mut problem);
             watched.modified = modified(path_buf);
+            // A new file starts without the previous one's what-if changes.
+            whatif.changes.clear();
         }
     }
 }
 
 /// Twice a second, reloads the file if it was saved since.
 fn watch_file(
+    mut whatif: ResMut<super::whatif::WhatIf>,
     time: Res<Time>,
     mut loaded: ResMut<Loaded>,
     mut playback: ResMut<Playback>,
@@ -110,6 +115,8 @@ fn watch_file(
         );
         if problem.0.is_none() {
             loaded.set_changed();
+            // Keep the user's what-if changes on the edited file.
+            whatif.dirty = !whatif.changes.is_empty();
         }
     }
 }

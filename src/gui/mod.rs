@@ -8,6 +8,7 @@ mod layout;
 mod loading;
 mod panels;
 mod playback;
+mod whatif;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ use crate::sim::{Outcome, run};
 #[derive(Resource)]
 pub struct Loaded {
     pub path: PathBuf,
+    /// The scenario as the file has it; `scenario` adds the what-if changes.
+    pub base: Scenario,
     pub scenario: Scenario,
     pub outcome: Outcome,
 }
@@ -58,6 +61,7 @@ fn app(scenario: Scenario, path: PathBuf, size: (u32, u32)) -> App {
     .insert_resource(ClearColor(Color::srgb(0.09, 0.10, 0.13)))
     .insert_resource(Loaded {
         path,
+        base: scenario.clone(),
         scenario,
         outcome,
     })
@@ -67,6 +71,7 @@ fn app(scenario: Scenario, path: PathBuf, size: (u32, u32)) -> App {
         panels::PanelsPlugin,
         CameraPlugin,
         loading::LoadingPlugin,
+        whatif::WhatIfPlugin,
     ));
     app
 }

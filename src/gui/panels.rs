@@ -59,7 +59,7 @@ fn host_card(ui: &mut Ui, loaded: &Loaded, playback: &Playback, host: Option<usi
     ui.label(format!("DNS cache: {} entries", cache.len()));
     let queue = &super::inspector::queues_at(trace, cursor, sc.hosts.len())[h];
     ui.label(format!("queue: {} message(s)", queue.len()));
-    ui.small("(click empty space to close; the event list shows this host's events)");
+    ui.small("D: take it down or bring it up now (what-if); U: undo. Click empty space to close.");
     ui.separator();
 }
 
@@ -201,6 +201,7 @@ fn panels(
     mut filter: ResMut<EventFilter>,
     selected: Res<super::SelectedHost>,
     problem: Res<super::loading::LoadProblem>,
+    mut whatif: ResMut<super::whatif::WhatIf>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
@@ -404,6 +405,31 @@ fn panels(
                 });
         });
 
+    if !whatif.changes.is_empty() {
+        egui::Window::new("What if")
+            .default_pos([LEFT + 16.0, TOP + 16.0])
+            .show(ctx, |ui| {
+                let mut undo = None;
+                for (i, (at, host, down)) in whatif.changes.iter().enumerate() {
+                    ui.horizontal(|ui| {
+                        let what = if *down { "goes down" } else { "comes back up" };
+                        ui.label(format!(
+                            "{}: {} {what}",
+                            format_time(*at),
+                            sc.hosts[*host].name
+                        ));
+                        if ui.small_button("undo").clicked() {
+                            undo = Some(i);
+                        }
+                    });
+                }
+                if let Some(i) = undo {
+                    whatif.changes.remove(i);
+                    whatif.dirty = true;
+                }
+                ui.small("The simulation ran again from the start with these changes.");
+            });
+    }
     if let Some(error) = &problem.0 {
         egui::Window::new("This file cannot be loaded")
             .collapsible(false)
@@ -428,6 +454,10 @@ fn panels(
                     ("←", "step back one event"),
                     ("+ / -", "faster / slower (0.25x to 16x)"),
                     ("Home", "back to the start"),
+                    ("click", "select a host: its card, its events"),
+                    ("D", "what if the selected host went down (or came up) now"),
+                    ("U", "undo the last what-if change"),
+                    ("drag, wheel, 0", "pan, zoom, fit the diagram"),
                     ("?", "this help"),
                 ] {
                     ui.horizontal(|ui| {

@@ -181,6 +181,7 @@ mod tests {
         let outcome = run(&scenario);
         Loaded {
             path: path.into(),
+            base: scenario.clone(),
             scenario,
             outcome,
         }
