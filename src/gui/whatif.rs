@@ -102,7 +102,7 @@ mod tests {
     use crate::sim::report;
 
     #[test]
-    fn taking_the_mx_down_queues_the_message_and_undo_restores_the_run() {
+    fn taking_the_mx_down_for_good_bounces_after_the_give_up_time_and_undo_restores_the_run() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/scenarios/01-alice-writes-to-bob.ron"
@@ -111,12 +111,13 @@ mod tests {
         let mx = base.host_by_name("mx.beta.example").unwrap();
         let changed = with_changes(&base, &[(100, mx, true)]);
         let outcome = run(&changed);
+        // Down for good: the queue retries for the give-up time, then bounces (RFC 5321 4.5.4.1).
         assert!(
             outcome
                 .state
-                .queued
+                .bounced
                 .iter()
-                .any(|q| q.recipient.to_string() == "bob@beta.example")
+                .any(|b| b.recipient.to_string() == "bob@beta.example" && b.status == "4.4.7")
         );
         assert!(
             report::check(&changed, &outcome).iter().any(|v| !v.ok),
