@@ -11,10 +11,21 @@ use crate::sim::{render, report, run};
 
 /// mailsim: watch an email travel, hop by hop, through SMTP, DNS, POP3 and IMAP.
 #[derive(Parser, Debug)]
-#[command(name = "mailsim", version, about, propagate_version = true)]
+#[command(
+    name = "mailsim",
+    version,
+    about,
+    propagate_version = true,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// `mailsim FILE` opens the file in the window (with the `gui` feature), like `mailsim open FILE`.
+    pub file: Option<PathBuf>,
+    /// Presentation mode: large text, autoplay that dwells on each caption, little chrome.
+    #[arg(long)]
+    pub present: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -45,7 +56,12 @@ pub enum Command {
     },
     /// Open a scenario in the window.
     #[cfg(feature = "gui")]
-    Open { file: PathBuf },
+    Open {
+        file: PathBuf,
+        /// Presentation mode: large text, autoplay that dwells on each caption, little chrome.
+        #[arg(long)]
+        present: bool,
+    },
     /// Render one moment of a scenario to a PNG, without interaction.
     #[cfg(feature = "gui")]
     Shot {
@@ -108,7 +124,28 @@ fn bad_file(e: &LoadError) -> ExitCode {
 
 /// Runs the parsed command line; returns the process exit status.
 pub fn main(cli: Cli) -> ExitCode {
-    match cli.command {
+    let command = match (cli.command, cli.file) {
+        (Some(c), _) => c,
+        #[cfg(feature = "gui")]
+        (None, Some(file)) => Command::Open {
+            file,
+            present: cli.present,
+        },
+        #[cfg(not(feature = "gui"))]
+        (None, Some(file)) => {
+            eprintln!(
+                "error: this mailsim was built without the window; try `mailsim run {}`",
+                file.display()
+            );
+            return ExitCode::from(2);
+        }
+        (None, None) => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    match command {
         Command::Run {
             file,
             seed,
@@ -207,12 +244,12 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         #[cfg(feature = "gui")]
-        Command::Open { file } => {
+        Command::Open { file, present } => {
             let scenario = match load(&file, None) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            crate::gui::open(scenario, file)
+            crate::gui::open(scenario, file, present)
         }
         #[cfg(feature = "gui")]
         Command::Shot {

@@ -73,10 +73,7 @@ fn dropped_files(
 ) {
     for drop in drops.read() {
         if let FileDragAndDrop::DroppedFile { path_buf, .. } = drop {
-            *playback = Playback {
-                speed: playback.speed,
-                ..Playback::default()
-            };
+            playback.restart();
             load_into(path_buf, &mut loaded, &mut playback, &mut problem);
             watched.modified = modified(path_buf);
             // A new file starts without the previous one's what-if changes.

@@ -45,7 +45,7 @@ pub struct ShotRequest {
     frames: u32,
 }
 
-fn app(scenario: Scenario, path: PathBuf, size: (u32, u32)) -> App {
+fn app(scenario: Scenario, path: PathBuf, size: (u32, u32), present: bool) -> App {
     let outcome = run(&scenario);
     let title = format!("mailsim: {}", scenario.title);
     let mut app = App::new();
@@ -59,6 +59,13 @@ fn app(scenario: Scenario, path: PathBuf, size: (u32, u32)) -> App {
     }))
     .add_plugins(EguiPlugin::default())
     .insert_resource(ClearColor(Color::srgb(0.09, 0.10, 0.13)))
+    .insert_resource(Margins::for_mode(present))
+    .insert_resource(Presentation(present))
+    .insert_resource(Playback {
+        playing: present,
+        present,
+        ..Playback::default()
+    })
     .insert_resource(Loaded {
         path,
         base: scenario.clone(),
@@ -77,8 +84,8 @@ fn app(scenario: Scenario, path: PathBuf, size: (u32, u32)) -> App {
 }
 
 /// Opens the window on a scenario; returns when the window closes.
-pub fn open(scenario: Scenario, path: PathBuf) -> ExitCode {
-    app(scenario, path, (1600, 900)).run();
+pub fn open(scenario: Scenario, path: PathBuf, present: bool) -> ExitCode {
+    app(scenario, path, (1600, 900), present).run();
     ExitCode::SUCCESS
 }
 
@@ -91,7 +98,7 @@ pub fn shot(
     out: PathBuf,
     size: (u32, u32),
 ) -> ExitCode {
-    let mut app = app(scenario, path, size);
+    let mut app = app(scenario, path, size, false);
     app.insert_resource(ShotRequest {
         step,
         t_ms,
@@ -172,14 +179,77 @@ impl Plugin for CameraPlugin {
     }
 }
 
+/// The space the panels take on each side of the window, in logical pixels; the diagram gets
+/// the rest. Presentation mode keeps only the caption.
+#[derive(Resource, Clone, Copy, Debug, PartialEq)]
+pub struct Margins {
+    pub left: f32,
+    pub right: f32,
+    pub top: f32,
+    pub bottom: f32,
+}
+
+impl Margins {
+    pub fn for_mode(present: bool) -> Margins {
+        if present {
+            Margins {
+                left: 0.0,
+                right: 0.0,
+                top: 0.0,
+                bottom: panels::BOTTOM_PRESENT,
+            }
+        } else {
+            Margins {
+                left: panels::LEFT,
+                right: panels::RIGHT,
+                top: panels::TOP,
+                bottom: panels::BOTTOM,
+            }
+        }
+    }
+
+    /// Where the diagram is, in window coordinates (from the top left).
+    pub fn free_area(&self, window: &Window) -> Rect {
+        Rect::new(
+            self.left,
+            self.top,
+            window.width() - self.right,
+            window.height() - self.bottom,
+        )
+    }
+}
+
+/// Presentation mode: large text, autoplay that dwells on each caption, little chrome.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Presentation(pub bool);
+
 /// The host the user clicked: the panels show its state and the event list its events.
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SelectedHost(pub Option<usize>);
 
+/// The mouse over the diagram: where it is (when it is over the diagram, not a panel) and its
+/// buttons.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Pointer<'w, 's> {
+    margins: Res<'w, Margins>,
+    window: Single<'w, 's, &'static Window, With<PrimaryWindow>>,
+    buttons: Res<'w, ButtonInput<MouseButton>>,
+}
+
+impl Pointer<'_, '_> {
+    /// The cursor position in window coordinates, if it is over the diagram.
+    fn over_diagram(&self) -> Option<Vec2> {
+        let at = self.window.cursor_position()?;
+        self.margins
+            .free_area(&self.window)
+            .contains(at)
+            .then_some(at)
+    }
+}
+
 /// A click (press and release without dragging) on a host selects it; on empty space, clears.
 fn click_host(
-    window: Single<&Window, With<PrimaryWindow>>,
-    buttons: Res<ButtonInput<MouseButton>>,
+    pointer: Pointer,
     camera: Single<(&Camera, &GlobalTransform), With<Camera2d>>,
     diagram: Option<Res<diagram::Diagram>>,
     mut pressed_at: Local<Option<Vec2>>,
@@ -187,23 +257,16 @@ fn click_host(
     mut filter: ResMut<panels::EventFilter>,
 ) {
     let Some(diagram) = diagram else { return };
-    let Some(at) = window.cursor_position() else {
-        return;
-    };
-    if buttons.just_pressed(MouseButton::Left) {
-        *pressed_at = Some(at);
+    if pointer.buttons.just_pressed(MouseButton::Left) {
+        *pressed_at = pointer.over_diagram();
     }
-    if !buttons.just_released(MouseButton::Left) {
+    if !pointer.buttons.just_released(MouseButton::Left) {
         return;
     }
-    let Some(start) = pressed_at.take() else {
+    let (Some(start), Some(at)) = (pressed_at.take(), pointer.over_diagram()) else {
         return;
     };
-    let over_diagram = at.x > panels::LEFT
-        && at.x < window.width() - panels::RIGHT
-        && at.y > panels::TOP
-        && at.y < window.height() - panels::BOTTOM;
-    if !over_diagram || start.distance(at) > 4.0 {
+    if start.distance(at) > 4.0 {
         return;
     }
     let (camera, transform) = *camera;
@@ -224,8 +287,7 @@ fn click_host(
 }
 
 fn pan_and_zoom(
-    window: Single<&Window, With<PrimaryWindow>>,
-    buttons: Res<ButtonInput<MouseButton>>,
+    pointer: Pointer,
     keys: Res<ButtonInput<KeyCode>>,
     motion: Res<bevy::input::mouse::AccumulatedMouseMotion>,
     scroll: Res<bevy::input::mouse::AccumulatedMouseScroll>,
@@ -236,20 +298,13 @@ fn pan_and_zoom(
         *view = View::default();
     }
     // Only over the diagram, not over the panels around it.
-    let Some(at) = window.cursor_position() else {
-        return;
-    };
-    let over_diagram = at.x > panels::LEFT
-        && at.x < window.width() - panels::RIGHT
-        && at.y > panels::TOP
-        && at.y < window.height() - panels::BOTTOM;
-    if !over_diagram {
+    if pointer.over_diagram().is_none() {
         return;
     }
     if scroll.delta.y != 0.0 {
         view.zoom = (view.zoom * 1.1f32.powf(scroll.delta.y.signum())).clamp(0.25, 8.0);
     }
-    if buttons.pressed(MouseButton::Left) && motion.delta != Vec2::ZERO {
+    if pointer.buttons.pressed(MouseButton::Left) && motion.delta != Vec2::ZERO {
         let scale = match *camera {
             Projection::Orthographic(o) => o.scale,
             _ => 1.0,
@@ -259,6 +314,7 @@ fn pan_and_zoom(
 }
 
 fn fit_camera(
+    margins: Res<Margins>,
     window: Single<&Window, With<PrimaryWindow>>,
     diagram: Option<Res<diagram::Diagram>>,
     view: Res<View>,
@@ -267,8 +323,8 @@ fn fit_camera(
     let Some(diagram) = diagram else { return };
     let (mut transform, mut projection) = camera.into_inner();
     let free = Vec2::new(
-        window.width() - panels::LEFT - panels::RIGHT,
-        window.height() - panels::TOP - panels::BOTTOM,
+        window.width() - margins.left - margins.right,
+        window.height() - margins.top - margins.bottom,
     )
     .max(Vec2::splat(100.0));
     let mut bounds = Rect::EMPTY;
@@ -285,8 +341,9 @@ fn fit_camera(
     }
     // Move the camera so that the diagram's centre lands in the middle of the free space.
     let offset = Vec2::new(
-        (panels::RIGHT - panels::LEFT) / 2.0,
-        (panels::BOTTOM - panels::TOP) / 2.0,
+        (margins.right - margins.left) / 2.0,
+        // Screen y grows downwards, world y upwards.
+        (margins.top - margins.bottom) / 2.0,
     ) * scale;
     transform.translation = (bounds.center() + offset + view.pan).extend(transform.translation.z);
 }

@@ -2,6 +2,7 @@
 //! the event list on the left, the transcript of the current connection on the right, and the
 //! caption of the current step at the bottom.
 
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, LayerId, RichText, Ui, UiBuilder};
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
@@ -16,6 +17,8 @@ pub const LEFT: f32 = 300.0;
 pub const RIGHT: f32 = 440.0;
 pub const TOP: f32 = 64.0;
 pub const BOTTOM: f32 = 96.0;
+/// In presentation mode the caption is all there is, in large type.
+pub const BOTTOM_PRESENT: f32 = 150.0;
 
 /// Client lines in one colour, server lines in another (and C:/S: in front, for colour-blind
 /// readers and printouts).
@@ -194,15 +197,26 @@ impl EventFilter {
     }
 }
 
-fn panels(
-    mut contexts: EguiContexts,
-    loaded: Res<Loaded>,
-    mut playback: ResMut<Playback>,
-    mut filter: ResMut<EventFilter>,
-    selected: Res<super::SelectedHost>,
-    problem: Res<super::loading::LoadProblem>,
-    mut whatif: ResMut<super::whatif::WhatIf>,
-) -> Result {
+/// The window's state the panels read and change.
+#[derive(SystemParam)]
+struct PanelState<'w> {
+    playback: ResMut<'w, Playback>,
+    filter: ResMut<'w, EventFilter>,
+    selected: Res<'w, super::SelectedHost>,
+    problem: Res<'w, super::loading::LoadProblem>,
+    whatif: ResMut<'w, super::whatif::WhatIf>,
+    present: Res<'w, super::Presentation>,
+}
+
+fn panels(mut contexts: EguiContexts, loaded: Res<Loaded>, state: PanelState) -> Result {
+    let PanelState {
+        mut playback,
+        mut filter,
+        selected,
+        problem,
+        mut whatif,
+        present,
+    } = state;
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
         ctx.clone(),
@@ -214,62 +228,57 @@ fn panels(
     let sc = &loaded.scenario;
     let trace = &loaded.outcome.trace;
 
-    egui::Panel::top("controls")
-        .exact_size(TOP)
-        .show(&mut root, |ui| {
-            ui.horizontal(|ui| {
-                ui.heading(&sc.title);
-                ui.separator();
-                ui.monospace(format_time(playback.now_ms as u64));
-                ui.separator();
+    if !present.0 {
+        egui::Panel::top("controls")
+            .exact_size(TOP)
+            .show(&mut root, |ui| {
+                ui.horizontal(|ui| {
+                    ui.heading(&sc.title);
+                    ui.separator();
+                    ui.monospace(format_time(playback.now_ms as u64));
+                    ui.separator();
+                    if ui
+                        .button(if playback.playing {
+                            "⏸ pause"
+                        } else {
+                            "▶ play"
+                        })
+                        .clicked()
+                    {
+                        playback.playing = !playback.playing;
+                    }
+                    if ui.button("⏮ back").clicked() {
+                        playback.step_back(trace);
+                    }
+                    if ui.button("⏭ step").clicked() {
+                        playback.step_forward(trace);
+                    }
+                    if ui.button("⟲ restart").clicked() {
+                        playback.restart();
+                    }
+                    ui.label(format!("speed {}x", SPEEDS[playback.speed]));
+                    ui.label("  press ? for keys");
+                });
+                let mut index = playback.cursor.map_or(0, |c| c + 1);
+                let slider = egui::Slider::new(&mut index, 0..=trace.len())
+                    .text("events")
+                    .show_value(true);
                 if ui
-                    .button(if playback.playing {
-                        "⏸ pause"
-                    } else {
-                        "▶ play"
-                    })
-                    .clicked()
+                    .add_sized([ui.available_width() - 80.0, 18.0], slider)
+                    .changed()
                 {
-                    playback.playing = !playback.playing;
+                    if index == 0 {
+                        playback.restart();
+                    } else {
+                        playback.go_to(trace, index - 1);
+                        playback.playing = false;
+                    }
                 }
-                if ui.button("⏮ back").clicked() {
-                    playback.step_back(trace);
-                }
-                if ui.button("⏭ step").clicked() {
-                    playback.step_forward(trace);
-                }
-                if ui.button("⟲ restart").clicked() {
-                    let speed = playback.speed;
-                    *playback = Playback {
-                        speed,
-                        ..Playback::default()
-                    };
-                }
-                ui.label(format!("speed {}x", SPEEDS[playback.speed]));
-                ui.label("  press ? for keys");
             });
-            let mut index = playback.cursor.map_or(0, |c| c + 1);
-            let slider = egui::Slider::new(&mut index, 0..=trace.len())
-                .text("events")
-                .show_value(true);
-            if ui
-                .add_sized([ui.available_width() - 80.0, 18.0], slider)
-                .changed()
-            {
-                if index == 0 {
-                    *playback = Playback {
-                        speed: playback.speed,
-                        ..Playback::default()
-                    };
-                } else {
-                    playback.go_to(trace, index - 1);
-                    playback.playing = false;
-                }
-            }
-        });
+    }
 
     egui::Panel::bottom("caption")
-        .exact_size(BOTTOM)
+        .exact_size(if present.0 { BOTTOM_PRESENT } else { BOTTOM })
         .show(&mut root, |ui| {
             ui.add_space(8.0);
             let text = match playback.cursor {
@@ -285,125 +294,128 @@ fn panels(
                     format!("{first} Press space to play, or the right arrow key to step.")
                 }
             };
-            ui.label(RichText::new(text).size(20.0).color(Color32::WHITE));
+            let size = if present.0 { 34.0 } else { 20.0 };
+            ui.label(RichText::new(text).size(size).color(Color32::WHITE));
         });
 
-    egui::Panel::left("events")
-        .exact_size(LEFT)
-        .show(&mut root, |ui| {
-            ui.strong("Events");
-            ui.horizontal_wrapped(|ui| {
-                for (k, p) in Protocol::ALL.iter().enumerate() {
-                    let text = RichText::new(p.name()).color(to_egui(protocol_color(*p)));
-                    ui.checkbox(&mut filter.protocols[k], text);
-                }
-                ui.checkbox(&mut filter.notes, "other");
-            });
-            let chosen = filter
-                .host
-                .map(|h| sc.hosts[h].name.clone())
-                .unwrap_or_else(|| "every host".into());
-            egui::ComboBox::from_id_salt("host-filter")
-                .selected_text(chosen)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut filter.host, None, "every host");
-                    for (h, host) in sc.hosts.iter().enumerate() {
-                        ui.selectable_value(&mut filter.host, Some(h), host.name.as_str());
+    if !present.0 {
+        egui::Panel::left("events")
+            .exact_size(LEFT)
+            .show(&mut root, |ui| {
+                ui.strong("Events");
+                ui.horizontal_wrapped(|ui| {
+                    for (k, p) in Protocol::ALL.iter().enumerate() {
+                        let text = RichText::new(p.name()).color(to_egui(protocol_color(*p)));
+                        ui.checkbox(&mut filter.protocols[k], text);
                     }
+                    ui.checkbox(&mut filter.notes, "other");
                 });
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                for (i, e) in trace.events.iter().enumerate() {
-                    if !filter.shows(e) {
-                        continue;
-                    }
-                    let current = playback.cursor == Some(i);
-                    let who = e.from.map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
-                    let what = match e.kind {
-                        EventKind::ClientLine | EventKind::ServerLine => e
-                            .text()
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                            .chars()
-                            .take(28)
-                            .collect::<String>(),
-                        kind => format!("{kind:?}"),
-                    };
-                    let color = e
-                        .protocol
-                        .map(|p| to_egui(protocol_color(p)))
-                        .unwrap_or(Color32::LIGHT_GRAY);
-                    let label = RichText::new(format!("{} {who}: {what}", format_time(e.t_ms)))
-                        .monospace()
-                        .size(11.0)
-                        .color(color);
-                    let response = ui.selectable_label(current, label);
-                    if response.clicked() {
-                        playback.go_to(trace, i);
-                        playback.playing = false;
-                    }
-                    if current {
-                        response.scroll_to_me(Some(egui::Align::Center));
-                    }
-                }
-            });
-        });
-
-    egui::Panel::right("transcript")
-        .exact_size(RIGHT)
-        .show(&mut root, |ui| {
-            host_card(ui, loaded.as_ref(), &playback, selected.0);
-            message_inspector(ui, loaded.as_ref(), playback.cursor);
-            ui.separator();
-            resolver_panel(ui, loaded.as_ref(), &playback);
-            queue_panel(ui, loaded.as_ref(), &playback);
-            ui.separator();
-            ui.strong("Transcript of the current connection");
-            let Some(exchange) = playback.current_exchange(trace) else {
-                ui.label("Nothing has been said yet.");
-                return;
-            };
-            let cursor = playback.cursor.unwrap_or(0);
-            egui::ScrollArea::vertical()
-                .stick_to_bottom(true)
-                .show(ui, |ui| {
-                    for (i, e) in trace.events.iter().enumerate().take(cursor + 1) {
-                        if !exchange.contains(e)
-                            || !matches!(
-                                e.kind,
-                                EventKind::ClientLine
-                                    | EventKind::ServerLine
-                                    | EventKind::DnsQuery
-                                    | EventKind::DnsAnswer
-                            )
-                        {
+                let chosen = filter
+                    .host
+                    .map(|h| sc.hosts[h].name.clone())
+                    .unwrap_or_else(|| "every host".into());
+                egui::ComboBox::from_id_salt("host-filter")
+                    .selected_text(chosen)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut filter.host, None, "every host");
+                        for (h, host) in sc.hosts.iter().enumerate() {
+                            ui.selectable_value(&mut filter.host, Some(h), host.name.as_str());
+                        }
+                    });
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    for (i, e) in trace.events.iter().enumerate() {
+                        if !filter.shows(e) {
                             continue;
                         }
-                        let (prefix, color) =
-                            if matches!(e.kind, EventKind::ClientLine | EventKind::DnsQuery) {
-                                ("C: ", CLIENT)
-                            } else {
-                                ("S: ", SERVER)
-                            };
-                        let mut text = String::new();
-                        for line in e.text().lines() {
-                            text.push_str(prefix);
-                            text.push_str(line);
-                            text.push('\n');
-                        }
-                        let mut rich = RichText::new(text.trim_end())
+                        let current = playback.cursor == Some(i);
+                        let who = e.from.map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
+                        let what = match e.kind {
+                            EventKind::ClientLine | EventKind::ServerLine => e
+                                .text()
+                                .lines()
+                                .next()
+                                .unwrap_or("")
+                                .chars()
+                                .take(28)
+                                .collect::<String>(),
+                            kind => format!("{kind:?}"),
+                        };
+                        let color = e
+                            .protocol
+                            .map(|p| to_egui(protocol_color(p)))
+                            .unwrap_or(Color32::LIGHT_GRAY);
+                        let label = RichText::new(format!("{} {who}: {what}", format_time(e.t_ms)))
                             .monospace()
-                            .size(12.0)
+                            .size(11.0)
                             .color(color);
-                        if i == cursor {
-                            rich = rich
-                                .background_color(Color32::from_rgb(60, 60, 90))
-                                .strong();
+                        let response = ui.selectable_label(current, label);
+                        if response.clicked() {
+                            playback.go_to(trace, i);
+                            playback.playing = false;
                         }
-                        ui.label(rich);
+                        if current {
+                            response.scroll_to_me(Some(egui::Align::Center));
+                        }
                     }
                 });
-        });
+            });
+
+        egui::Panel::right("transcript")
+            .exact_size(RIGHT)
+            .show(&mut root, |ui| {
+                host_card(ui, loaded.as_ref(), &playback, selected.0);
+                message_inspector(ui, loaded.as_ref(), playback.cursor);
+                ui.separator();
+                resolver_panel(ui, loaded.as_ref(), &playback);
+                queue_panel(ui, loaded.as_ref(), &playback);
+                ui.separator();
+                ui.strong("Transcript of the current connection");
+                let Some(exchange) = playback.current_exchange(trace) else {
+                    ui.label("Nothing has been said yet.");
+                    return;
+                };
+                let cursor = playback.cursor.unwrap_or(0);
+                egui::ScrollArea::vertical()
+                    .stick_to_bottom(true)
+                    .show(ui, |ui| {
+                        for (i, e) in trace.events.iter().enumerate().take(cursor + 1) {
+                            if !exchange.contains(e)
+                                || !matches!(
+                                    e.kind,
+                                    EventKind::ClientLine
+                                        | EventKind::ServerLine
+                                        | EventKind::DnsQuery
+                                        | EventKind::DnsAnswer
+                                )
+                            {
+                                continue;
+                            }
+                            let (prefix, color) =
+                                if matches!(e.kind, EventKind::ClientLine | EventKind::DnsQuery) {
+                                    ("C: ", CLIENT)
+                                } else {
+                                    ("S: ", SERVER)
+                                };
+                            let mut text = String::new();
+                            for line in e.text().lines() {
+                                text.push_str(prefix);
+                                text.push_str(line);
+                                text.push('\n');
+                            }
+                            let mut rich = RichText::new(text.trim_end())
+                                .monospace()
+                                .size(12.0)
+                                .color(color);
+                            if i == cursor {
+                                rich = rich
+                                    .background_color(Color32::from_rgb(60, 60, 90))
+                                    .strong();
+                            }
+                            ui.label(rich);
+                        }
+                    });
+            });
+    }
 
     if !whatif.changes.is_empty() {
         egui::Window::new("What if")

@@ -21,6 +21,10 @@ pub struct Playback {
     /// Index into [`SPEEDS`].
     pub speed: usize,
     pub help: bool,
+    /// Presentation mode: dwell on each event's caption long enough to read it.
+    pub present: bool,
+    /// Real seconds left to dwell on the current caption.
+    pub dwell: f64,
 }
 
 impl Default for Playback {
@@ -31,11 +35,23 @@ impl Default for Playback {
             playing: false,
             speed: 2,
             help: false,
+            present: false,
+            dwell: 0.0,
         }
     }
 }
 
 impl Playback {
+    /// Back to the start, keeping the speed and the mode.
+    pub fn restart(&mut self) {
+        *self = Playback {
+            speed: self.speed,
+            present: self.present,
+            playing: self.present,
+            ..Playback::default()
+        };
+    }
+
     /// Moves to event `i`: the moment it happens.
     pub fn go_to(&mut self, trace: &Trace, i: usize) {
         if trace.is_empty() {
@@ -72,6 +88,11 @@ impl Playback {
         if !self.playing || trace.is_empty() {
             return;
         }
+        if self.dwell > 0.0 {
+            self.dwell -= real_seconds;
+            return;
+        }
+        let before = self.cursor;
         let in_flight = trace
             .events
             .iter()
@@ -93,6 +114,13 @@ impl Playback {
         }
         if self.now_ms >= end {
             self.playing = false;
+        }
+        if self.present && self.cursor != before {
+            // Stop on the newest event: about a second and a half plus reading time.
+            if let Some(c) = self.cursor {
+                self.now_ms = trace.events[c].t_ms as f64;
+                self.dwell = 1.5 + trace.events[c].text().len().min(200) as f64 / 40.0;
+            }
         }
     }
 
@@ -150,11 +178,7 @@ fn keyboard(keys: Res<ButtonInput<KeyCode>>, loaded: Res<Loaded>, mut playback: 
         playback.speed = playback.speed.saturating_sub(1);
     }
     if keys.just_pressed(KeyCode::Home) {
-        let speed = playback.speed;
-        *playback = Playback {
-            speed,
-            ..Playback::default()
-        };
+        playback.restart();
     }
     if keys.just_pressed(KeyCode::Slash) || keys.just_pressed(KeyCode::F1) {
         playback.help = !playback.help;
