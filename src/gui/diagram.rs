@@ -19,6 +19,8 @@ pub mod palette {
     pub const POP3: Color = Color::srgb(0.0, 0.620, 0.451);
     pub const IMAP: Color = Color::srgb(0.800, 0.475, 0.655);
     pub const ENVELOPE: Color = Color::srgb(0.941, 0.894, 0.259);
+    /// A bounce on its way back: vermilion, and crossed out, so colour is not the only cue.
+    pub const BOUNCE: Color = Color::srgb(0.835, 0.369, 0.0);
     pub const HOST: Color = Color::srgb(0.82, 0.84, 0.88);
     pub const HOST_DOWN: Color = Color::srgb(0.35, 0.35, 0.38);
     pub const REGION: Color = Color::srgba(0.55, 0.60, 0.70, 0.55);
@@ -247,24 +249,38 @@ fn draw_packets(
         let at = diagram.layout.hosts[from].lerp(diagram.layout.hosts[to], f);
         let color = protocol_color(protocol);
         if carries_message(e) {
-            // The envelope: a rectangle with its flap.
+            // The envelope: a rectangle with its flap. A bounce is a returned envelope: another
+            // colour, and a diagonal stamp across it.
+            let bounce = e.message.is_some_and(|m| {
+                loaded.outcome.trace.messages[m as usize]
+                    .name
+                    .starts_with("bounce")
+            });
+            let color = if bounce {
+                palette::BOUNCE
+            } else {
+                palette::ENVELOPE
+            };
             let size = Vec2::new(48.0, 32.0);
-            gizmos.rect_2d(Isometry2d::from_translation(at), size, palette::ENVELOPE);
+            gizmos.rect_2d(Isometry2d::from_translation(at), size, color);
             gizmos.rect_2d(
                 Isometry2d::from_translation(at),
                 size - Vec2::splat(6.0),
-                palette::ENVELOPE,
+                color,
             );
             gizmos.line_2d(
                 at + Vec2::new(-24.0, 16.0),
                 at + Vec2::new(0.0, -2.0),
-                palette::ENVELOPE,
+                color,
             );
-            gizmos.line_2d(
-                at + Vec2::new(24.0, 16.0),
-                at + Vec2::new(0.0, -2.0),
-                palette::ENVELOPE,
-            );
+            gizmos.line_2d(at + Vec2::new(24.0, 16.0), at + Vec2::new(0.0, -2.0), color);
+            if bounce {
+                gizmos.line_2d(
+                    at + Vec2::new(-24.0, -16.0),
+                    at + Vec2::new(24.0, 16.0),
+                    color,
+                );
+            }
         } else if protocol == Protocol::Dns {
             gizmos.rect_2d(
                 Isometry2d::new(at, Rot2::degrees(45.0)),
