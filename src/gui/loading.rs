@@ -42,21 +42,13 @@ fn load_into(path: &Path, loaded: &mut Loaded, playback: &mut Playback, problem:
     match load_file(path) {
         Ok(scenario) => {
             let outcome = run(&scenario);
-            let now = playback.now_ms;
             *loaded = Loaded {
                 path: path.to_path_buf(),
                 base: scenario.clone(),
                 scenario,
                 outcome,
             };
-            // Keep the place in time; the cursor is the last event at or before it.
-            playback.now_ms = now;
-            playback.cursor = loaded
-                .outcome
-                .trace
-                .events
-                .iter()
-                .rposition(|e| e.t_ms as f64 <= now);
+            playback.keep_time(&loaded.outcome.trace);
             problem.0 = None;
         }
         Err(e) => problem.0 = Some(e.to_string()),

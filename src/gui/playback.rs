@@ -52,6 +52,13 @@ impl Playback {
         };
     }
 
+    /// After the trace was replaced (a reload, a what-if), stays at the same moment: the cursor
+    /// becomes the last event at or before it.
+    pub fn keep_time(&mut self, trace: &Trace) {
+        let now = self.now_ms;
+        self.cursor = trace.events.iter().rposition(|e| e.t_ms as f64 <= now);
+    }
+
     /// Moves to event `i`: the moment it happens.
     pub fn go_to(&mut self, trace: &Trace, i: usize) {
         if trace.is_empty() {

@@ -86,13 +86,7 @@ fn rerun(mut whatif: ResMut<WhatIf>, mut loaded: ResMut<Loaded>, mut playback: R
     let scenario = with_changes(&loaded.base, &whatif.changes);
     loaded.outcome = run(&scenario);
     loaded.scenario = scenario;
-    let now = playback.now_ms;
-    playback.cursor = loaded
-        .outcome
-        .trace
-        .events
-        .iter()
-        .rposition(|e| e.t_ms as f64 <= now);
+    playback.keep_time(&loaded.outcome.trace);
 }
 
 #[cfg(test)]
