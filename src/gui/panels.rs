@@ -35,22 +35,19 @@ impl Plugin for PanelsPlugin {
 }
 
 /// The clicked host: what it is and runs, whether it is up, and what it holds at the cursor.
-fn host_card(ui: &mut Ui, loaded: &Loaded, playback: &Playback, host: Option<usize>) {
+fn host_card(
+    ui: &mut Ui,
+    loaded: &Loaded,
+    playback: &Playback,
+    host: Option<usize>,
+    replay: &super::whatif::Replay,
+) {
     let Some(h) = host else { return };
     let sc = &loaded.scenario;
     let trace = &loaded.outcome.trace;
     let info = &sc.hosts[h];
     let cursor = playback.cursor.unwrap_or(0);
-    let up = trace
-        .events
-        .iter()
-        .take(cursor + 1)
-        .filter(|e| e.from == Some(h))
-        .fold(true, |up, e| match e.kind {
-            EventKind::HostDown => false,
-            EventKind::HostUp => true,
-            _ => up,
-        });
+    let up = !super::whatif::is_down(trace, h, playback.cursor);
     ui.strong(format!(
         "Host {} ({}), {}",
         info.name,
@@ -62,6 +59,32 @@ fn host_card(ui: &mut Ui, loaded: &Loaded, playback: &Playback, host: Option<usi
     ui.label(format!("DNS cache: {} entries", cache.len()));
     let queue = &super::inspector::queues_at(trace, cursor, sc.hosts.len())[h];
     ui.label(format!("queue: {} message(s)", queue.len()));
+    // Mailboxes at this moment, from a replay of the simulation up to it.
+    if let Some(state) = replay.state.as_ref().filter(|_| info.is_store()) {
+        for mb in state.stores[h].mailboxes.values() {
+            for f in &mb.folders {
+                ui.label(
+                    RichText::new(format!(
+                        "{} {}: {} message(s)",
+                        mb.address,
+                        f.name,
+                        f.messages.len()
+                    ))
+                    .monospace()
+                    .size(11.0),
+                );
+                for m in &f.messages {
+                    let subject = m.message.header("Subject").unwrap_or_default();
+                    let flags = m.flags.to_imap();
+                    ui.label(
+                        RichText::new(format!("  {} {subject:?} {flags}", m.uid))
+                            .monospace()
+                            .size(10.5),
+                    );
+                }
+            }
+        }
+    }
     ui.small("D: take it down or bring it up now (what-if); U: undo. Click empty space to close.");
     ui.separator();
 }
@@ -206,6 +229,7 @@ struct PanelState<'w> {
     problem: Res<'w, super::loading::LoadProblem>,
     whatif: ResMut<'w, super::whatif::WhatIf>,
     present: Res<'w, super::Presentation>,
+    replay: Res<'w, super::whatif::Replay>,
 }
 
 fn panels(mut contexts: EguiContexts, loaded: Res<Loaded>, state: PanelState) -> Result {
@@ -216,6 +240,7 @@ fn panels(mut contexts: EguiContexts, loaded: Res<Loaded>, state: PanelState) ->
         problem,
         mut whatif,
         present,
+        replay,
     } = state;
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
@@ -363,7 +388,7 @@ fn panels(mut contexts: EguiContexts, loaded: Res<Loaded>, state: PanelState) ->
         egui::Panel::right("transcript")
             .exact_size(RIGHT)
             .show(&mut root, |ui| {
-                host_card(ui, loaded.as_ref(), &playback, selected.0);
+                host_card(ui, loaded.as_ref(), &playback, selected.0, &replay);
                 message_inspector(ui, loaded.as_ref(), playback.cursor);
                 ui.separator();
                 resolver_panel(ui, loaded.as_ref(), &playback);

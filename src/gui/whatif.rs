@@ -17,12 +17,42 @@ pub struct WhatIf {
     pub dirty: bool,
 }
 
+/// The state of every host at the moment on show, replayed when a host that keeps mailboxes is
+/// selected and the moment changes.
+#[derive(Resource, Default)]
+pub struct Replay {
+    pub at_ms: Option<u64>,
+    pub state: Option<crate::sim::FinalState>,
+}
+
+fn replay_to_cursor(
+    selected: Res<SelectedHost>,
+    loaded: Res<Loaded>,
+    playback: Res<Playback>,
+    mut replay: ResMut<Replay>,
+) {
+    let wanted = selected
+        .0
+        .is_some_and(|h| loaded.scenario.hosts[h].is_store());
+    let at = playback.now_ms as u64;
+    if !wanted {
+        replay.state = None;
+        replay.at_ms = None;
+        return;
+    }
+    if replay.at_ms != Some(at) || loaded.is_changed() {
+        replay.state = Some(crate::sim::run_until(&loaded.scenario, at).state);
+        replay.at_ms = Some(at);
+    }
+}
+
 pub struct WhatIfPlugin;
 
 impl Plugin for WhatIfPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<WhatIf>()
-            .add_systems(Update, (toggle_key, rerun).chain());
+            .init_resource::<Replay>()
+            .add_systems(Update, (toggle_key, rerun, replay_to_cursor).chain());
     }
 }
 

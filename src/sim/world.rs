@@ -38,6 +38,14 @@ const DNS_TRIES: u8 = 3;
 /// RFC 5321 section 6.3: this many `Received:` lines means the message is looping.
 const MAX_RECEIVED: usize = 100;
 
+/// Runs a scenario up to a moment (events at that moment included) and returns the state then:
+/// the window shows mailboxes at its cursor this way. Deterministic, so it agrees with `run`.
+pub fn run_until(scenario: &Scenario, t_ms: u64) -> Outcome {
+    let mut until = scenario.clone();
+    until.run_until_ms = until.run_until_ms.min(t_ms);
+    run(&until)
+}
+
 /// Runs a scenario to the end and returns what happened.
 pub fn run(scenario: &Scenario) -> Outcome {
     let mut world = World::new(scenario);

@@ -34,3 +34,34 @@ fn the_seed_changes_the_latencies() {
         scenario.seed
     );
 }
+
+#[test]
+fn replaying_up_to_a_moment_agrees_with_the_whole_run() {
+    use mailsim::sim::{EventKind, run_until};
+    let scenario = load_file(&lesson_files()[0]).unwrap();
+    let whole = run(&scenario);
+    let delivered = whole
+        .trace
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Delivered)
+        .unwrap()
+        .t_ms;
+    let mx = scenario.host_by_name("mx.beta.example").unwrap();
+    let inbox = |o: &mailsim::sim::Outcome| {
+        o.state.stores[mx]
+            .get("bob@beta.example")
+            .unwrap()
+            .inbox()
+            .messages
+            .len()
+    };
+    assert_eq!(inbox(&run_until(&scenario, delivered - 1)), 0);
+    assert_eq!(inbox(&run_until(&scenario, delivered)), 1);
+    let prefix = run_until(&scenario, delivered).trace;
+    assert_eq!(
+        prefix.events[..],
+        whole.trace.events[..prefix.len()],
+        "the replay is the start of the run"
+    );
+}
