@@ -232,7 +232,12 @@ struct PanelState<'w> {
     replay: Res<'w, super::whatif::Replay>,
 }
 
-fn panels(mut contexts: EguiContexts, loaded: Res<Loaded>, state: PanelState) -> Result {
+fn panels(
+    mut contexts: EguiContexts,
+    loaded: Res<Loaded>,
+    state: PanelState,
+    mut last_cursor: Local<Option<Option<usize>>>,
+) -> Result {
     let PanelState {
         mut playback,
         mut filter,
@@ -347,39 +352,46 @@ fn panels(mut contexts: EguiContexts, loaded: Res<Loaded>, state: PanelState) ->
                             ui.selectable_value(&mut filter.host, Some(h), host.name.as_str());
                         }
                     });
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    for (i, e) in trace.events.iter().enumerate() {
-                        if !filter.shows(e) {
-                            continue;
-                        }
+                // Only the rows in view are laid out, so long traces stay quick; the list jumps
+                // to the current event only when the cursor moves, so it can be scrolled freely.
+                let shown: Vec<usize> = (0..trace.len())
+                    .filter(|&i| filter.shows(&trace.events[i]))
+                    .collect();
+                let row = 14.0;
+                let mut area = egui::ScrollArea::vertical().auto_shrink(false);
+                if *last_cursor != Some(playback.cursor) {
+                    *last_cursor = Some(playback.cursor);
+                    let at = playback
+                        .cursor
+                        .map_or(0, |c| shown.partition_point(|&i| i < c));
+                    let spaced = row + ui.spacing().item_spacing.y;
+                    area = area.vertical_scroll_offset((at as f32 * spaced - 300.0).max(0.0));
+                }
+                area.show_rows(ui, row, shown.len(), |ui, range| {
+                    // One line a row, as the row height assumes.
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+                    for &i in &shown[range] {
+                        let e = &trace.events[i];
                         let current = playback.cursor == Some(i);
                         let who = e.from.map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
                         let what = match e.kind {
-                            EventKind::ClientLine | EventKind::ServerLine => e
-                                .text()
-                                .lines()
-                                .next()
-                                .unwrap_or("")
-                                .chars()
-                                .take(28)
-                                .collect::<String>(),
+                            EventKind::ClientLine | EventKind::ServerLine => {
+                                e.text().lines().next().unwrap_or("").to_string()
+                            }
                             kind => format!("{kind:?}"),
                         };
+                        let line: String = format!("{} {who}: {what}", format_time(e.t_ms))
+                            .chars()
+                            .take(46)
+                            .collect();
                         let color = e
                             .protocol
                             .map(|p| to_egui(protocol_color(p)))
                             .unwrap_or(Color32::LIGHT_GRAY);
-                        let label = RichText::new(format!("{} {who}: {what}", format_time(e.t_ms)))
-                            .monospace()
-                            .size(11.0)
-                            .color(color);
-                        let response = ui.selectable_label(current, label);
-                        if response.clicked() {
+                        let label = RichText::new(line).monospace().size(10.5).color(color);
+                        if ui.selectable_label(current, label).clicked() {
                             playback.go_to(trace, i);
                             playback.playing = false;
-                        }
-                        if current {
-                            response.scroll_to_me(Some(egui::Align::Center));
                         }
                     }
                 });
