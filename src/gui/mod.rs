@@ -172,6 +172,7 @@ impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<View>()
             .init_resource::<SelectedHost>()
+            .init_resource::<SelectedLink>()
             .add_systems(Startup, |mut commands: Commands| {
                 commands.spawn(Camera2d);
             })
@@ -227,6 +228,17 @@ pub struct Presentation(pub bool);
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SelectedHost(pub Option<usize>);
 
+/// The link the user clicked (its ends in ascending order), when no host was hit.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SelectedLink(pub Option<(usize, usize)>);
+
+/// The distance from a point to a segment.
+fn distance_to_segment(p: Vec2, a: Vec2, b: Vec2) -> f32 {
+    let ab = b - a;
+    let t = ((p - a).dot(ab) / ab.length_squared().max(f32::EPSILON)).clamp(0.0, 1.0);
+    p.distance(a + ab * t)
+}
+
 /// The mouse over the diagram: where it is (when it is over the diagram, not a panel) and its
 /// buttons.
 #[derive(bevy::ecs::system::SystemParam)]
@@ -254,6 +266,7 @@ fn click_host(
     diagram: Option<Res<diagram::Diagram>>,
     mut pressed_at: Local<Option<Vec2>>,
     mut selected: ResMut<SelectedHost>,
+    mut link: ResMut<SelectedLink>,
     mut filter: ResMut<panels::EventFilter>,
 ) {
     let Some(diagram) = diagram else { return };
@@ -284,6 +297,19 @@ fn click_host(
         .map(|(h, _)| h);
     selected.0 = hit;
     filter.host = hit;
+    // No host: perhaps a link, within a few units of its line.
+    link.0 = if hit.is_some() {
+        None
+    } else {
+        let hosts = &diagram.layout.hosts;
+        diagram
+            .links
+            .iter()
+            .map(|&(a, b)| ((a, b), distance_to_segment(world, hosts[a], hosts[b])))
+            .filter(|(_, d)| *d < 8.0)
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+            .map(|(l, _)| l)
+    };
 }
 
 fn pan_and_zoom(

@@ -230,6 +230,7 @@ struct PanelState<'w> {
     whatif: ResMut<'w, super::whatif::WhatIf>,
     present: Res<'w, super::Presentation>,
     replay: Res<'w, super::whatif::Replay>,
+    link: Res<'w, super::SelectedLink>,
 }
 
 fn panels(
@@ -246,6 +247,7 @@ fn panels(
         mut whatif,
         present,
         replay,
+        link,
     } = state;
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
@@ -401,6 +403,25 @@ fn panels(
             .exact_size(RIGHT)
             .show(&mut root, |ui| {
                 host_card(ui, loaded.as_ref(), &playback, selected.0, &replay);
+                if let Some((a, b)) = link.0 {
+                    let down =
+                        super::whatif::link_is_down(&loaded.outcome.trace, (a, b), playback.cursor);
+                    ui.strong(format!(
+                        "Link {} to {}, {}",
+                        sc.hosts[a].name,
+                        sc.hosts[b].name,
+                        if down { "CUT" } else { "working" }
+                    ));
+                    let spec = sc.link_between(a, b);
+                    ui.label(format!(
+                        "latency {} to {} ms, loss {:.0}%",
+                        spec.latency_ms.0,
+                        spec.latency_ms.1,
+                        spec.loss * 100.0
+                    ));
+                    ui.small("D: cut it or mend it now (what-if); U: undo.");
+                    ui.separator();
+                }
                 message_inspector(ui, loaded.as_ref(), playback.cursor);
                 ui.separator();
                 resolver_panel(ui, loaded.as_ref(), &playback);
@@ -459,14 +480,29 @@ fn panels(
             .default_pos([LEFT + 16.0, TOP + 16.0])
             .show(ctx, |ui| {
                 let mut undo = None;
-                for (i, (at, host, down)) in whatif.changes.iter().enumerate() {
+                for (i, (at, target, down)) in whatif.changes.iter().enumerate() {
                     ui.horizontal(|ui| {
-                        let what = if *down { "goes down" } else { "comes back up" };
-                        ui.label(format!(
-                            "{}: {} {what}",
-                            format_time(*at),
-                            sc.hosts[*host].name
-                        ));
+                        let what = match (target, down) {
+                            (super::whatif::Target::Host(h), true) => {
+                                format!("{} goes down", sc.hosts[*h].name)
+                            }
+                            (super::whatif::Target::Host(h), false) => {
+                                format!("{} comes back up", sc.hosts[*h].name)
+                            }
+                            (super::whatif::Target::Link(a, b), true) => {
+                                format!(
+                                    "the link {} to {} is cut",
+                                    sc.hosts[*a].name, sc.hosts[*b].name
+                                )
+                            }
+                            (super::whatif::Target::Link(a, b), false) => {
+                                format!(
+                                    "the link {} to {} works again",
+                                    sc.hosts[*a].name, sc.hosts[*b].name
+                                )
+                            }
+                        };
+                        ui.label(format!("{}: {what}", format_time(*at)));
                         if ui.small_button("undo").clicked() {
                             undo = Some(i);
                         }

@@ -11,8 +11,8 @@ use crate::sim::{EventKind, Trace, run};
 /// The user's changes on top of the scenario file, in the order they were made.
 #[derive(Resource, Default, Clone, Debug, PartialEq, Eq)]
 pub struct WhatIf {
-    /// (when, host, down): the host goes down (true) or comes back up (false) then.
-    pub changes: Vec<(u64, HostId, bool)>,
+    /// (when, what, down): the host or link goes down (true) or comes back up (false) then.
+    pub changes: Vec<(u64, Target, bool)>,
     /// Set when the list changed and the run must be redone.
     pub dirty: bool,
 }
@@ -56,6 +56,28 @@ impl Plugin for WhatIfPlugin {
     }
 }
 
+/// What a what-if change acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Host(HostId),
+    /// A link, its two ends in ascending order.
+    Link(HostId, HostId),
+}
+
+/// Whether a link is cut at the cursor, by the trace's LinkDown and LinkUp events.
+pub fn link_is_down(trace: &Trace, (a, b): (HostId, HostId), cursor: Option<usize>) -> bool {
+    let Some(c) = cursor else { return false };
+    trace
+        .events
+        .iter()
+        .take(c + 1)
+        .fold(false, |down, e| match (e.kind, e.from, e.to) {
+            (EventKind::LinkDown, Some(x), Some(y)) if (x.min(y), x.max(y)) == (a, b) => true,
+            (EventKind::LinkUp, Some(x), Some(y)) if (x.min(y), x.max(y)) == (a, b) => false,
+            _ => down,
+        })
+}
+
 /// Whether a host is down at the cursor, by the trace's HostDown and HostUp events.
 pub fn is_down(trace: &Trace, host: HostId, cursor: Option<usize>) -> bool {
     let Some(c) = cursor else { return false };
@@ -72,13 +94,14 @@ pub fn is_down(trace: &Trace, host: HostId, cursor: Option<usize>) -> bool {
 }
 
 /// The scenario with the what-if faults added.
-pub fn with_changes(base: &Scenario, changes: &[(u64, HostId, bool)]) -> Scenario {
+pub fn with_changes(base: &Scenario, changes: &[(u64, Target, bool)]) -> Scenario {
     let mut scenario = base.clone();
-    for &(at_ms, host, down) in changes {
-        let kind = if down {
-            FaultKind::HostDown(host)
-        } else {
-            FaultKind::HostUp(host)
+    for &(at_ms, target, down) in changes {
+        let kind = match (target, down) {
+            (Target::Host(h), true) => FaultKind::HostDown(h),
+            (Target::Host(h), false) => FaultKind::HostUp(h),
+            (Target::Link(a, b), true) => FaultKind::LinkDown(a, b),
+            (Target::Link(a, b), false) => FaultKind::LinkUp(a, b),
         };
         scenario.faults.push(Fault { at_ms, kind });
     }
@@ -92,6 +115,7 @@ pub fn with_changes(base: &Scenario, changes: &[(u64, HostId, bool)]) -> Scenari
 fn toggle_key(
     keys: Res<ButtonInput<KeyCode>>,
     selected: Res<SelectedHost>,
+    link: Res<super::SelectedLink>,
     loaded: Res<Loaded>,
     playback: Res<Playback>,
     mut whatif: ResMut<WhatIf>,
@@ -102,9 +126,16 @@ fn toggle_key(
     if !keys.just_pressed(KeyCode::KeyD) {
         return;
     }
-    let Some(host) = selected.0 else { return };
-    let down = !is_down(&loaded.outcome.trace, host, playback.cursor);
-    whatif.changes.push((playback.now_ms as u64, host, down));
+    let trace = &loaded.outcome.trace;
+    let (target, down) = match (selected.0, link.0) {
+        (Some(h), _) => (Target::Host(h), !is_down(trace, h, playback.cursor)),
+        (None, Some(l)) => (
+            Target::Link(l.0, l.1),
+            !link_is_down(trace, l, playback.cursor),
+        ),
+        (None, None) => return,
+    };
+    whatif.changes.push((playback.now_ms as u64, target, down));
     whatif.dirty = true;
 }
 
@@ -133,7 +164,7 @@ mod tests {
         );
         let base = load_file(std::path::Path::new(path)).unwrap();
         let mx = base.host_by_name("mx.beta.example").unwrap();
-        let changed = with_changes(&base, &[(100, mx, true)]);
+        let changed = with_changes(&base, &[(100, Target::Host(mx), true)]);
         let outcome = run(&changed);
         // Down for good: the queue retries for the give-up time, then bounces (RFC 5321 4.5.4.1).
         assert!(
@@ -151,6 +182,34 @@ mod tests {
         assert_eq!(
             format!("{:?}", run(&undone).trace),
             format!("{:?}", run(&base).trace)
+        );
+    }
+
+    #[test]
+    fn cutting_a_link_shows_in_the_trace_and_the_message_waits() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/01-alice-writes-to-bob.ron"
+        );
+        let base = load_file(std::path::Path::new(path)).unwrap();
+        let smtp = base.host_by_name("smtp.alpha.example").unwrap();
+        let mx = base.host_by_name("mx.beta.example").unwrap();
+        let link = (smtp.min(mx), smtp.max(mx));
+        let outcome = run(&with_changes(
+            &base,
+            &[(100, Target::Link(link.0, link.1), true)],
+        ));
+        let trace = &outcome.trace;
+        let cut = trace
+            .events
+            .iter()
+            .position(|e| e.kind == EventKind::LinkDown)
+            .unwrap();
+        assert!(!link_is_down(trace, link, Some(cut - 1)));
+        assert!(link_is_down(trace, link, Some(cut)));
+        assert!(
+            trace.events.iter().any(|e| e.kind == EventKind::Deferred),
+            "the relay cannot get through and waits"
         );
     }
 }

@@ -1963,15 +1963,21 @@ impl<'s> World<'s> {
             FaultKind::LinkDown(a, b) => {
                 let (a, b) = (*a, *b);
                 self.links_down.push((a, b));
-                self.note(
+                let text = format!(
+                    "the link between {} and {} is cut",
+                    self.name(a),
+                    self.name(b)
+                );
+                let now = self.now;
+                self.emit(
                     EventKind::LinkDown,
-                    Some(a),
                     None,
-                    format!(
-                        "the link between {} and {} is cut",
-                        self.name(a),
-                        self.name(b)
-                    ),
+                    Some(a),
+                    Some(b),
+                    None,
+                    None,
+                    now,
+                    text,
                 );
                 self.break_connections(|c| {
                     (c.client == a && c.server == b) || (c.client == b && c.server == a)
@@ -1981,15 +1987,21 @@ impl<'s> World<'s> {
                 let (a, b) = (*a, *b);
                 self.links_down
                     .retain(|&(x, y)| !((x == a && y == b) || (x == b && y == a)));
-                self.note(
+                let text = format!(
+                    "the link between {} and {} works again",
+                    self.name(a),
+                    self.name(b)
+                );
+                let now = self.now;
+                self.emit(
                     EventKind::LinkUp,
-                    Some(a),
                     None,
-                    format!(
-                        "the link between {} and {} works again",
-                        self.name(a),
-                        self.name(b)
-                    ),
+                    Some(a),
+                    Some(b),
+                    None,
+                    None,
+                    now,
+                    text,
                 );
             }
             FaultKind::DnsChange {
