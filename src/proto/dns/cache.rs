@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use super::wire::{DnsMessage, RData, Rcode, Record, RecordType};
 
+/// How many CNAMEs a lookup follows: enough for any sane chain, and a loop ends.
+const MAX_CNAME_CHAIN: usize = 8;
+
 /// What the cache knows about a question.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CachedAnswer {
@@ -14,68 +17,56 @@ pub enum CachedAnswer {
     NoData,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Entry {
-    Records(Vec<Record>),
-    NxDomain,
-    NoData,
-}
-
-/// A TTL cache keyed by (name, type); BTreeMap so that listing it is deterministic.
+/// A TTL cache keyed by (name, type); BTreeMap so that listing it is deterministic. An entry is
+/// its expiry time (virtual ms) and the answer as stored, TTLs as received.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DnsCache {
-    entries: BTreeMap<(String, RecordType), (u64, Entry)>,
+    entries: BTreeMap<(String, RecordType), (u64, CachedAnswer)>,
 }
 
 impl DnsCache {
-    /// Looks a question up; follows a cached CNAME to its target.
+    /// Looks a question up; follows a cached CNAME to its target, and then the answer is the
+    /// chain with the target's records, or the target's negative answer.
     pub fn lookup(&self, name: &str, qtype: RecordType, now_ms: u64) -> Option<CachedAnswer> {
-        let mut name = name.to_string();
+        let mut name = name.trim_end_matches('.').to_ascii_lowercase();
         let mut chain = Vec::new();
-        for _ in 0..8 {
-            if let Some(found) = self.live(&name, qtype, now_ms) {
-                return Some(match found {
-                    CachedAnswer::Records(mut rs) => {
-                        chain.append(&mut rs);
-                        CachedAnswer::Records(chain)
-                    }
-                    other if chain.is_empty() => other,
-                    other => other,
-                });
+        for _ in 0..=MAX_CNAME_CHAIN {
+            match self.live(&name, qtype, now_ms) {
+                Some(CachedAnswer::Records(rs)) => {
+                    chain.extend(rs);
+                    return Some(CachedAnswer::Records(chain));
+                }
+                Some(negative) => return Some(negative),
+                None => {}
             }
-            if qtype == RecordType::Cname {
-                break;
-            }
-            if let Some(CachedAnswer::Records(rs)) = self.live(&name, RecordType::Cname, now_ms)
-                && let Some(RData::Cname(target)) = rs.first().map(|r| r.data.clone())
-            {
-                chain.extend(rs);
-                name = target;
-                continue;
-            }
-            // A name known not to exist has no records of any type.
-            let all_types =
-                (name.clone(), RecordType::A)..=(name.clone(), RecordType::Other(u16::MAX));
-            let nx = self
-                .entries
-                .range(all_types)
-                .any(|(_, (expires, e))| *e == Entry::NxDomain && *expires > now_ms);
-            if nx && chain.is_empty() {
+            if self.known_not_to_exist(&name, now_ms) {
                 return Some(CachedAnswer::NxDomain);
             }
-            break;
+            if qtype == RecordType::Cname {
+                return None;
+            }
+            let Some(CachedAnswer::Records(alias)) = self.live(&name, RecordType::Cname, now_ms)
+            else {
+                return None;
+            };
+            let Some(RData::Cname(target)) = alias.first().map(|r| r.data.clone()) else {
+                return None;
+            };
+            chain.extend(alias);
+            name = target;
         }
         None
     }
 
+    /// An unexpired entry, its records' TTLs cut to what is left.
     fn live(&self, name: &str, qtype: RecordType, now_ms: u64) -> Option<CachedAnswer> {
-        let (expires, entry) = self.entries.get(&(name.to_string(), qtype))?;
+        let (expires, answer) = self.entries.get(&(name.to_string(), qtype))?;
         if *expires <= now_ms {
             return None;
         }
-        let left = ((expires - now_ms) / 1000) as u32;
-        Some(match entry {
-            Entry::Records(rs) => CachedAnswer::Records(
+        let left = u32::try_from((expires - now_ms) / 1000).unwrap_or(u32::MAX);
+        Some(match answer {
+            CachedAnswer::Records(rs) => CachedAnswer::Records(
                 rs.iter()
                     .map(|r| Record {
                         ttl: left,
@@ -83,80 +74,113 @@ impl DnsCache {
                     })
                     .collect(),
             ),
-            Entry::NxDomain => CachedAnswer::NxDomain,
-            Entry::NoData => CachedAnswer::NoData,
+            negative => negative.clone(),
         })
     }
 
-    /// Stores what a response teaches: every RRset in it, or the negative answer.
+    /// An NXDOMAIN is about the name, whatever type was asked: it has no records at all.
+    fn known_not_to_exist(&self, name: &str, now_ms: u64) -> bool {
+        self.of_name(name)
+            .any(|(_, (expires, a))| *a == CachedAnswer::NxDomain && *expires > now_ms)
+    }
+
+    fn of_name<'a>(
+        &'a self,
+        name: &str,
+    ) -> impl Iterator<Item = (&'a (String, RecordType), &'a (u64, CachedAnswer))> {
+        let all_types =
+            (name.to_string(), RecordType::A)..=(name.to_string(), RecordType::Other(u16::MAX));
+        self.entries.range(all_types)
+    }
+
+    /// Stores what a response teaches: every RRset in its answer and additional sections, each
+    /// under its own name and type, and the negative answer if it is one. Expired entries go.
     pub fn store(&mut self, response: &DnsMessage, now_ms: u64) {
+        if !response.response {
+            return;
+        }
+        self.entries.retain(|_, (expires, _)| *expires > now_ms);
         let mut sets: BTreeMap<(String, RecordType), Vec<Record>> = BTreeMap::new();
         for r in response.answers.iter().chain(&response.additional) {
-            sets.entry((r.name.clone(), r.data.rtype()))
-                .or_default()
-                .push(r.clone());
-        }
-        for (key, records) in sets {
-            let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
-            if ttl > 0 {
-                self.entries.insert(
-                    key,
-                    (now_ms + u64::from(ttl) * 1000, Entry::Records(records)),
-                );
+            let set = sets.entry((r.name.clone(), r.data.rtype())).or_default();
+            if !set.iter().any(|s| s.data == r.data) {
+                set.push(r.clone());
             }
+        }
+        for ((name, rtype), records) in sets {
+            // RFC 2181 section 5.2: an RRset has one TTL; if they differ, the smallest holds.
+            let ttl = records.iter().map(|r| usable_ttl(r.ttl)).min().unwrap_or(0);
+            if ttl == 0 {
+                continue;
+            }
+            // The name exists after all: forget that it did not.
+            let stale: Vec<_> = self
+                .of_name(&name)
+                .filter(|(_, (_, a))| *a == CachedAnswer::NxDomain)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in stale {
+                self.entries.remove(&k);
+            }
+            self.entries.insert(
+                (name, rtype),
+                (expiry(now_ms, ttl), CachedAnswer::Records(records)),
+            );
         }
         let Some(q) = response.questions.first() else {
             return;
         };
+        // RFC 2308 section 5: a negative answer lives for the smaller of the SOA's TTL and its
+        // MINIMUM; without a SOA it is not cached at all.
         let negative_ttl = response
             .authority
             .iter()
             .find_map(|r| match r.data {
-                RData::Soa { minimum, .. } => Some(minimum.min(r.ttl)),
+                RData::Soa { minimum, .. } => Some(usable_ttl(minimum.min(r.ttl))),
                 _ => None,
             })
             .unwrap_or(0);
         if negative_ttl == 0 {
             return;
         }
-        let expires = now_ms + u64::from(negative_ttl) * 1000;
-        // The last name of the CNAME chain is the one the negative answer is about.
+        // A negative answer after a CNAME chain is about the chain's last name (RFC 2308
+        // sections 2.1 and 2.2).
         let mut owner = q.name.clone();
-        for r in &response.answers {
-            if let RData::Cname(t) = &r.data
-                && r.name == owner
-            {
-                owner = t.clone();
+        if q.qtype != RecordType::Cname {
+            for r in &response.answers {
+                if let RData::Cname(target) = &r.data
+                    && r.name == owner
+                {
+                    owner = target.clone();
+                }
             }
         }
-        let answered = response.answers.iter().any(|r| r.data.rtype() == q.qtype);
-        match response.rcode {
-            Rcode::NxDomain => {
-                self.entries
-                    .insert((owner, q.qtype), (expires, Entry::NxDomain));
+        let negative = match response.rcode {
+            Rcode::NxDomain => CachedAnswer::NxDomain,
+            Rcode::NoError if !response.answers.iter().any(|r| r.data.rtype() == q.qtype) => {
+                CachedAnswer::NoData
             }
-            Rcode::NoError if !answered => {
-                self.entries
-                    .insert((owner, q.qtype), (expires, Entry::NoData));
-            }
-            _ => {}
-        }
+            _ => return,
+        };
+        self.entries
+            .insert((owner, q.qtype), (expiry(now_ms, negative_ttl), negative));
     }
 
-    /// What the cache holds now: (name, type, seconds left, the records or the negative answer).
+    /// What the cache holds now, in (name, type) order: the name, the type, the seconds left,
+    /// and the records (with the TTL left) or the negative answer.
     pub fn entries(&self, now_ms: u64) -> Vec<(String, RecordType, u64, String)> {
         self.entries
             .iter()
             .filter(|(_, (expires, _))| *expires > now_ms)
-            .map(|((name, t), (expires, e))| {
-                let summary = match e {
-                    Entry::Records(rs) => rs
+            .map(|((name, t), (expires, _))| {
+                let summary = match self.live(name, *t, now_ms) {
+                    Some(CachedAnswer::Records(rs)) => rs
                         .iter()
                         .map(|r| r.to_string())
                         .collect::<Vec<_>>()
                         .join("; "),
-                    Entry::NxDomain => "NXDOMAIN".to_string(),
-                    Entry::NoData => format!("no {t} records"),
+                    Some(CachedAnswer::NxDomain) => "NXDOMAIN".to_string(),
+                    _ => format!("no {t} records"),
                 };
                 (name.clone(), *t, (expires - now_ms) / 1000, summary)
             })
@@ -167,6 +191,7 @@ impl DnsCache {
         self.entries.clear();
     }
 
+    /// How many entries are held; expired ones count until the next `store` sweeps them out.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -176,18 +201,34 @@ impl DnsCache {
     }
 }
 
+/// RFC 2181 section 8: a TTL with the top bit set is taken as zero.
+fn usable_ttl(ttl: u32) -> u32 {
+    if ttl > i32::MAX as u32 { 0 } else { ttl }
+}
+
+fn expiry(now_ms: u64, ttl_s: u32) -> u64 {
+    now_ms.saturating_add(u64::from(ttl_s) * 1000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proto::dns::{Authority, Zone};
     use std::net::Ipv4Addr;
 
-    fn authority() -> Authority {
-        let rec = |name: &str, ttl, data| Record {
-            name: String::from(name),
+    fn rec(name: &str, ttl: u32, data: RData) -> Record {
+        Record {
+            name: name.into(),
             ttl,
             data,
-        };
+        }
+    }
+
+    fn mx_ip() -> RData {
+        RData::A(Ipv4Addr::new(192, 0, 2, 1))
+    }
+
+    fn authority() -> Authority {
         Authority {
             zones: vec![Zone {
                 origin: "beta.example".into(),
@@ -200,11 +241,16 @@ mod tests {
                             exchange: "mx.beta.example".into(),
                         },
                     ),
-                    rec("mx.beta.example", 60, RData::A(Ipv4Addr::new(192, 0, 2, 1))),
+                    rec("mx.beta.example", 60, mx_ip()),
                     rec(
                         "mail.beta.example",
                         60,
                         RData::Cname("mx.beta.example".into()),
+                    ),
+                    rec(
+                        "gone.beta.example",
+                        60,
+                        RData::Cname("no.beta.example".into()),
                     ),
                 ],
                 negative_ttl: 30,
@@ -216,20 +262,25 @@ mod tests {
         cache.store(&authority().answer(&DnsMessage::query(1, name, t)), now);
     }
 
+    fn ttls(answer: Option<CachedAnswer>) -> Vec<u32> {
+        match answer {
+            Some(CachedAnswer::Records(rs)) => rs.iter().map(|r| r.ttl).collect(),
+            other => panic!("not records: {other:?}"),
+        }
+    }
+
     #[test]
     fn answers_expire_exactly_at_their_ttl() {
         let mut c = DnsCache::default();
         learn(&mut c, "beta.example", RecordType::Mx, 1_000);
-        assert!(matches!(
-            c.lookup("beta.example", RecordType::Mx, 60_999),
-            Some(CachedAnswer::Records(_))
-        ));
+        assert_eq!(ttls(c.lookup("beta.example", RecordType::Mx, 1_000)), [60]);
+        assert_eq!(ttls(c.lookup("beta.example", RecordType::Mx, 60_999)), [0]);
         assert_eq!(c.lookup("beta.example", RecordType::Mx, 61_000), None);
-        // The glue A record from the additional section is cached too.
-        match c.lookup("mx.beta.example", RecordType::A, 2_000) {
-            Some(CachedAnswer::Records(rs)) => assert_eq!(rs[0].ttl, 59),
-            other => panic!("{other:?}"),
-        }
+        // The exchanger's A record from the additional section is cached too, under its name.
+        assert_eq!(
+            ttls(c.lookup("mx.beta.example", RecordType::A, 2_000)),
+            [59]
+        );
     }
 
     #[test]
@@ -237,39 +288,216 @@ mod tests {
         let mut c = DnsCache::default();
         learn(&mut c, "nosuch.beta.example", RecordType::Mx, 0);
         learn(&mut c, "mx.beta.example", RecordType::Mx, 0);
-        assert_eq!(
-            c.lookup("nosuch.beta.example", RecordType::Mx, 29_999),
-            Some(CachedAnswer::NxDomain)
-        );
-        assert_eq!(
-            c.lookup("nosuch.beta.example", RecordType::A, 1),
-            Some(CachedAnswer::NxDomain)
-        );
+        let nx = Some(CachedAnswer::NxDomain);
+        assert_eq!(c.lookup("nosuch.beta.example", RecordType::Mx, 29_999), nx);
+        // A name that does not exist has no records of any type.
+        assert_eq!(c.lookup("nosuch.beta.example", RecordType::A, 1), nx);
         assert_eq!(
             c.lookup("mx.beta.example", RecordType::Mx, 1),
             Some(CachedAnswer::NoData)
         );
+        // NODATA is about the one type.
+        assert_eq!(c.lookup("mx.beta.example", RecordType::Ns, 1), None);
         assert_eq!(
             c.lookup("nosuch.beta.example", RecordType::Mx, 30_000),
             None
         );
+        assert_eq!(c.lookup("mx.beta.example", RecordType::Mx, 30_000), None);
+    }
+
+    #[test]
+    fn a_negative_answer_lives_no_longer_than_its_soa() {
+        // RFC 2308 section 5: the smaller of the SOA's TTL (10) and its MINIMUM (30).
+        let mut reply = DnsMessage::query(1, "no.beta.example", RecordType::A);
+        reply.response = true;
+        reply.rcode = Rcode::NxDomain;
+        reply.authority.push(rec(
+            "beta.example",
+            10,
+            RData::Soa {
+                mname: "ns.beta.example".into(),
+                rname: "hostmaster.beta.example".into(),
+                serial: 1,
+                refresh: 2,
+                retry: 3,
+                expire: 4,
+                minimum: 30,
+            },
+        ));
+        let mut c = DnsCache::default();
+        c.store(&reply, 0);
+        assert_eq!(
+            c.lookup("no.beta.example", RecordType::A, 9_999),
+            Some(CachedAnswer::NxDomain)
+        );
+        assert_eq!(c.lookup("no.beta.example", RecordType::A, 10_000), None);
+        // Without a SOA a negative answer is not cached at all.
+        reply.authority.clear();
+        c.clear();
+        c.store(&reply, 0);
+        assert!(c.is_empty());
     }
 
     #[test]
     fn a_cached_cname_is_followed() {
         let mut c = DnsCache::default();
         learn(&mut c, "mail.beta.example", RecordType::A, 0);
-        match c.lookup("mail.beta.example", RecordType::A, 1) {
+        match c.lookup("mail.beta.example", RecordType::A, 1_000) {
             Some(CachedAnswer::Records(rs)) => {
-                assert_eq!(rs.len(), 2);
-                assert_eq!(rs[1].data, RData::A(Ipv4Addr::new(192, 0, 2, 1)));
+                assert_eq!(
+                    rs,
+                    [
+                        rec(
+                            "mail.beta.example",
+                            59,
+                            RData::Cname("mx.beta.example".into())
+                        ),
+                        rec("mx.beta.example", 59, mx_ip()),
+                    ]
+                );
             }
             other => panic!("{other:?}"),
         }
-        assert!(
-            c.entries(1)
-                .iter()
-                .any(|e| e.0 == "mail.beta.example" && e.1 == RecordType::Cname)
+        // Each link is kept under its own name and type.
+        let keys: Vec<_> = c.entries(1).into_iter().map(|e| (e.0, e.1)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("mail.beta.example".to_string(), RecordType::Cname),
+                ("mx.beta.example".to_string(), RecordType::A),
+            ]
         );
+        // Only the CNAME, when that is what is asked.
+        assert_eq!(
+            ttls(c.lookup("mail.beta.example", RecordType::Cname, 0)),
+            [60]
+        );
+        // The alias leads to what is known of the target, negative answers included.
+        learn(&mut c, "beta.example", RecordType::Mx, 0);
+        learn(&mut c, "mx.beta.example", RecordType::Mx, 0);
+        assert_eq!(
+            c.lookup("mail.beta.example", RecordType::Mx, 0),
+            Some(CachedAnswer::NoData)
+        );
+        assert_eq!(c.lookup("mail.beta.example", RecordType::Ns, 0), None);
+    }
+
+    #[test]
+    fn a_cname_to_nowhere_is_cached_as_nxdomain_for_its_target() {
+        let mut c = DnsCache::default();
+        learn(&mut c, "gone.beta.example", RecordType::A, 0);
+        assert_eq!(
+            c.lookup("gone.beta.example", RecordType::A, 0),
+            Some(CachedAnswer::NxDomain)
+        );
+        assert_eq!(
+            c.lookup("no.beta.example", RecordType::Mx, 0),
+            Some(CachedAnswer::NxDomain)
+        );
+        // Once the alias expires (60 s) nothing is known; the target's NXDOMAIN lasts 30 s.
+        assert_eq!(c.lookup("gone.beta.example", RecordType::A, 30_000), None);
+    }
+
+    #[test]
+    fn a_cname_loop_in_the_cache_ends() {
+        let mut reply = DnsMessage::query(1, "a.example", RecordType::A);
+        reply.response = true;
+        reply.answers = vec![
+            rec("a.example", 60, RData::Cname("b.example".into())),
+            rec("b.example", 60, RData::Cname("a.example".into())),
+        ];
+        let mut c = DnsCache::default();
+        c.store(&reply, 0);
+        assert_eq!(c.lookup("a.example", RecordType::A, 0), None);
+    }
+
+    #[test]
+    fn news_of_a_name_replaces_its_nxdomain() {
+        // As if the name had been added to the zone since the NXDOMAIN was learned.
+        let mut reply = DnsMessage::query(1, "mx.beta.example", RecordType::Mx);
+        reply.response = true;
+        reply.rcode = Rcode::NxDomain;
+        reply.authority = authority()
+            .answer(&DnsMessage::query(1, "no.beta.example", RecordType::Mx))
+            .authority;
+        let mut c = DnsCache::default();
+        c.store(&reply, 0);
+        assert_eq!(
+            c.lookup("mx.beta.example", RecordType::A, 0),
+            Some(CachedAnswer::NxDomain)
+        );
+        learn(&mut c, "mx.beta.example", RecordType::A, 0);
+        assert_eq!(ttls(c.lookup("mx.beta.example", RecordType::A, 0)), [60]);
+        assert_eq!(c.lookup("mx.beta.example", RecordType::Ns, 0), None);
+    }
+
+    #[test]
+    fn only_responses_with_a_usable_ttl_are_kept() {
+        let mut c = DnsCache::default();
+        c.store(&DnsMessage::query(1, "beta.example", RecordType::Mx), 0);
+        let mut reply = DnsMessage::query(1, "x.example", RecordType::A);
+        reply.response = true;
+        reply.answers = vec![
+            rec("x.example", 0, mx_ip()),
+            // RFC 2181 section 8: the top bit set means zero.
+            rec("y.example", 0x8000_0000, mx_ip()),
+        ];
+        c.store(&reply, 0);
+        let mut refused = DnsMessage::query(1, "x.example", RecordType::A);
+        refused.response = true;
+        refused.rcode = Rcode::Refused;
+        c.store(&refused, 0);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn entries_list_what_is_live_in_order() {
+        let mut c = DnsCache::default();
+        learn(&mut c, "nosuch.beta.example", RecordType::A, 0);
+        learn(&mut c, "beta.example", RecordType::Mx, 0);
+        learn(&mut c, "mx.beta.example", RecordType::Mx, 0);
+        assert_eq!(c.len(), 4);
+        assert_eq!(
+            c.entries(10_500),
+            [
+                (
+                    "beta.example".to_string(),
+                    RecordType::Mx,
+                    49,
+                    "beta.example. 49 IN MX 10 mx.beta.example.".to_string()
+                ),
+                (
+                    "mx.beta.example".to_string(),
+                    RecordType::A,
+                    49,
+                    "mx.beta.example. 49 IN A 192.0.2.1".to_string()
+                ),
+                (
+                    "mx.beta.example".to_string(),
+                    RecordType::Mx,
+                    19,
+                    "no MX records".to_string()
+                ),
+                (
+                    "nosuch.beta.example".to_string(),
+                    RecordType::A,
+                    19,
+                    "NXDOMAIN".to_string()
+                ),
+            ]
+        );
+        // Expired entries are not listed, and the next store sweeps them out.
+        assert_eq!(c.entries(30_000).len(), 2);
+        learn(&mut c, "mail.beta.example", RecordType::Cname, 30_000);
+        assert_eq!(c.len(), 3);
+        c.clear();
+        assert!(c.is_empty() && c.entries(0).is_empty());
+    }
+
+    #[test]
+    fn lookups_ignore_case_and_the_final_dot() {
+        let mut c = DnsCache::default();
+        learn(&mut c, "beta.example", RecordType::Mx, 0);
+        assert_eq!(ttls(c.lookup("Beta.EXAMPLE.", RecordType::Mx, 0)), [60]);
     }
 }

@@ -99,7 +99,7 @@ pub struct Record {
     pub data: RData,
 }
 
-/// A name as a zone file writes it: with the final dot.
+/// A name as a zone file writes it: with the final dot, so the root is ".".
 fn dotted(name: &str) -> String {
     format!("{name}.")
 }
@@ -107,19 +107,16 @@ fn dotted(name: &str) -> String {
 impl fmt::Display for Record {
     /// Zone-file style: `mx1.beta.example. 3600 IN A 192.0.2.20`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = if self.name.is_empty() {
-            ".".to_string()
-        } else {
-            dotted(&self.name)
-        };
-        write!(f, "{name} {} IN {} ", self.ttl, self.data.rtype())?;
+        write!(
+            f,
+            "{} {} IN {} ",
+            dotted(&self.name),
+            self.ttl,
+            self.data.rtype()
+        )?;
         match &self.data {
             RData::A(ip) => write!(f, "{ip}"),
             RData::Ns(n) | RData::Cname(n) => write!(f, "{}", dotted(n)),
-            RData::Mx {
-                preference,
-                exchange,
-            } if exchange.is_empty() => write!(f, "{preference} ."),
             RData::Mx {
                 preference,
                 exchange,
@@ -138,7 +135,14 @@ impl fmt::Display for Record {
                 dotted(mname),
                 dotted(rname)
             ),
-            RData::Other { data, .. } => write!(f, "\\# {}", data.len()),
+            // The generic form of RFC 3597 section 5.
+            RData::Other { data, .. } => {
+                write!(f, "\\# {}", data.len())?;
+                if !data.is_empty() {
+                    write!(f, " ")?;
+                }
+                data.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
         }
     }
 }
@@ -247,6 +251,8 @@ impl fmt::Display for DnsError {
 impl std::error::Error for DnsError {}
 
 const CLASS_IN: u16 = 1;
+/// The EDNS pseudo-record (RFC 6891 section 6.1.1).
+const TYPE_OPT: u16 = 41;
 
 impl DnsMessage {
     /// A standard query with recursion desired, as a stub resolver sends it.
@@ -334,7 +340,16 @@ impl DnsMessage {
         let mut sections: [Vec<Record>; 3] = Default::default();
         for (i, section) in sections.iter_mut().enumerate() {
             for _ in 0..counts[i + 1] {
-                section.push(r.record()?);
+                let (record, class) = r.record()?;
+                // dig adds an EDNS OPT pseudo-record whose class is its UDP payload size (RFC 6891
+                // section 6.1.2). It is no data: skip it, and the answer is plain RFC 1035 DNS.
+                if i == 2 && record.data.rtype() == RecordType::Other(TYPE_OPT) {
+                    continue;
+                }
+                if class != CLASS_IN {
+                    return Err(DnsError::UnsupportedClass(class));
+                }
+                section.push(record);
             }
         }
         let [answers, authority, additional] = sections;
@@ -363,6 +378,9 @@ impl DnsMessage {
         if self.authoritative {
             flags.push("aa");
         }
+        if self.truncated {
+            flags.push("tc");
+        }
         if self.recursion_desired {
             flags.push("rd");
         }
@@ -377,12 +395,11 @@ impl DnsMessage {
             flags.join(" ")
         );
         for q in &self.questions {
-            let name = if q.name.is_empty() {
-                ".".to_string()
-            } else {
-                dotted(&q.name)
-            };
-            out.push_str(&format!(";; QUESTION: {name} IN {}\n", q.qtype));
+            out.push_str(&format!(
+                ";; QUESTION: {} IN {}\n",
+                dotted(&q.name),
+                q.qtype
+            ));
         }
         for (title, records) in [
             ("ANSWER", &self.answers),
@@ -415,26 +432,25 @@ impl Writer {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
+    /// Writes a name, its longest suffix already written replaced by a pointer (RFC 1035
+    /// section 4.1.4). Empty labels (a stray dot) are skipped: a zero octet would end the name.
     fn name(&mut self, name: &str) {
-        let mut rest = name;
-        loop {
-            if rest.is_empty() {
-                self.buf.push(0);
-                return;
-            }
-            if let Some((_, off)) = self.names.iter().find(|(n, _)| n == rest) {
+        let labels: Vec<&str> = name.split('.').filter(|l| !l.is_empty()).collect();
+        for i in 0..labels.len() {
+            let suffix = labels[i..].join(".");
+            if let Some((_, off)) = self.names.iter().find(|(n, _)| *n == suffix) {
                 self.u16(0xC000 | off);
                 return;
             }
-            if self.buf.len() < 0x3FFF {
-                self.names.push((rest.to_string(), self.buf.len() as u16));
+            // A pointer holds a 14-bit offset.
+            if self.buf.len() <= 0x3FFF {
+                self.names.push((suffix, self.buf.len() as u16));
             }
-            let (label, tail) = rest.split_once('.').unwrap_or((rest, ""));
-            let label = &label.as_bytes()[..label.len().min(63)];
+            let label = &labels[i].as_bytes()[..labels[i].len().min(63)];
             self.buf.push(label.len() as u8);
             self.buf.extend_from_slice(label);
-            rest = tail;
         }
+        self.buf.push(0);
     }
 
     fn record(&mut self, r: &Record) {
@@ -499,13 +515,15 @@ impl Reader<'_> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A possibly compressed name (RFC 1035 section 4.1.4), lower-cased.
+    /// A possibly compressed name (RFC 1035 section 4.1.4), lower-cased. Pointers are followed
+    /// at most 64 times, so a loop ends in an error rather than hanging.
     fn name(&mut self) -> Result<String, DnsError> {
         let mut labels: Vec<String> = Vec::new();
         let mut pos = self.pos;
         let mut jumped = false;
         let mut jumps = 0;
-        let mut total = 0usize;
+        // The wire length: each label with its length octet, and the final zero octet.
+        let mut total = 1usize;
         loop {
             let len = *self.buf.get(pos).ok_or(DnsError::Truncated)? as usize;
             match len & 0xC0 {
@@ -548,13 +566,11 @@ impl Reader<'_> {
         Ok(labels.join("."))
     }
 
-    fn record(&mut self) -> Result<Record, DnsError> {
+    /// A record and its CLASS, which the caller checks (an OPT record's is no class).
+    fn record(&mut self) -> Result<(Record, u16), DnsError> {
         let name = self.name()?;
         let rtype = self.u16()?;
         let class = self.u16()?;
-        if class != CLASS_IN {
-            return Err(DnsError::UnsupportedClass(class));
-        }
         let ttl = self.u32()?;
         let len = self.u16()? as usize;
         let start = self.pos;
@@ -596,7 +612,7 @@ impl Reader<'_> {
         if self.pos != end {
             return Err(DnsError::BadRecord("RDLENGTH does not match the data"));
         }
-        Ok(Record { name, ttl, data })
+        Ok((Record { name, ttl, data }, class))
     }
 }
 
@@ -691,22 +707,158 @@ mod tests {
 
     #[test]
     fn a_hand_built_mx_response_parses() {
-        let mut b = vec![0x12, 0x34, 0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0];
-        b.extend_from_slice(b"\x04beta\x07example\x00\x00\x0f\x00\x01");
-        // Answer: the name as a pointer to offset 12, MX IN, TTL 3600, RDLENGTH 8.
-        b.extend_from_slice(&[0xC0, 12, 0, 15, 0, 1, 0, 0, 0x0E, 0x10, 0, 8, 0, 10]);
+        // Header: id 0x1234, QR AA RD, NOERROR; one question, one answer, one additional.
+        let mut b = vec![0x12, 0x34, 0x85, 0x00, 0, 1, 0, 1, 0, 0, 0, 1];
+        // Question at offset 12: beta.example MX IN.
+        b.extend_from_slice(b"\x04beta\x07example\x00");
+        b.extend_from_slice(&[0, 15, 0, 1]);
+        // Answer at offset 30: the owner a pointer to 12, MX IN, TTL 3600, RDLENGTH 8.
+        b.extend_from_slice(&[0xC0, 12, 0, 15, 0, 1, 0, 0, 0x0E, 0x10, 0, 8]);
+        // RDATA at offset 42: preference 10, then "mx1" and a pointer to "beta.example".
+        b.extend_from_slice(&[0, 10]);
         b.extend_from_slice(b"\x03mx1\xC0\x0C");
+        // Additional: the owner a pointer to "mx1" at 44 (itself ending in a pointer), A IN.
+        b.extend_from_slice(&[0xC0, 44, 0, 1, 0, 1, 0, 0, 0x0E, 0x10, 0, 4, 192, 0, 2, 20]);
         let m = DnsMessage::decode(&b).unwrap();
         assert_eq!(m.id, 0x1234);
-        assert!(m.response && m.authoritative);
+        assert!(m.response && m.authoritative && m.recursion_desired);
+        assert!(!m.recursion_available && !m.truncated);
+        assert_eq!(m.rcode, Rcode::NoError);
         assert_eq!(
-            m.answers[0].data,
-            RData::Mx {
-                preference: 10,
-                exchange: "mx1.beta.example".into()
-            }
+            m.questions,
+            vec![Question {
+                name: "beta.example".into(),
+                qtype: RecordType::Mx
+            }]
         );
-        assert_eq!(m.answers[0].ttl, 3600);
+        assert_eq!(
+            m.answers,
+            vec![Record {
+                name: "beta.example".into(),
+                ttl: 3600,
+                data: RData::Mx {
+                    preference: 10,
+                    exchange: "mx1.beta.example".into()
+                },
+            }]
+        );
+        assert_eq!(
+            m.additional[0].to_string(),
+            "mx1.beta.example. 3600 IN A 192.0.2.20"
+        );
+        // Our encoder compresses the same way, to the byte.
+        assert_eq!(m.encode(), b);
+    }
+
+    #[test]
+    fn a_dig_query_with_edns_is_read_without_its_opt_record() {
+        // What `dig beta.example MX` sends: RD and AD set, an OPT record asking for 1232 octets.
+        let mut b = vec![0xBE, 0xEF, 0x01, 0x20, 0, 1, 0, 0, 0, 0, 0, 1];
+        b.extend_from_slice(b"\x04beta\x07example\x00\x00\x0f\x00\x01");
+        b.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 12]);
+        b.extend_from_slice(&[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]); // a COOKIE option
+        let m = DnsMessage::decode(&b).unwrap();
+        assert_eq!(m, DnsMessage::query(0xBEEF, "beta.example", RecordType::Mx));
+    }
+
+    #[test]
+    fn other_classes_and_bad_names_are_errors() {
+        let header = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        let mut chaos = header.to_vec();
+        chaos.extend_from_slice(b"\x07version\x04bind\x00\x00\x10\x00\x03");
+        assert_eq!(
+            DnsMessage::decode(&chaos),
+            Err(DnsError::UnsupportedClass(3))
+        );
+        // 0x40 and 0x80 label types are reserved (RFC 1035 section 4.1.4; RFC 6891 section 5).
+        let mut reserved = header.to_vec();
+        reserved.extend_from_slice(&[0x41, b'a', 0, 0, 1, 0, 1]);
+        assert_eq!(DnsMessage::decode(&reserved), Err(DnsError::BadLabel));
+        // Five labels of 63 octets make 321 octets, over the 255 of RFC 1035 section 3.1.
+        let mut long = header.to_vec();
+        for _ in 0..5 {
+            long.push(63);
+            long.extend_from_slice(&[b'a'; 63]);
+        }
+        long.extend_from_slice(&[0, 0, 1, 0, 1]);
+        assert_eq!(DnsMessage::decode(&long), Err(DnsError::NameTooLong));
+        // A label may not hold a dot: it would read as two.
+        let mut dotted = header.to_vec();
+        dotted.extend_from_slice(b"\x03a.b\x00\x00\x01\x00\x01");
+        assert_eq!(DnsMessage::decode(&dotted), Err(DnsError::BadLabel));
+        // Counts that the bytes cannot hold are refused before anything is allocated.
+        let absurd = [0, 1, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0];
+        assert_eq!(DnsMessage::decode(&absurd), Err(DnsError::Truncated));
+    }
+
+    #[test]
+    fn stray_dots_in_names_still_encode_a_valid_name() {
+        let m = DnsMessage::query(1, "beta..example.", RecordType::A);
+        let back = DnsMessage::decode(&m.encode()).unwrap();
+        assert_eq!(back.questions[0].name, "beta.example");
+    }
+
+    #[test]
+    fn records_display_in_zone_file_style() {
+        let rec = |name: &str, data| Record {
+            name: name.into(),
+            ttl: 3600,
+            data,
+        };
+        let lines: Vec<String> = [
+            rec("mx1.beta.example", RData::A(Ipv4Addr::new(192, 0, 2, 20))),
+            rec(
+                "beta.example",
+                RData::Mx {
+                    preference: 10,
+                    exchange: "mx1.beta.example".into(),
+                },
+            ),
+            rec(
+                "noreply.example",
+                RData::Mx {
+                    preference: 0,
+                    exchange: String::new(),
+                },
+            ),
+            rec("www.beta.example", RData::Cname("beta.example".into())),
+            rec("", RData::Ns("a.root-servers.example".into())),
+            rec(
+                "beta.example",
+                RData::Other {
+                    rtype: 16,
+                    data: vec![2, b'h', b'i'],
+                },
+            ),
+        ]
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                "mx1.beta.example. 3600 IN A 192.0.2.20",
+                "beta.example. 3600 IN MX 10 mx1.beta.example.",
+                "noreply.example. 3600 IN MX 0 .",
+                "www.beta.example. 3600 IN CNAME beta.example.",
+                ". 3600 IN NS a.root-servers.example.",
+                "beta.example. 3600 IN TYPE16 \\# 3 026869",
+            ]
+        );
+    }
+
+    #[test]
+    fn dig_text_of_an_mx_answer() {
+        assert_eq!(
+            mx_answer().to_dig_text(),
+            ";; ->>HEADER<<- response, status: NOERROR, id: 7, flags: qr aa rd\n\
+             ;; QUESTION: beta.example. IN MX\n\
+             ;; ANSWER:\n\
+             beta.example. 3600 IN MX 10 mx1.beta.example.\n\
+             beta.example. 3600 IN MX 20 mx2.beta.example.\n\
+             ;; ADDITIONAL:\n\
+             mx1.beta.example. 3600 IN A 192.0.2.20"
+        );
     }
 
     #[test]
@@ -742,6 +894,21 @@ mod tests {
     }
 
     fn record() -> impl Strategy<Value = Record> {
+        let soa = (name(), name(), any::<[u32; 5]>()).prop_map(|(mname, rname, n)| RData::Soa {
+            mname,
+            rname,
+            serial: n[0],
+            refresh: n[1],
+            retry: n[2],
+            expire: n[3],
+            minimum: n[4],
+        });
+        // Types the decoder does not know, OPT (41) aside: it is dropped on reading.
+        let other = (
+            (16u16..41).prop_union(42..300),
+            prop::collection::vec(any::<u8>(), 0..20),
+        )
+            .prop_map(|(rtype, data)| RData::Other { rtype, data });
         let data = prop_oneof![
             any::<[u8; 4]>().prop_map(|b| RData::A(b.into())),
             name().prop_map(RData::Cname),
@@ -750,8 +917,14 @@ mod tests {
                 preference,
                 exchange
             }),
+            soa,
+            other,
         ];
         (name(), any::<u32>(), data).prop_map(|(name, ttl, data)| Record { name, ttl, data })
+    }
+
+    fn records(max: usize) -> impl Strategy<Value = Vec<Record>> {
+        prop::collection::vec(record(), 0..max)
     }
 
     proptest! {
@@ -759,21 +932,47 @@ mod tests {
         fn random_messages_round_trip(
             id in any::<u16>(),
             qname in name(),
-            answers in prop::collection::vec(record(), 0..5),
-            additional in prop::collection::vec(record(), 0..3),
-            rcode in 0u8..6,
+            qtype in any::<u16>(),
+            flags in any::<[bool; 6]>(),
+            opcode in 0u8..16,
+            rcode in 0u8..16,
+            sections in (records(5), records(3), records(3)),
         ) {
-            let mut m = DnsMessage::query(id, &qname, RecordType::Mx);
-            m.response = true;
+            let mut m = DnsMessage::query(id, &qname, RecordType::from_code(qtype));
+            [
+                m.response,
+                m.authoritative,
+                m.truncated,
+                m.recursion_desired,
+                m.recursion_available,
+            ] = [flags[0], flags[1], flags[2], flags[3], flags[4]];
+            if flags[5] {
+                m.questions.clear();
+            }
+            m.opcode = opcode;
             m.rcode = Rcode::from_code(rcode);
-            m.answers = answers;
-            m.additional = additional;
+            (m.answers, m.authority, m.additional) = sections;
             prop_assert_eq!(DnsMessage::decode(&m.encode()).unwrap(), m);
         }
 
         #[test]
         fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
             let _ = DnsMessage::decode(&bytes);
+        }
+
+        /// Damage to a real message is likelier than random bytes to reach deep into the parser.
+        #[test]
+        fn damaged_messages_never_panic(
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = mx_answer().encode();
+            for (at, b) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            let _ = DnsMessage::decode(&bytes);
+            let _ = DnsMessage::decode(&bytes[..cut.index(bytes.len())]);
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Authoritative answers from zones (RFC 1034 section 4.3.2, for a server that holds whole
-//! zones and does no recursion).
+//! zones and does no recursion). Names are compared as stored: lower case, no final dot.
 
-use super::wire::{DnsMessage, Question, RData, Rcode, Record, RecordType};
+use super::wire::{DnsError, DnsMessage, Question, RData, Rcode, Record, RecordType};
+
+/// RFC 1035 section 4.2.1: a UDP message is at most 512 octets (no EDNS here).
+const MAX_UDP_MESSAGE: usize = 512;
 
 /// One zone: its origin and its records. The origin "" is the root.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -9,16 +12,13 @@ pub struct Zone {
     pub origin: String,
     pub records: Vec<Record>,
     /// How long resolvers may cache "no such name" or "no such record" (RFC 2308 section 4).
+    /// It is the MINIMUM of the SOA in negative answers, whatever a published SOA says.
     pub negative_ttl: u32,
 }
 
 impl Zone {
     fn contains(&self, name: &str) -> bool {
-        self.origin.is_empty()
-            || name == self.origin
-            || name
-                .strip_suffix(self.origin.as_str())
-                .is_some_and(|p| p.ends_with('.'))
+        is_at_or_below(name, &self.origin)
     }
 
     /// The zone's SOA, as published or made up from the origin.
@@ -49,17 +49,46 @@ impl Zone {
             })
     }
 
-    /// Whether the name exists: it owns records, or is an ancestor of a name that does.
-    fn name_exists(&self, name: &str) -> bool {
-        name == self.origin
-            || self.records.iter().any(|r| {
-                r.name == name || r.name.strip_suffix(name).is_some_and(|p| p.ends_with('.'))
-            })
+    /// The SOA for the authority section of a negative answer: its MINIMUM is the zone's
+    /// negative TTL, and its own TTL no longer (RFC 2308 section 3).
+    fn negative_soa(&self) -> Record {
+        let mut soa = self.soa();
+        soa.ttl = soa.ttl.min(self.negative_ttl);
+        if let RData::Soa { minimum, .. } = &mut soa.data {
+            *minimum = self.negative_ttl;
+        }
+        soa
     }
 
-    fn owned<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
-        self.records.iter().filter(move |r| r.name == name)
+    /// Whether the name exists: it owns records, or is an ancestor of a name that does (an
+    /// "empty non-terminal", RFC 8020).
+    fn name_exists(&self, name: &str) -> bool {
+        name == self.origin || self.records.iter().any(|r| is_at_or_below(&r.name, name))
     }
+
+    /// The records a name owns, the made-up SOA at the origin included.
+    fn owned(&self, name: &str) -> Vec<Record> {
+        let mut rs: Vec<Record> = self
+            .records
+            .iter()
+            .filter(|r| r.name == name)
+            .cloned()
+            .collect();
+        if name == self.origin && !rs.iter().any(|r| r.data.rtype() == RecordType::Soa) {
+            rs.push(self.soa());
+        }
+        rs
+    }
+}
+
+/// Whether `name` is `ancestor` or below it, label-wise ("xbeta.example" is not below
+/// "beta.example"). Everything is below the root "".
+fn is_at_or_below(name: &str, ancestor: &str) -> bool {
+    ancestor.is_empty()
+        || name == ancestor
+        || name
+            .strip_suffix(ancestor)
+            .is_some_and(|p| p.ends_with('.'))
 }
 
 /// An authoritative server: the zones it holds.
@@ -77,7 +106,7 @@ impl Authority {
             .max_by_key(|z| z.origin.len())
     }
 
-    /// Answers a query.
+    /// Answers a query as an authoritative server would.
     pub fn answer(&self, query: &DnsMessage) -> DnsMessage {
         let mut reply = DnsMessage {
             id: query.id,
@@ -85,6 +114,7 @@ impl Authority {
             opcode: query.opcode,
             authoritative: false,
             truncated: false,
+            // RD is copied into the response (RFC 1035 section 4.1.1).
             recursion_desired: query.recursion_desired,
             recursion_available: false,
             rcode: Rcode::NoError,
@@ -93,26 +123,31 @@ impl Authority {
             authority: Vec::new(),
             additional: Vec::new(),
         };
-        if query.response || query.questions.len() != 1 {
+        if query.response {
             reply.rcode = Rcode::FormErr;
             return reply;
         }
+        // Only standard queries (OPCODE 0); the others, like NOTIFY and UPDATE, are not ours.
         if query.opcode != 0 {
             reply.rcode = Rcode::NotImp;
             return reply;
         }
-        let Question { name, qtype } = query.questions[0].clone();
-        let Some(zone) = self.zone_for(&name) else {
+        let [Question { name, qtype }] = query.questions.as_slice() else {
+            reply.rcode = Rcode::FormErr;
+            return reply;
+        };
+        let qtype = *qtype;
+        let Some(mut zone) = self.zone_for(name) else {
             reply.rcode = Rcode::Refused;
             return reply;
         };
         reply.authoritative = true;
-        // Follow CNAMEs inside what this server holds (RFC 1034 section 4.3.2, step 3a).
         let mut current = name.clone();
-        let mut zone = zone;
-        for _ in 0..8 {
-            let matching: Vec<Record> = zone
-                .owned(&current)
+        let mut seen = vec![current.clone()];
+        loop {
+            let owned = zone.owned(&current);
+            let matching: Vec<Record> = owned
+                .iter()
                 .filter(|r| r.data.rtype() == qtype)
                 .cloned()
                 .collect();
@@ -120,45 +155,43 @@ impl Authority {
                 reply.answers.extend(matching);
                 break;
             }
-            let alias = zone.owned(&current).find_map(|r| match &r.data {
-                RData::Cname(target) if qtype != RecordType::Cname => {
-                    Some((r.clone(), target.clone()))
-                }
+            // An alias: answer with it and go on with its target, as far as this server holds
+            // the names (RFC 1034 section 4.3.2, step 3a).
+            let alias = owned.into_iter().find_map(|r| match &r.data {
+                RData::Cname(target) if qtype != RecordType::Cname => Some((target.clone(), r)),
                 _ => None,
             });
-            if let Some((record, target)) = alias {
+            if let Some((target, record)) = alias {
                 reply.answers.push(record);
-                match self.zone_for(&target) {
-                    Some(z) => {
-                        zone = z;
-                        current = target;
-                        continue;
-                    }
-                    None => break,
+                if seen.contains(&target) {
+                    break; // a CNAME loop: the chain so far is all there is
                 }
+                let Some(z) = self.zone_for(&target) else {
+                    break; // held elsewhere: the resolver goes on from the CNAME
+                };
+                seen.push(target.clone());
+                zone = z;
+                current = target;
+                continue;
             }
-            if reply.answers.is_empty() {
-                if zone.name_exists(&current) {
-                    // NODATA: the name exists without this type (RFC 2308 section 2.2).
-                    reply.authority.push(zone.soa());
-                } else {
-                    reply.rcode = Rcode::NxDomain;
-                    reply.authority.push(zone.soa());
-                }
+            // The last name of the chain has nothing of the type. The RCODE is about that name
+            // (RFC 6604); the SOA says how long to remember it (RFC 2308 sections 2.1, 2.2).
+            if !zone.name_exists(&current) {
+                reply.rcode = Rcode::NxDomain;
             }
+            reply.authority.push(zone.negative_soa());
             break;
         }
-        // Glue the exchangers' addresses (RFC 1034 section 6.2.3, RFC 1035 section 3.3.9).
+        // The exchangers' addresses, to save the next query (RFC 1034 section 6.2.3, RFC 1035
+        // section 3.3.9). A null MX (RFC 7505) has none.
         for r in &reply.answers {
             if let RData::Mx { exchange, .. } = &r.data
+                && !exchange.is_empty()
                 && let Some(z) = self.zone_for(exchange)
             {
-                for a in z
-                    .owned(exchange)
-                    .filter(|a| a.data.rtype() == RecordType::A)
-                {
-                    if !reply.additional.contains(a) {
-                        reply.additional.push(a.clone());
+                for a in z.owned(exchange) {
+                    if a.data.rtype() == RecordType::A && !reply.additional.contains(&a) {
+                        reply.additional.push(a);
                     }
                 }
             }
@@ -166,22 +199,52 @@ impl Authority {
         reply
     }
 
-    /// Decodes a query, answers it, encodes the answer; None when the bytes carry no usable
-    /// header (nothing could even say FORMERR to whom).
+    /// Decodes a query, answers it, encodes the answer for UDP. None when there is nothing to
+    /// answer: fewer bytes than a header, or a response (answering those could make two servers
+    /// answer each other forever).
     pub fn answer_bytes(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        match DnsMessage::decode(bytes) {
-            Ok(q) => Some(self.answer(&q).encode()),
-            Err(_) if bytes.len() >= 12 => {
-                let id = u16::from_be_bytes([bytes[0], bytes[1]]);
+        let header = bytes.get(..12)?;
+        if header[2] & 0x80 != 0 {
+            return None;
+        }
+        let reply = match DnsMessage::decode(bytes) {
+            Ok(query) => self.answer(&query),
+            Err(e) => {
+                let id = u16::from_be_bytes([header[0], header[1]]);
                 let mut reply = DnsMessage::query(id, "", RecordType::A);
                 reply.questions.clear();
                 reply.response = true;
-                reply.rcode = Rcode::FormErr;
-                Some(reply.encode())
+                reply.opcode = (header[2] >> 3) & 0xF;
+                reply.recursion_desired = header[2] & 0x01 != 0;
+                reply.rcode = match e {
+                    // Only class IN is served (RFC 1035 section 4.1.1: NOTIMP).
+                    DnsError::UnsupportedClass(_) => Rcode::NotImp,
+                    _ => Rcode::FormErr,
+                };
+                reply
             }
-            Err(_) => None,
-        }
+        };
+        Some(fit_udp(reply))
     }
+}
+
+/// Encodes a reply within the UDP limit: the additional section is dropped first (it is only
+/// a help), then the rest, with TC set so the client knows (RFC 1035 section 4.2.1, RFC 2181
+/// section 9).
+fn fit_udp(mut reply: DnsMessage) -> Vec<u8> {
+    let bytes = reply.encode();
+    if bytes.len() <= MAX_UDP_MESSAGE {
+        return bytes;
+    }
+    reply.additional.clear();
+    let bytes = reply.encode();
+    if bytes.len() <= MAX_UDP_MESSAGE {
+        return bytes;
+    }
+    reply.answers.clear();
+    reply.authority.clear();
+    reply.truncated = true;
+    reply.encode()
 }
 
 #[cfg(test)]
@@ -197,17 +260,25 @@ mod tests {
         }
     }
 
+    fn a(name: &str, last: u8) -> Record {
+        rec(name, RData::A(Ipv4Addr::new(192, 0, 2, last)))
+    }
+
+    fn zone(origin: &str, records: Vec<Record>) -> Zone {
+        Zone {
+            origin: origin.into(),
+            records,
+            negative_ttl: 300,
+        }
+    }
+
     fn authority() -> Authority {
         Authority {
             zones: vec![
-                Zone {
-                    origin: String::new(),
-                    records: vec![],
-                    negative_ttl: 300,
-                },
-                Zone {
-                    origin: "beta.example".into(),
-                    records: vec![
+                zone("", vec![]),
+                zone(
+                    "beta.example",
+                    vec![
                         rec(
                             "beta.example",
                             RData::Mx {
@@ -215,28 +286,38 @@ mod tests {
                                 exchange: "mx1.beta.example".into(),
                             },
                         ),
-                        rec("mx1.beta.example", RData::A(Ipv4Addr::new(192, 0, 2, 20))),
+                        a("mx1.beta.example", 20),
                         rec("mail.beta.example", RData::Cname("mx1.beta.example".into())),
-                        rec("a.b.beta.example", RData::A(Ipv4Addr::new(192, 0, 2, 21))),
+                        a("a.b.beta.example", 21),
+                        rec(
+                            "gone.beta.example",
+                            RData::Cname("nosuch.beta.example".into()),
+                        ),
+                        rec(
+                            "to-gamma.beta.example",
+                            RData::Cname("gamma.example".into()),
+                        ),
+                        rec(
+                            "loop1.beta.example",
+                            RData::Cname("loop2.beta.example".into()),
+                        ),
+                        rec(
+                            "loop2.beta.example",
+                            RData::Cname("loop1.beta.example".into()),
+                        ),
                     ],
-                    negative_ttl: 300,
-                },
-                Zone {
-                    origin: "gamma.example".into(),
-                    records: vec![rec("gamma.example", RData::A(Ipv4Addr::new(192, 0, 2, 30)))],
-                    negative_ttl: 300,
-                },
-                Zone {
-                    origin: "noreply.example".into(),
-                    records: vec![rec(
+                ),
+                zone("gamma.example", vec![a("gamma.example", 30)]),
+                zone(
+                    "noreply.example",
+                    vec![rec(
                         "noreply.example",
                         RData::Mx {
                             preference: 0,
                             exchange: String::new(),
                         },
                     )],
-                    negative_ttl: 300,
-                },
+                ),
             ],
         }
     }
@@ -245,66 +326,270 @@ mod tests {
         authority().answer(&DnsMessage::query(9, name, t))
     }
 
+    /// The authority section of a negative answer: the SOA's owner and MINIMUM.
+    fn negative_soa(reply: &DnsMessage) -> (String, u32) {
+        match reply.authority.as_slice() {
+            [
+                Record {
+                    name,
+                    data: RData::Soa { minimum, .. },
+                    ..
+                },
+            ] => (name.clone(), *minimum),
+            other => panic!("no SOA in authority: {other:?}"),
+        }
+    }
+
     #[test]
     fn mx_answer_carries_the_exchanger_address() {
         let r = ask("beta.example", RecordType::Mx);
         assert_eq!(r.rcode, Rcode::NoError);
-        assert!(r.authoritative);
+        assert!(r.authoritative && r.response && r.recursion_desired);
+        assert!(!r.recursion_available);
         assert_eq!(r.answers.len(), 1);
-        assert_eq!(r.additional[0].data, RData::A(Ipv4Addr::new(192, 0, 2, 20)));
+        assert_eq!(r.additional, vec![a("mx1.beta.example", 20)]);
+        assert!(r.authority.is_empty());
     }
 
     #[test]
     fn nodata_and_nxdomain_differ() {
-        let nodata = ask("gamma.example", RecordType::Mx);
+        // The example of the brief: beta.example has an address but no MX.
+        let auth = Authority {
+            zones: vec![zone("example", vec![a("beta.example", 10)])],
+        };
+        let ask = |name: &str, t| auth.answer(&DnsMessage::query(3, name, t));
+        let nodata = ask("beta.example", RecordType::Mx);
         assert_eq!(nodata.rcode, Rcode::NoError);
-        assert!(nodata.answers.is_empty());
-        assert!(matches!(
-            nodata.authority[0].data,
-            RData::Soa { minimum: 300, .. }
-        ));
-        let nx = ask("nosuch.gamma.example", RecordType::Mx);
+        assert!(nodata.authoritative && nodata.answers.is_empty());
+        assert_eq!(negative_soa(&nodata), ("example".into(), 300));
+        let nx = ask("nosuch.example", RecordType::Mx);
         assert_eq!(nx.rcode, Rcode::NxDomain);
-        // An empty non-terminal exists (RFC 8020): b.beta.example owns nothing but has a child.
-        assert_eq!(ask("b.beta.example", RecordType::A).rcode, Rcode::NoError);
-        // The root stand-in says NXDOMAIN for names under no zone.
-        assert_eq!(ask("beta.exmaple", RecordType::Mx).rcode, Rcode::NxDomain);
+        assert!(nx.authoritative && nx.answers.is_empty());
+        assert_eq!(negative_soa(&nx), ("example".into(), 300));
+        // The SOA is made up from the origin.
+        assert!(matches!(
+            &nx.authority[0].data,
+            RData::Soa { mname, rname, .. } if mname == "ns.example" && rname == "hostmaster.example"
+        ));
+        assert_eq!(
+            ask("beta.example", RecordType::A).answers,
+            vec![a("beta.example", 10)]
+        );
+    }
+
+    #[test]
+    fn empty_non_terminals_exist_and_the_root_stand_in_denies() {
+        // b.beta.example owns nothing but has a child (RFC 8020): NODATA, not NXDOMAIN.
+        let r = ask("b.beta.example", RecordType::A);
+        assert_eq!((r.rcode, r.answers.len()), (Rcode::NoError, 0));
+        assert_eq!(
+            ask("nosuch.gamma.example", RecordType::Mx).rcode,
+            Rcode::NxDomain
+        );
+        // "xbeta.example" ends like "beta.example" but is not inside it.
+        let typo = ask("xbeta.example", RecordType::Mx);
+        assert_eq!(typo.rcode, Rcode::NxDomain);
+        assert_eq!(negative_soa(&typo).0, "");
+    }
+
+    #[test]
+    fn a_published_soa_is_served_but_the_zone_decides_the_negative_ttl() {
+        let soa = |minimum| RData::Soa {
+            mname: "ns1.example".into(),
+            rname: "admin.example".into(),
+            serial: 2024,
+            refresh: 7200,
+            retry: 900,
+            expire: 1_209_600,
+            minimum,
+        };
+        let mut z = zone("example", vec![rec("example", soa(86_400))]);
+        z.negative_ttl = 60;
+        let auth = Authority { zones: vec![z] };
+        let direct = auth.answer(&DnsMessage::query(1, "example", RecordType::Soa));
+        assert_eq!(direct.answers, vec![rec("example", soa(86_400))]);
+        let nx = auth.answer(&DnsMessage::query(1, "no.example", RecordType::A));
+        assert_eq!(nx.authority[0].ttl, 60);
+        assert_eq!(nx.authority[0].data, soa(60));
+    }
+
+    #[test]
+    fn the_made_up_soa_answers_a_soa_query() {
+        let r = ask("gamma.example", RecordType::Soa);
+        assert_eq!(r.rcode, Rcode::NoError);
+        assert!(matches!(
+            &r.answers[..],
+            [Record { name, data: RData::Soa { mname, .. }, .. }]
+                if name == "gamma.example" && mname == "ns.gamma.example"
+        ));
     }
 
     #[test]
     fn cname_is_followed() {
         let r = ask("mail.beta.example", RecordType::A);
+        assert_eq!(
+            r.answers,
+            vec![
+                rec("mail.beta.example", RData::Cname("mx1.beta.example".into())),
+                a("mx1.beta.example", 20),
+            ]
+        );
+        // Asked for the CNAME itself, only the CNAME.
+        assert_eq!(ask("mail.beta.example", RecordType::Cname).answers.len(), 1);
+        // Across zones this server holds.
+        let r = ask("to-gamma.beta.example", RecordType::A);
+        assert_eq!(r.answers[1], a("gamma.example", 30));
+    }
+
+    #[test]
+    fn a_cname_chain_ending_nowhere_is_negative_about_its_last_name() {
+        let nx = ask("gone.beta.example", RecordType::A);
+        assert_eq!(nx.rcode, Rcode::NxDomain);
+        assert_eq!(nx.answers.len(), 1);
+        assert_eq!(negative_soa(&nx).0, "beta.example");
+        let nodata = ask("to-gamma.beta.example", RecordType::Mx);
+        assert_eq!(nodata.rcode, Rcode::NoError);
+        assert_eq!(nodata.answers.len(), 1);
+        assert_eq!(negative_soa(&nodata).0, "gamma.example");
+    }
+
+    #[test]
+    fn a_cname_loop_ends() {
+        let r = ask("loop1.beta.example", RecordType::A);
+        assert_eq!(r.rcode, Rcode::NoError);
         assert_eq!(r.answers.len(), 2);
-        assert_eq!(r.answers[1].data, RData::A(Ipv4Addr::new(192, 0, 2, 20)));
+    }
+
+    #[test]
+    fn a_cname_out_of_this_servers_zones_is_left_to_the_resolver() {
+        let auth = Authority {
+            zones: vec![zone(
+                "beta.example",
+                vec![rec("www.beta.example", RData::Cname("cdn.example".into()))],
+            )],
+        };
+        let r = auth.answer(&DnsMessage::query(1, "www.beta.example", RecordType::A));
+        assert_eq!((r.rcode, r.answers.len()), (Rcode::NoError, 1));
+        assert!(r.authority.is_empty());
     }
 
     #[test]
     fn null_mx_is_served_as_published() {
         let r = ask("noreply.example", RecordType::Mx);
         assert_eq!(
-            r.answers[0].data,
-            RData::Mx {
-                preference: 0,
-                exchange: String::new()
-            }
+            r.answers,
+            vec![rec(
+                "noreply.example",
+                RData::Mx {
+                    preference: 0,
+                    exchange: String::new()
+                }
+            )]
+        );
+        assert!(r.additional.is_empty());
+        let text = DnsMessage::decode(&r.encode()).unwrap().to_dig_text();
+        assert!(text.contains("noreply.example. 3600 IN MX 0 ."), "{text}");
+    }
+
+    #[test]
+    fn names_outside_the_zones_are_refused() {
+        let auth = Authority {
+            zones: vec![authority().zones[1].clone()],
+        };
+        let r = auth.answer(&DnsMessage::query(1, "other.example", RecordType::A));
+        assert_eq!(r.rcode, Rcode::Refused);
+        assert!(!r.authoritative && r.answers.is_empty() && r.authority.is_empty());
+        // The longest origin wins: beta.example, not the root stand-in, holds this name.
+        assert_eq!(
+            ask("nosuch.beta.example", RecordType::A).authority[0].name,
+            "beta.example"
         );
     }
 
     #[test]
-    fn names_outside_the_zones_are_refused_and_garbage_is_formerr() {
-        let a = Authority {
-            zones: vec![authority().zones[1].clone()],
-        };
-        assert_eq!(
-            a.answer(&DnsMessage::query(1, "other.example", RecordType::A))
-                .rcode,
-            Rcode::Refused
-        );
-        let reply = a
-            .answer_bytes(&[0xAB, 0xCD, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 1])
+    fn malformed_and_unsupported_queries() {
+        let auth = authority();
+        let mut none = DnsMessage::query(1, "beta.example", RecordType::A);
+        none.questions.clear();
+        assert_eq!(auth.answer(&none).rcode, Rcode::FormErr);
+        let mut two = DnsMessage::query(1, "beta.example", RecordType::A);
+        two.questions.push(two.questions[0].clone());
+        assert_eq!(auth.answer(&two).rcode, Rcode::FormErr);
+        let mut response = DnsMessage::query(1, "beta.example", RecordType::A);
+        response.response = true;
+        assert_eq!(auth.answer(&response).rcode, Rcode::FormErr);
+        let mut status = DnsMessage::query(1, "beta.example", RecordType::A);
+        status.opcode = 2;
+        let r = auth.answer(&status);
+        assert_eq!((r.rcode, r.opcode), (Rcode::NotImp, 2));
+    }
+
+    #[test]
+    fn answer_bytes_decodes_answers_and_encodes() {
+        let auth = authority();
+        let query = DnsMessage::query(0x4242, "beta.example", RecordType::Mx);
+        let reply = auth.answer_bytes(&query.encode()).unwrap();
+        assert_eq!(DnsMessage::decode(&reply).unwrap(), auth.answer(&query));
+        // Bytes that are a header but no message: FORMERR to the id they carry.
+        let reply = auth
+            .answer_bytes(&[0xAB, 0xCD, 1, 0, 0, 9, 0, 0, 0, 0, 0, 0, 1])
             .unwrap();
         let m = DnsMessage::decode(&reply).unwrap();
         assert_eq!((m.id, m.rcode), (0xABCD, Rcode::FormErr));
-        assert_eq!(a.answer_bytes(&[1, 2, 3]), None);
+        assert!(m.response && m.recursion_desired && m.questions.is_empty());
+        // dig's query, with its EDNS OPT record, gets a plain answer.
+        let mut dig = vec![0xBE, 0xEF, 0x01, 0x20, 0, 1, 0, 0, 0, 0, 0, 1];
+        dig.extend_from_slice(b"\x04beta\x07example\x00\x00\x0f\x00\x01");
+        dig.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0]);
+        let m = DnsMessage::decode(&auth.answer_bytes(&dig).unwrap()).unwrap();
+        assert_eq!(
+            (m.id, m.rcode, m.answers.len()),
+            (0xBEEF, Rcode::NoError, 1)
+        );
+        assert_eq!(m.additional.len(), 1);
+        // Class CH (`dig version.bind CH TXT`): not implemented.
+        let mut chaos = vec![0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        chaos.extend_from_slice(b"\x07version\x04bind\x00\x00\x10\x00\x03");
+        let m = DnsMessage::decode(&auth.answer_bytes(&chaos).unwrap()).unwrap();
+        assert_eq!(m.rcode, Rcode::NotImp);
+        // Less than a header, or a response: nothing is sent back.
+        assert_eq!(auth.answer_bytes(&[1, 2, 3]), None);
+        let mut response = query.clone();
+        response.response = true;
+        assert_eq!(auth.answer_bytes(&response.encode()), None);
+    }
+
+    #[test]
+    fn an_answer_too_big_for_udp_is_truncated() {
+        let many: Vec<Record> = (0..30).map(|i| a("big.example", i)).collect();
+        let mut z = zone("big.example", many);
+        z.records.push(rec(
+            "big.example",
+            RData::Mx {
+                preference: 10,
+                exchange: "big.example".into(),
+            },
+        ));
+        let auth = Authority { zones: vec![z] };
+        // 30 A records of 16 octets each fit in 512 octets as answers...
+        let q = DnsMessage::query(1, "big.example", RecordType::A);
+        let m = DnsMessage::decode(&auth.answer_bytes(&q.encode()).unwrap()).unwrap();
+        assert_eq!((m.answers.len(), m.truncated), (30, false));
+        // ...but not as additional data besides: that is dropped, without TC.
+        let q = DnsMessage::query(1, "big.example", RecordType::Mx);
+        assert_eq!(auth.answer(&q).additional.len(), 30);
+        let m = DnsMessage::decode(&auth.answer_bytes(&q.encode()).unwrap()).unwrap();
+        assert_eq!((m.answers.len(), m.additional.len()), (1, 0));
+        assert!(!m.truncated);
+        // 60 do not fit at all: TC, and the client asks again over TCP.
+        let mut auth = auth;
+        auth.zones[0]
+            .records
+            .extend((0..30).map(|i| a("big.example", 100 + i)));
+        let q = DnsMessage::query(1, "big.example", RecordType::A);
+        let bytes = auth.answer_bytes(&q.encode()).unwrap();
+        assert!(bytes.len() <= MAX_UDP_MESSAGE);
+        let m = DnsMessage::decode(&bytes).unwrap();
+        assert!(m.truncated && m.answers.is_empty());
     }
 }
