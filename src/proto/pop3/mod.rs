@@ -1,4 +1,8 @@
-//! POP3 (RFC 1939): download mail, usually deleting it from the server.
+//! POP3 (RFC 1939, with CAPA from RFC 2449): download mail, usually deleting it from the server.
+//!
+//! - `wire`: command lines as typed [`Command`]s, the APOP digest, byte-stuffing.
+//! - [`Pop3Server`]: the server engine, over the INBOX of a [`MailStore`](crate::mail::MailStore).
+//! - [`Pop3Client`]: the simulated mail program that downloads everything.
 
 mod client;
 mod server;
@@ -6,4 +10,6 @@ mod wire;
 
 pub use client::{FetchMode, Pop3Client};
 pub use server::Pop3Server;
-pub use wire::{Command, WireError, apop_digest, byte_stuff, byte_unstuff};
+pub use wire::{
+    Command, MAX_COMMAND_LINE, WireError, apop_digest, byte_stuff, byte_unstuff, byte_unstuff_text,
+};
