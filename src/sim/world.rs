@@ -1595,36 +1595,51 @@ impl<'s> World<'s> {
         let msg = DnsMessage::query(id, &query.name, query.qtype);
         let bytes = msg.encode();
         let message = self.hosts[host].queue[query.entry as usize].message_ref;
-        let delay = if self.reachable(host, server) {
-            self.delay(host, server, false)
+        self.send_datagram(EventKind::DnsQuery, host, server, q, message, bytes);
+        self.schedule(
+            self.now + DNS_TIMEOUT_MS,
+            Ev::DnsTimeout { query: q, attempt },
+        );
+    }
+
+    /// Sends a DNS datagram: traced, and delivered unless the path is down or the packet is lost
+    /// (UDP does not resend; the resolver's timeout deals with it).
+    fn send_datagram(
+        &mut self,
+        kind: EventKind,
+        from: HostId,
+        to: HostId,
+        q: u32,
+        message: Option<u32>,
+        bytes: Vec<u8>,
+    ) {
+        let delay = if self.reachable(from, to) {
+            self.delay(from, to, false)
         } else {
             None
         };
         let arrive = self.now + delay.unwrap_or(DNS_TIMEOUT_MS);
         self.emit(
-            EventKind::DnsQuery,
+            kind,
             Some(Protocol::Dns),
-            Some(host),
-            Some(server),
+            Some(from),
+            Some(to),
             Some(q),
             message,
             arrive,
             Payload::Dns(bytes.clone()),
         );
         if let Some(d) = delay {
+            let to_server = kind == EventKind::DnsQuery;
             self.schedule(
                 self.now + d,
                 Ev::DnsArrive {
                     query: q,
-                    to_server: true,
+                    to_server,
                     bytes,
                 },
             );
         }
-        self.schedule(
-            self.now + DNS_TIMEOUT_MS,
-            Ev::DnsTimeout { query: q, attempt },
-        );
     }
 
     fn on_dns_arrive(&mut self, q: u32, to_server: bool, bytes: &[u8]) {
@@ -1641,33 +1656,8 @@ impl<'s> World<'s> {
             else {
                 return;
             };
-            let delay = if self.reachable(server, host) {
-                self.delay(server, host, false)
-            } else {
-                None
-            };
             let message = self.hosts[host].queue[entry as usize].message_ref;
-            let arrive = self.now + delay.unwrap_or(DNS_TIMEOUT_MS);
-            self.emit(
-                EventKind::DnsAnswer,
-                Some(Protocol::Dns),
-                Some(server),
-                Some(host),
-                Some(q),
-                message,
-                arrive,
-                Payload::Dns(answer.clone()),
-            );
-            if let Some(d) = delay {
-                self.schedule(
-                    self.now + d,
-                    Ev::DnsArrive {
-                        query: q,
-                        to_server: false,
-                        bytes: answer,
-                    },
-                );
-            }
+            self.send_datagram(EventKind::DnsAnswer, server, host, q, message, answer);
             return;
         }
         if self.queries[q as usize].answered || !self.hosts[host].up {
