@@ -36,6 +36,11 @@ impl Response {
         self.lines.push(text.into());
     }
 
+    /// Each single line, with blocks split at their CRLFs.
+    pub fn wire_lines(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().flat_map(|l| l.split("\r\n"))
+    }
+
     /// The lines as they travel: each followed by CRLF.
     pub fn wire_text(&self) -> String {
         let mut s = String::new();
@@ -65,7 +70,32 @@ pub struct FetchStep {
 }
 
 /// Splits received text into lines without their CRLF (a bare LF is tolerated, as real servers do).
+///
+/// Every line of every session passes through here, so it scans with `find` (memchr) once.
 pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split_inclusive('\n')
-        .map(|l| l.trim_end_matches('\n').trim_end_matches('\r'))
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, next) = match rest.find('\n') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, ""),
+        };
+        rest = next;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_lines;
+
+    #[test]
+    fn split_lines_drops_crlf_and_bare_lf() {
+        let lines: Vec<&str> = split_lines("a\r\nb\n\r\nc").collect();
+        assert_eq!(lines, ["a", "b", "", "c"]);
+        assert_eq!(split_lines("x\r\n").collect::<Vec<_>>(), ["x"]);
+        assert_eq!(split_lines("").count(), 0);
+    }
 }

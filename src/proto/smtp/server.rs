@@ -553,12 +553,12 @@ impl SmtpServer {
         if self.errors >= MAX_ERRORS {
             self.state = State::Closed;
             let mut out = reply(r);
-            out.lines.extend(
+            out.push(
                 Reply::new(
                     ReplyCode::SERVICE_NOT_AVAILABLE,
                     "4.7.0 Too many errors, closing connection",
                 )
-                .to_lines(),
+                .to_wire(),
             );
             out.close = true;
             return out;
@@ -567,18 +567,13 @@ impl SmtpServer {
     }
 }
 
+/// A reply as one block of text: a multi-line reply travels as one piece.
 fn reply(r: Reply) -> Response {
-    Response {
-        lines: r.to_lines(),
-        close: false,
-    }
+    Response::line(r.to_wire())
 }
 
 fn closing(r: Reply) -> Response {
-    Response {
-        lines: r.to_lines(),
-        close: true,
-    }
+    Response::closing(r.to_wire())
 }
 
 fn decode_b64(text: &str) -> Option<String> {

@@ -57,12 +57,9 @@ impl ReplyCode {
     pub const DOMAIN_NO_MAIL: ReplyCode = ReplyCode(556);
 
     /// The three digits, without the formatting machinery.
-    fn digits(self) -> String {
+    fn digits(self) -> [u8; 3] {
         let c = self.0.min(999);
-        [c / 100, c / 10 % 10, c % 10]
-            .iter()
-            .map(|d| char::from(b'0' + *d as u8))
-            .collect()
+        [c / 100, c / 10 % 10, c % 10].map(|d| b'0' + d as u8)
     }
 
     pub fn is_positive(self) -> bool {
@@ -107,19 +104,38 @@ impl Reply {
 
     /// The wire lines, `250-first`, ..., `250 last`, without CRLF.
     pub fn to_lines(&self) -> Vec<String> {
-        // Built by hand: this runs for every reply of every session.
-        let digits = self.code.digits();
         let n = self.lines.len().max(1);
         (0..n)
             .map(|i| {
-                let text = self.lines.get(i).map(String::as_str).unwrap_or("");
-                let mut line = String::with_capacity(4 + text.len());
-                line.push_str(&digits);
-                line.push(if i + 1 == n { ' ' } else { '-' });
-                line.push_str(text);
+                let mut line = String::new();
+                self.push_line(&mut line, i, n);
                 line
             })
             .collect()
+    }
+
+    /// The whole reply as one text, lines joined by CRLF, without a final CRLF.
+    pub fn to_wire(&self) -> String {
+        let n = self.lines.len().max(1);
+        let mut out = String::with_capacity(self.lines.iter().map(|l| l.len() + 6).sum());
+        for i in 0..n {
+            if i > 0 {
+                out.push_str("\r\n");
+            }
+            self.push_line(&mut out, i, n);
+        }
+        out
+    }
+
+    /// Appends line `i` of `n`: the code, `-` or a space, the text. Built by hand, as every
+    /// reply of every session passes through here.
+    fn push_line(&self, out: &mut String, i: usize, n: usize) {
+        let text = self.lines.get(i).map(String::as_str).unwrap_or("");
+        out.reserve(4 + text.len());
+        let digits = self.code.digits();
+        out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+        out.push(if i + 1 == n { ' ' } else { '-' });
+        out.push_str(text);
     }
 
     /// The text of the first line, for captions and bounces.
@@ -165,7 +181,7 @@ impl Reply {
 
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_lines().join("\r\n"))
+        f.write_str(&self.to_wire())
     }
 }
 
@@ -289,7 +305,13 @@ impl Command {
                 Err(WireError::BadArguments("this command takes no arguments"))
             }
         };
-        match verb.to_ascii_uppercase().as_str() {
+        // The verb in upper case, without allocating: every known verb has four letters.
+        let mut upper = [0u8; 4];
+        if verb.len() == 4 {
+            upper.copy_from_slice(verb.as_bytes());
+            upper.make_ascii_uppercase();
+        }
+        match std::str::from_utf8(&upper).unwrap_or("") {
             "EHLO" | "HELO" if rest.is_empty() => {
                 Err(WireError::BadArguments("EHLO and HELO need a domain name"))
             }
