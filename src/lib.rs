@@ -9,11 +9,13 @@
 //! - [`scenario`]: the RON lesson files and their validation into a [`scenario::Scenario`].
 //! - [`sim`]: the deterministic discrete-event world that drives the engines over simulated
 //!   links, and the [`sim::Trace`] it leaves, with captions and reports.
+//! - [`live`]: `mailsim serve`, the scenario's servers on loopback ports for real mail programs.
 //! - [`cli`]: the `mailsim` command; [`bench`]: the generated benchmark world.
 //! - `gui` (feature `gui`): the Bevy window that plays a trace.
 
 pub mod bench;
 pub mod cli;
+pub mod live;
 pub mod mail;
 pub mod node;
 pub mod proto;

@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `bench` (and, with the window, `open`).
+//! The command line: `run`, `check`, `bench`, `serve` (and, with the window, `open` and `shot`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::live::{Ports, ServeOptions, TraceFormat};
 use crate::scenario::{LoadError, Scenario, load_file};
 use crate::sim::{render, report, run};
 
@@ -54,6 +55,8 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Serve the scenario's servers on loopback ports for real mail programs (live mode).
+    Serve(ServeArgs),
     /// Open a scenario in the window.
     #[cfg(feature = "gui")]
     Open {
@@ -92,6 +95,51 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
             .ok_or(format!("{s:?} is not a size from 200 to 8000"))
     };
     Ok((n(w)?, n(h)?))
+}
+
+/// `mailsim serve`: ports default to the well-known ones plus 2000; 0 picks a free port.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    file: PathBuf,
+    /// The address to listen on. Anything but loopback is reachable from other machines.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    #[arg(long, default_value_t = 2587)]
+    submission_port: u16,
+    #[arg(long, default_value_t = 2525)]
+    smtp_port: u16,
+    #[arg(long, default_value_t = 2110)]
+    pop3_port: u16,
+    #[arg(long, default_value_t = 2143)]
+    imap_port: u16,
+    /// DNS over UDP, answering from the scenario's zones.
+    #[arg(long, default_value_t = 2053)]
+    dns_port: u16,
+    /// Once listening, write the ports and accounts here as JSON.
+    #[arg(long)]
+    ports_file: Option<PathBuf>,
+    /// How much faster virtual time runs than the wall clock.
+    #[arg(long, default_value_t = 60.0)]
+    speed: f64,
+    /// How to print the trace as it grows (`quiet` prints nothing).
+    #[arg(long, value_enum, default_value_t = ServeFormat::Text)]
+    format: ServeFormat,
+    /// Connections served at once; more get 421 (or -ERR, or BYE).
+    #[arg(long, default_value_t = 100)]
+    max_connections: usize,
+    /// Close a connection idle this many seconds (default: 300 SMTP, 600 POP3, 1800 IMAP).
+    #[arg(long)]
+    idle_timeout: Option<u64>,
+    /// Keep the queues and mailboxes in this directory across restarts.
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ServeFormat {
+    Text,
+    Jsonl,
+    Quiet,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -242,6 +290,39 @@ pub fn main(cli: Cli) -> ExitCode {
                 None => println!("peak memory      unknown"),
             }
             ExitCode::SUCCESS
+        }
+        Command::Serve(args) => {
+            let scenario = match load(&args.file, None) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let opts = ServeOptions {
+                bind: args.bind,
+                ports: Ports {
+                    submission: args.submission_port,
+                    smtp: args.smtp_port,
+                    pop3: args.pop3_port,
+                    imap: args.imap_port,
+                    dns: args.dns_port,
+                },
+                ports_file: args.ports_file,
+                speed: args.speed,
+                format: match args.format {
+                    ServeFormat::Text => TraceFormat::Text,
+                    ServeFormat::Jsonl => TraceFormat::Jsonl,
+                    ServeFormat::Quiet => TraceFormat::Quiet,
+                },
+                max_connections: args.max_connections,
+                idle_timeout: args.idle_timeout.map(std::time::Duration::from_secs),
+                state_dir: args.state,
+            };
+            match crate::live::serve(scenario, opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         #[cfg(feature = "gui")]
         Command::Open { file, present } => {

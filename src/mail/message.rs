@@ -6,7 +6,8 @@ use std::borrow::Cow;
 ///
 /// mailsim keeps the text itself rather than a parsed tree, because every hop adds lines on top
 /// (`Received:`, RFC 5321 section 4.4) and the student should see exactly those bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Message {
     text: String,
 }

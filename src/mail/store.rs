@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::Message;
 
 /// IMAP system flags (RFC 3501 section 2.3.2). POP3 only uses `deleted`, and only for the
 /// length of a session.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flags {
     pub seen: bool,
     pub answered: bool,
@@ -58,7 +60,7 @@ impl Flags {
 }
 
 /// One message in a folder.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredMessage {
     /// IMAP UID (RFC 3501 section 2.3.1.1), also used as the POP3 UIDL.
     pub uid: u32,
@@ -69,7 +71,7 @@ pub struct StoredMessage {
 }
 
 /// A named folder of one mailbox.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Folder {
     pub name: String,
     pub uid_validity: u32,
@@ -127,7 +129,7 @@ impl Folder {
 }
 
 /// One user's mail: an INBOX and any other folders.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mailbox {
     /// The address in its key form (lower case).
     pub address: String,
@@ -179,7 +181,7 @@ fn folder_name_matches(stored: &str, asked: &str) -> bool {
 }
 
 /// The mailboxes one server keeps, keyed by address in lower case.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailStore {
     pub mailboxes: BTreeMap<String, Mailbox>,
 }

@@ -7,7 +7,11 @@ use crate::scenario::Scenario;
 /// The caption of event `i`.
 pub fn caption(scenario: &Scenario, trace: &Trace, i: usize) -> String {
     let ev = &trace.events[i];
-    let name = |h: Option<usize>| h.map(|h| scenario.hosts[h].name.as_str()).unwrap_or("?");
+    // No host: a real program talking to live mode.
+    let name = |h: Option<usize>| {
+        h.map(|h| scenario.hosts[h].name.as_str())
+            .unwrap_or("the real client")
+    };
     let (from, to) = (name(ev.from), name(ev.to));
     match ev.kind {
         EventKind::ClientLine | EventKind::ServerLine => {

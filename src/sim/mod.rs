@@ -6,7 +6,10 @@ pub mod trace;
 mod world;
 
 pub use trace::{EventKind, Payload, Protocol, Trace, TraceEvent, TracedMessage};
-pub use world::{BouncedMail, FinalState, Outcome, QueuedMail, World, run, run_until};
+pub use world::{
+    BouncedMail, FinalState, Front, Outcome, QueuedMail, SavedEntry, Snapshot, World, run,
+    run_until,
+};
 
 /// A virtual time as `d+hh:mm:ss.mmm`, the way the transcript prints it.
 pub fn format_time(ms: u64) -> String {

@@ -19,37 +19,47 @@ pub fn render_text(scenario: &Scenario, trace: &Trace) -> String {
         }
     }
     let _ = writeln!(out, "# seed {}", scenario.seed);
-    let name = |h: Option<usize>| h.map(|h| scenario.hosts[h].name.as_str()).unwrap_or("");
-    for (i, ev) in trace.events.iter().enumerate() {
-        let time = format_time(ev.t_ms);
-        let proto = ev.protocol.map(|p| p.name()).unwrap_or("");
-        match ev.kind {
-            EventKind::ClientLine
-            | EventKind::ServerLine
-            | EventKind::DnsQuery
-            | EventKind::DnsAnswer => {
-                let _ = writeln!(
-                    out,
-                    "\n[{time}] {} -> {}  {proto}",
-                    name(ev.from),
-                    name(ev.to)
-                );
-                let prefix = match ev.kind {
-                    EventKind::ClientLine => "C: ",
-                    EventKind::ServerLine => "S: ",
-                    _ => "   ",
-                };
-                for line in ev.text().lines() {
-                    let _ = writeln!(out, "    {prefix}{line}");
-                }
-                let _ = writeln!(out, "    -- {}", caption(scenario, trace, i));
-            }
-            _ => {
-                let _ = writeln!(out, "\n[{time}] {}", caption(scenario, trace, i));
-            }
-        }
+    for i in 0..trace.events.len() {
+        push_event_text(&mut out, scenario, trace, i);
     }
     out
+}
+
+/// The name of a host in a transcript; `None` is a real program in live mode.
+fn host_name(scenario: &Scenario, h: Option<usize>) -> &str {
+    h.map_or("real client", |h| scenario.hosts[h].name.as_str())
+}
+
+/// Appends event `i` as the readable transcript shows it.
+pub fn push_event_text(out: &mut String, scenario: &Scenario, trace: &Trace, i: usize) {
+    let ev = &trace.events[i];
+    let time = format_time(ev.t_ms);
+    let proto = ev.protocol.map(|p| p.name()).unwrap_or("");
+    match ev.kind {
+        EventKind::ClientLine
+        | EventKind::ServerLine
+        | EventKind::DnsQuery
+        | EventKind::DnsAnswer => {
+            let _ = writeln!(
+                out,
+                "\n[{time}] {} -> {}  {proto}",
+                host_name(scenario, ev.from),
+                host_name(scenario, ev.to)
+            );
+            let prefix = match ev.kind {
+                EventKind::ClientLine => "C: ",
+                EventKind::ServerLine => "S: ",
+                _ => "   ",
+            };
+            for line in ev.text().lines() {
+                let _ = writeln!(out, "    {prefix}{line}");
+            }
+            let _ = writeln!(out, "    -- {}", caption(scenario, trace, i));
+        }
+        _ => {
+            let _ = writeln!(out, "\n[{time}] {}", caption(scenario, trace, i));
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -69,24 +79,30 @@ struct JsonEvent<'a> {
 
 /// One JSON object per event, one per line.
 pub fn render_jsonl(scenario: &Scenario, trace: &Trace) -> String {
-    let name = |h: Option<usize>| h.map(|h| scenario.hosts[h].name.as_str()).unwrap_or("");
     let mut out = String::new();
-    for (i, ev) in trace.events.iter().enumerate() {
-        let j = JsonEvent {
-            seq: i,
-            t_ms: ev.t_ms,
-            arrive_ms: ev.arrive_ms,
-            kind: ev.kind,
-            protocol: ev.protocol,
-            from: name(ev.from),
-            to: name(ev.to),
-            conn: ev.conn,
-            message: ev.message.map(|m| trace.messages[m as usize].name.as_str()),
-            text: ev.text(),
-            caption: caption(scenario, trace, i),
-        };
-        out.push_str(&serde_json::to_string(&j).expect("plain data"));
-        out.push('\n');
+    for i in 0..trace.events.len() {
+        push_event_json(&mut out, scenario, trace, i);
     }
     out
+}
+
+/// Appends event `i` as one JSON line.
+pub fn push_event_json(out: &mut String, scenario: &Scenario, trace: &Trace, i: usize) {
+    let name = |h: Option<usize>| h.map(|h| scenario.hosts[h].name.as_str()).unwrap_or("");
+    let ev = &trace.events[i];
+    let j = JsonEvent {
+        seq: i,
+        t_ms: ev.t_ms,
+        arrive_ms: ev.arrive_ms,
+        kind: ev.kind,
+        protocol: ev.protocol,
+        from: name(ev.from),
+        to: name(ev.to),
+        conn: ev.conn,
+        message: ev.message.map(|m| trace.messages[m as usize].name.as_str()),
+        text: ev.text(),
+        caption: caption(scenario, trace, i),
+    };
+    out.push_str(&serde_json::to_string(&j).expect("plain data"));
+    out.push('\n');
 }

@@ -8,6 +8,10 @@ use std::net::Ipv4Addr;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+mod external;
+
+pub use external::{Front, SavedEntry, Snapshot};
+
 use super::dns_setup;
 use super::trace::{EventKind, Payload, Protocol, Trace, TraceEvent, TracedMessage};
 use crate::mail::{Address, MailStore, Mailbox, Message, rfc5322_date};
@@ -172,9 +176,19 @@ enum ServerEngine {
 /// Why a connection was opened.
 #[derive(Clone, Copy, Debug)]
 enum Purpose {
-    Submit { message: u32, user: UserId },
-    Relay { host: HostId, entry: u32 },
-    Fetch { user: UserId },
+    Submit {
+        message: u32,
+        user: UserId,
+    },
+    Relay {
+        host: HostId,
+        entry: u32,
+    },
+    Fetch {
+        user: UserId,
+    },
+    /// A real client in live mode; its server engine is driven from outside.
+    External,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -328,6 +342,8 @@ pub struct World<'s> {
     /// The next scenario fault and user action to happen.
     next_fault: usize,
     next_action: usize,
+    /// Live mode's sessions with real clients; `None` once ended.
+    external: Vec<Option<Box<external::External>>>,
 }
 
 impl<'s> World<'s> {
@@ -373,6 +389,7 @@ impl<'s> World<'s> {
             index,
             next_fault: 0,
             next_action: 0,
+            external: Vec::new(),
         };
         // About forty events per message: reserving them saves copying a large trace as it grows.
         world.trace.events.reserve(sc.script.len() * 48);
@@ -385,6 +402,13 @@ impl<'s> World<'s> {
     /// beside the queue instead of being queued up front: the queue holds only what is in flight.
     /// At equal times a fault comes first, then a user action, then whatever the run scheduled.
     pub fn run(&mut self) {
+        self.run_to(u64::MAX);
+    }
+
+    /// Processes every event due up to `limit` (and the scenario's end time): live mode moves
+    /// the virtual clock along with the wall clock this way. The clock then stands at `limit`.
+    pub fn run_to(&mut self, limit: u64) {
+        let end = self.sc.run_until_ms.min(limit);
         loop {
             let queued = self.events.peek().map(|Reverse(s)| s.t);
             let fault = self.sc.faults.get(self.next_fault).map(|f| f.at_ms);
@@ -392,8 +416,8 @@ impl<'s> World<'s> {
             let Some(t) = [queued, fault, action].into_iter().flatten().min() else {
                 break;
             };
-            if t > self.sc.run_until_ms {
-                self.now = self.sc.run_until_ms;
+            if t > end {
+                self.now = self.now.max(end);
                 break;
             }
             self.now = t;
@@ -411,10 +435,22 @@ impl<'s> World<'s> {
 
     /// Collects the final state.
     pub fn finish(mut self) -> Outcome {
+        self.state.queued = self.queued_now();
+        self.state.stores = self.hosts.into_iter().map(|h| h.store).collect();
+        self.state.end_ms = self.now;
+        Outcome {
+            trace: self.trace,
+            state: self.state,
+        }
+    }
+
+    /// The mail waiting in queues now, one row per recipient.
+    pub fn queued_now(&self) -> Vec<QueuedMail> {
+        let mut queued = Vec::new();
         for (h, host) in self.hosts.iter().enumerate() {
             for e in host.queue.iter().filter(|e| !e.done) {
                 for r in &e.rcpts {
-                    self.state.queued.push(QueuedMail {
+                    queued.push(QueuedMail {
                         host: h,
                         queue_id: e.id.clone(),
                         message: e.message_ref,
@@ -425,12 +461,7 @@ impl<'s> World<'s> {
                 }
             }
         }
-        self.state.stores = self.hosts.into_iter().map(|h| h.store).collect();
-        self.state.end_ms = self.now;
-        Outcome {
-            trace: self.trace,
-            state: self.state,
-        }
+        queued
     }
 
     fn schedule(&mut self, t: u64, ev: Ev) {
@@ -698,9 +729,24 @@ impl<'s> World<'s> {
             );
             return;
         }
-        let host = &self.sc.hosts[server];
         let client_ip = self.sc.hosts[client].ip.to_string();
-        let (mut engine, greeting) = match protocol {
+        let (engine, greeting) = self.server_engine(protocol, server, conn, &client_ip);
+        let c = &mut self.conns[conn as usize];
+        c.server_engine = Some(Box::new(engine));
+        c.state = ConnState::Open;
+        self.send_response(conn, greeting);
+    }
+
+    /// A server engine for a new connection, and its greeting.
+    fn server_engine(
+        &self,
+        protocol: Protocol,
+        server: HostId,
+        conn: u32,
+        client_ip: &str,
+    ) -> (ServerEngine, Response) {
+        let host = &self.sc.hosts[server];
+        match protocol {
             Protocol::Smtp | Protocol::Submission => {
                 let mut s = SmtpServer::new(
                     ServerConfig {
@@ -708,7 +754,7 @@ impl<'s> World<'s> {
                         submission: protocol == Protocol::Submission,
                         max_message_size: host.max_message_size,
                     },
-                    &client_ip,
+                    client_ip,
                 );
                 let g = s.greeting();
                 (ServerEngine::Smtp(s), g)
@@ -725,12 +771,7 @@ impl<'s> World<'s> {
                 (ServerEngine::Imap(s), g)
             }
             Protocol::Dns => unreachable!("DNS does not use connections"),
-        };
-        let _ = &mut engine;
-        let c = &mut self.conns[conn as usize];
-        c.server_engine = Some(Box::new(engine));
-        c.state = ConnState::Open;
-        self.send_response(conn, greeting);
+        }
     }
 
     fn on_conn_fail(&mut self, conn: u32, refused: bool) {
@@ -831,6 +872,7 @@ impl<'s> World<'s> {
                     }
                 }
             }
+            Purpose::External => {}
             Purpose::Fetch { user } => {
                 let client = self.sc.users[user].client;
                 self.note(
@@ -882,7 +924,7 @@ impl<'s> World<'s> {
                         let r = s.on_line(line, &mut policy, self.now);
                         let accepted = policy.accepted;
                         for taken in accepted {
-                            self.take_in(client, server, taken, message_ref);
+                            self.take_in(Some(client), server, taken, message_ref);
                         }
                         r
                     }
@@ -1125,7 +1167,7 @@ impl<'s> World<'s> {
                 }
             }
             Purpose::Relay { host, entry } => self.relay_done(host, entry, conn, outcome),
-            Purpose::Fetch { .. } => {}
+            Purpose::Fetch { .. } | Purpose::External => {}
         }
     }
 
@@ -1172,7 +1214,14 @@ impl<'s> World<'s> {
     // ----- taking mail in -------------------------------------------------------------------
 
     /// A server has taken a message: deliver what is local, queue the rest.
-    fn take_in(&mut self, from: HostId, host: HostId, taken: Taken, message_ref: Option<u32>) {
+    /// `from` is `None` for a real client in live mode.
+    fn take_in(
+        &mut self,
+        from: Option<HostId>,
+        host: HostId,
+        taken: Taken,
+        message_ref: Option<u32>,
+    ) {
         let Taken {
             session,
             envelope,
@@ -1200,19 +1249,29 @@ impl<'s> World<'s> {
                 rfc5322_date(self.now)
             ),
         );
-        if session.authenticated.is_some() && message.header("Date").is_none() {
-            // RFC 6409 section 8: a submission server may add what the program left out.
-            message.append_header("Date", &rfc5322_date(self.now));
+        if session.authenticated.is_some() {
+            // RFC 6409 sections 8.2 and 8.3: a submission server may add what the program left out.
+            if message.header("Date").is_none() {
+                message.append_header("Date", &rfc5322_date(self.now));
+            }
+            if message.header("Message-ID").is_none() {
+                let id = format!("<{qid}.{}@{}>", self.now, h.name);
+                message.append_header("Message-ID", &id);
+                if let Some(m) = message_ref {
+                    self.trace.messages[m as usize].message_id = id.clone();
+                    self.by_message_id.insert(id, m);
+                }
+            }
         }
         let text = format!(
             "{} takes responsibility for the message from {} (queue id {qid})",
             h.name,
-            self.name(from)
+            from.map_or("a real mail program", |f| self.name(f))
         );
         self.emit(
             EventKind::Relayed,
             None,
-            Some(from),
+            from,
             Some(host),
             None,
             message_ref,
@@ -2116,6 +2175,19 @@ enum DnsResult {
 }
 
 /// The host's side of SMTP: who its users are, which domains it takes mail for.
+/// Whether a host takes mail for a domain without authentication: it keeps the domain's
+/// mailboxes or is one of its MX (RFC 5321 section 3.6.2: anything else would be relaying).
+fn local_domain(sc: &Scenario, index: &Index, host: HostId, domain: &str) -> bool {
+    if domain == "localhost" {
+        return true;
+    }
+    let name = &sc.hosts[host].name;
+    index.domain(domain).is_some_and(|d| {
+        let dom = &sc.domains[d];
+        dom.store == Some(host) || dom.mx.iter().any(|(_, n)| n == name)
+    })
+}
+
 struct HostPolicy<'a> {
     sc: &'a Scenario,
     index: &'a Index,
@@ -2162,14 +2234,7 @@ impl SmtpPolicy for HostPolicy<'_> {
     }
 
     fn is_local_domain(&self, domain: &str) -> bool {
-        if domain == "localhost" {
-            return true;
-        }
-        let name = &self.sc.hosts[self.host].name;
-        self.index.domain(domain).is_some_and(|d| {
-            let dom = &self.sc.domains[d];
-            dom.store == Some(self.host) || dom.mx.iter().any(|(_, n)| n == name)
-        })
+        local_domain(self.sc, self.index, self.host, domain)
     }
 
     fn check_recipient(

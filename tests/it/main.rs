@@ -4,6 +4,7 @@ mod bad_files;
 mod conservation;
 mod determinism;
 mod lessons;
+mod live;
 mod smtp_rfc;
 mod transcripts;
 mod window;

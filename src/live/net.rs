@@ -1,0 +1,244 @@
+//! The sockets of live mode: accepting connections within a limit, reading lines of bounded
+//! length with an idle timeout, and the DNS datagrams.
+
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Sender, sync_channel};
+use std::time::Duration;
+
+use super::Request;
+use crate::sim::Front;
+
+/// The longest line kept; the rest of a longer line is read and dropped. It is well above
+/// every protocol's own limit (512 and 1000 octets in RFC 5321 section 4.5.3.1), so the
+/// engines still see that the line was too long and answer as their protocol says.
+const MAX_LINE: usize = 4096;
+/// Lines already waiting (a pipelining client) are handed over together, up to this many.
+const MAX_BATCH: usize = 256;
+/// Each connection's thread needs little stack: it only reads, waits and writes.
+const CONNECTION_STACK: usize = 64 * 1024;
+
+/// What every connection shares: how many are open, and the limits.
+pub struct Limits {
+    open: AtomicUsize,
+    max: usize,
+    idle: Option<Duration>,
+}
+
+impl Limits {
+    pub fn new(max: usize, idle: Option<Duration>) -> Limits {
+        Limits {
+            open: AtomicUsize::new(0),
+            max,
+            idle,
+        }
+    }
+
+    /// The idle timeout: RFC 5321 section 4.5.3.2.7 gives an SMTP server 5 minutes, RFC 1939
+    /// section 3 a POP3 server 10, RFC 3501 section 5.4 an IMAP server 30.
+    fn idle(&self, front: Front) -> Duration {
+        self.idle.unwrap_or(match front {
+            Front::Submission | Front::Smtp => Duration::from_secs(300),
+            Front::Pop3 => Duration::from_secs(600),
+            Front::Imap => Duration::from_secs(1800),
+        })
+    }
+}
+
+/// What a server says when it will not talk now, in each protocol's words.
+fn busy(front: Front) -> &'static str {
+    match front {
+        Front::Submission | Front::Smtp => "421 4.3.2 Too many connections, try again later\r\n",
+        Front::Pop3 => "-ERR [SYS/TEMP] too many connections, try again later\r\n",
+        Front::Imap => "* BYE too many connections, try again later\r\n",
+    }
+}
+
+fn idle_goodbye(front: Front) -> &'static str {
+    match front {
+        Front::Submission | Front::Smtp => "421 4.4.2 Idle timeout, closing connection\r\n",
+        Front::Pop3 => "-ERR idle timeout, closing connection\r\n",
+        Front::Imap => "* BYE idle timeout, closing connection\r\n",
+    }
+}
+
+pub fn accept_loop(listener: TcpListener, front: Front, tx: Sender<Request>, limits: Arc<Limits>) {
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        if limits.open.fetch_add(1, Ordering::SeqCst) >= limits.max {
+            limits.open.fetch_sub(1, Ordering::SeqCst);
+            let _ = stream.write_all(busy(front).as_bytes());
+            let _ = stream.shutdown(Shutdown::Both);
+            continue;
+        }
+        let (tx, limits2) = (tx.clone(), limits.clone());
+        let spawned = std::thread::Builder::new()
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+                serve_connection(stream, front, &tx, &limits2);
+                limits2.open.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            limits.open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// How a read ended.
+enum Read {
+    Line(String),
+    Closed,
+    Idle,
+}
+
+fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limits: &Limits) {
+    let _ = stream.set_read_timeout(Some(limits.idle(front)));
+    let _ = stream.set_nodelay(true);
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "an unknown address".into());
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let (reply_tx, reply_rx) = sync_channel(1);
+    if tx
+        .send(Request::Open {
+            front,
+            peer,
+            reply: reply_tx,
+        })
+        .is_err()
+    {
+        return;
+    }
+    let Ok(Some((session, greeting))) = reply_rx.recv() else {
+        return;
+    };
+    if writer.write_all(greeting.wire_text().as_bytes()).is_err() {
+        let _ = tx.send(Request::Close {
+            session,
+            why: "lost the connection",
+        });
+        return;
+    }
+    let mut reader = BufReader::with_capacity(16 * 1024, stream);
+    loop {
+        let mut lines = Vec::new();
+        let why = match read_line(&mut reader) {
+            Read::Line(l) => {
+                lines.push(l);
+                // A pipelining client's further lines already here travel in the same request.
+                while lines.len() < MAX_BATCH && reader.buffer().contains(&b'\n') {
+                    match read_line(&mut reader) {
+                        Read::Line(l) => lines.push(l),
+                        _ => break,
+                    }
+                }
+                None
+            }
+            Read::Closed => Some("sees the real client hang up"),
+            Read::Idle => {
+                let _ = writer.write_all(idle_goodbye(front).as_bytes());
+                Some("closes the idle connection")
+            }
+        };
+        if let Some(why) = why {
+            let _ = tx.send(Request::Close { session, why });
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
+        let (reply_tx, reply_rx) = sync_channel(1);
+        if tx
+            .send(Request::Lines {
+                session,
+                lines,
+                reply: reply_tx,
+            })
+            .is_err()
+        {
+            return;
+        }
+        let Ok(response) = reply_rx.recv() else {
+            return;
+        };
+        if !response.lines.is_empty() && writer.write_all(response.wire_text().as_bytes()).is_err()
+        {
+            let _ = tx.send(Request::Close {
+                session,
+                why: "lost the connection",
+            });
+            return;
+        }
+        if response.close {
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// Reads one line without its CRLF (or bare LF), keeping at most [`MAX_LINE`] bytes of it.
+/// Bytes that are not UTF-8 become U+FFFD: the engines answer such lines as garbage.
+fn read_line(reader: &mut BufReader<TcpStream>) -> Read {
+    let mut line: Vec<u8> = Vec::new();
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Read::Idle;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return Read::Closed,
+        };
+        if buf.is_empty() {
+            // End of stream: a last line without its CRLF was never finished, so it is dropped.
+            return Read::Closed;
+        }
+        let (take, found) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = (MAX_LINE + 1).saturating_sub(line.len());
+        line.extend_from_slice(&buf[..take.min(room)]);
+        reader.consume(take);
+        if found {
+            return Read::Line(finish(line));
+        }
+    }
+}
+
+fn finish(mut line: Vec<u8>) -> String {
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Answers DNS queries over UDP from the scenario's zones; anything unreadable is dropped,
+/// as a name server drops a datagram it cannot parse.
+pub fn dns_loop(socket: UdpSocket, tx: Sender<Request>) {
+    let mut buf = [0u8; 1500];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let (reply_tx, reply_rx) = sync_channel(1);
+        if tx
+            .send(Request::Dns {
+                query: buf[..n].to_vec(),
+                reply: reply_tx,
+            })
+            .is_err()
+        {
+            return;
+        }
+        if let Ok(Some(answer)) = reply_rx.recv() {
+            let _ = socket.send_to(&answer, from);
+        }
+    }
+}

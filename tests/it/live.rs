@@ -1,0 +1,408 @@
+//! Live mode against real clients: Python's smtplib, imaplib and poplib, curl, `dig`-style DNS
+//! queries, and a flood of bad connections.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use mailsim::proto::dns::{DnsMessage, Rcode, RecordType};
+
+/// A `mailsim serve` child process on free ports.
+struct Server {
+    child: Child,
+    dir: PathBuf,
+    ports: serde_json::Value,
+}
+
+impl Server {
+    fn start(name: &str, scenario: &str, extra: &[&str]) -> Server {
+        let dir = std::env::temp_dir().join(format!("mailsim-live-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Server::start_in(dir, scenario, extra)
+    }
+
+    /// Starts in `dir`; `extra` may override the speed (600 virtual ms per wall ms).
+    fn start_in(dir: PathBuf, scenario: &str, extra: &[&str]) -> Server {
+        let ports_file = dir.join("ports.json");
+        let _ = std::fs::remove_file(&ports_file);
+        let mut args = vec![
+            "serve",
+            scenario,
+            "--submission-port",
+            "0",
+            "--smtp-port",
+            "0",
+            "--pop3-port",
+            "0",
+            "--imap-port",
+            "0",
+            "--dns-port",
+            "0",
+            "--format",
+            "jsonl",
+            "--ports-file",
+        ];
+        let ports_arg = ports_file.to_str().unwrap().to_string();
+        args.push(&ports_arg);
+        if !extra.contains(&"--speed") {
+            args.extend(["--speed", "600"]);
+        }
+        args.extend_from_slice(extra);
+        let child = Command::new(env!("CARGO_BIN_EXE_mailsim"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
+            .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
+            .spawn()
+            .expect("mailsim starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let ports = loop {
+            if let Ok(text) = std::fs::read_to_string(&ports_file)
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            {
+                break v;
+            }
+            assert!(Instant::now() < deadline, "mailsim serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Server { child, dir, ports }
+    }
+
+    fn port(&self, name: &str) -> u16 {
+        self.ports[name].as_u64().expect("a port") as u16
+    }
+
+    /// Ctrl-C, then what it printed on stderr.
+    fn interrupt(mut self) -> String {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "serve exits cleanly on Ctrl-C: {status}");
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap()
+    }
+
+    fn trace(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stdout")).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .expect("the client program runs (see .ci/run for what to install)");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+const LESSON_1: &str = "scenarios/01-alice-writes-to-bob.ron";
+
+#[test]
+fn python_clients_submit_relay_and_fetch() {
+    let server = Server::start("python", LESSON_1, &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/live/clients.py");
+    let out = run(Command::new("python3")
+        .arg(script)
+        .arg(server.dir.join("ports.json")));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+    // The trace streamed the real dialogue, and the message went on through the simulation.
+    let trace = server.trace();
+    assert!(
+        trace.contains("AUTH PLAIN"),
+        "the submission dialogue is traced"
+    );
+    assert!(
+        trace.contains("\"kind\":\"dns_query\""),
+        "the relay asked DNS"
+    );
+    assert!(trace.contains("Sent by smtplib"));
+}
+
+#[test]
+fn curl_speaks_smtp_pop3_and_imap() {
+    let server = Server::start("curl", LESSON_1, &[]);
+    let mail = server.dir.join("mail.txt");
+    std::fs::write(
+        &mail,
+        "From: alice@alpha.example\r\nTo: bob@beta.example\r\nSubject: Sent by curl\r\n\r\nHello from curl.\r\n",
+    )
+    .unwrap();
+    let sub = format!("smtp://127.0.0.1:{}/laptop", server.port("submission"));
+    run(Command::new("curl").args([
+        "-sS",
+        &sub,
+        "--user",
+        "alice@alpha.example:wonderland",
+        "--mail-from",
+        "alice@alpha.example",
+        "--mail-rcpt",
+        "bob@beta.example",
+        "--upload-file",
+        mail.to_str().unwrap(),
+    ]));
+    // Wait for delivery, then list with POP3 and fetch the last message with IMAP.
+    let pop = format!("pop3://127.0.0.1:{}/", server.port("pop3"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listing = loop {
+        let out = run(Command::new("curl").args(["-sS", &pop, "--user", "bob:builder"]));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.lines().count() >= 2 {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "curl's message never arrived");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let last = listing
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let imap = format!("imap://127.0.0.1:{}/INBOX;UID={last}", server.port("imap"));
+    let out = run(Command::new("curl").args(["-sS", &imap, "--user", "bob@beta.example:builder"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Subject: Sent by curl"), "{text}");
+    assert!(text.contains("Received: from laptop"), "{text}");
+}
+
+#[test]
+fn dns_port_answers_from_the_scenario_zones() {
+    let server = Server::start("dns", LESSON_1, &[]);
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let ask = |name: &str, qtype: RecordType| {
+        let query = DnsMessage::query(0x1234, name, qtype).encode();
+        socket
+            .send_to(&query, ("127.0.0.1", server.port("dns")))
+            .unwrap();
+        let mut buf = [0u8; 1500];
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        DnsMessage::decode(&buf[..n]).unwrap()
+    };
+    let mx = ask("beta.example", RecordType::Mx);
+    assert_eq!(mx.rcode, Rcode::NoError);
+    assert!(mx.authoritative);
+    assert!(mx.to_dig_text().contains("mx.beta.example"));
+    let none = ask("nowhere.beta.example", RecordType::A);
+    assert_eq!(none.rcode, Rcode::NxDomain);
+}
+
+/// Reads one reply line.
+fn line(r: &mut BufReader<TcpStream>) -> String {
+    let mut s = String::new();
+    r.read_line(&mut s).unwrap();
+    s
+}
+
+/// Reads a whole SMTP reply (its last line has a space after the code).
+fn reply(r: &mut BufReader<TcpStream>) -> String {
+    loop {
+        let l = line(r);
+        if l.len() < 4 || l.as_bytes()[3] == b' ' {
+            return l;
+        }
+    }
+}
+
+fn smtp(port: u16) -> (TcpStream, BufReader<TcpStream>) {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    assert!(reply(&mut r).starts_with("220"));
+    (s, r)
+}
+
+fn say(s: &mut TcpStream, r: &mut BufReader<TcpStream>, text: &str) -> String {
+    s.write_all(text.as_bytes()).unwrap();
+    reply(r)
+}
+
+#[test]
+fn a_thousand_bad_connections_then_mail_still_flows() {
+    let server = Server::start("flood", LESSON_1, &["--max-connections", "64"]);
+    let (mx, pop3, imap) = (
+        server.port("smtp"),
+        server.port("pop3"),
+        server.port("imap"),
+    );
+    std::thread::scope(|scope| {
+        for worker in 0..8 {
+            scope.spawn(move || {
+                for i in 0..125 {
+                    match (worker * 125 + i) % 5 {
+                        0 => {
+                            // Garbage bytes: 500, and the session goes on.
+                            let (mut s, mut r) = smtp(mx);
+                            let got = say(&mut s, &mut r, "\u{1}\u{ff}GARBAGE \u{7f}\r\n");
+                            assert!(got.starts_with("500"), "{got}");
+                            assert!(say(&mut s, &mut r, "NOOP\r\n").starts_with("250"));
+                        }
+                        1 => {
+                            // A command line over 512 octets: 500.
+                            let (mut s, mut r) = smtp(mx);
+                            let long = format!("HELO {}\r\n", "x".repeat(5000));
+                            assert!(say(&mut s, &mut r, &long).starts_with("500"));
+                        }
+                        2 => {
+                            // DATA larger than the declared SIZE limit: 552 at MAIL.
+                            let (mut s, mut r) = smtp(mx);
+                            say(&mut s, &mut r, "EHLO flood.example\r\n");
+                            let got = say(
+                                &mut s,
+                                &mut r,
+                                "MAIL FROM:<x@flood.example> SIZE=999999999\r\n",
+                            );
+                            assert!(got.starts_with("552"), "{got}");
+                        }
+                        3 => {
+                            // Hang up in the middle of DATA: only that message is lost.
+                            let (mut s, mut r) = smtp(mx);
+                            say(&mut s, &mut r, "EHLO flood.example\r\n");
+                            say(&mut s, &mut r, "MAIL FROM:<x@flood.example>\r\n");
+                            say(&mut s, &mut r, "RCPT TO:<bob@beta.example>\r\n");
+                            assert!(say(&mut s, &mut r, "DATA\r\n").starts_with("354"));
+                            s.write_all(b"Subject: unfinished\r\n\r\nhalf a mes")
+                                .unwrap();
+                        }
+                        _ => {
+                            // POP3 and IMAP garbage: -ERR and BAD.
+                            let s = TcpStream::connect(("127.0.0.1", pop3)).unwrap();
+                            let mut r = BufReader::new(s.try_clone().unwrap());
+                            line(&mut r);
+                            (&s).write_all(b"\x00\x01 nonsense\r\n").unwrap();
+                            assert!(line(&mut r).starts_with("-ERR"));
+                            let s = TcpStream::connect(("127.0.0.1", imap)).unwrap();
+                            let mut r = BufReader::new(s.try_clone().unwrap());
+                            line(&mut r);
+                            (&s).write_all(b"a1 FROB \xff\r\n").unwrap();
+                            assert!(line(&mut r).starts_with("a1 BAD"));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    // Then a normal message still goes through and can be fetched.
+    let (mut s, mut r) = smtp(mx);
+    for (cmd, code) in [
+        ("EHLO good.example\r\n", "250"),
+        ("MAIL FROM:<carol@good.example>\r\n", "250"),
+        ("RCPT TO:<bob@beta.example>\r\n", "250"),
+        ("DATA\r\n", "354"),
+        ("Subject: after the flood\r\n\r\nstill here\r\n.\r\n", "250"),
+        ("QUIT\r\n", "221"),
+    ] {
+        let got = say(&mut s, &mut r, cmd);
+        assert!(got.starts_with(code), "{cmd:?} got {got:?}");
+    }
+    let s = TcpStream::connect(("127.0.0.1", pop3)).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    line(&mut r);
+    let mut pop = |cmd: &str| {
+        (&s).write_all(cmd.as_bytes()).unwrap();
+        line(&mut r)
+    };
+    pop("USER bob\r\n");
+    assert!(pop("PASS builder\r\n").starts_with("+OK"));
+    let stat = pop("STAT\r\n");
+    let count: usize = stat.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let _ = pop(&format!("TOP {count} 0\r\n"));
+    let mut headers = String::new();
+    loop {
+        let l = line(&mut r);
+        if l == ".\r\n" {
+            break;
+        }
+        headers.push_str(&l);
+    }
+    assert!(headers.contains("Subject: after the flood"), "{headers}");
+    // Lesson 1's own message and this one: none of the unfinished ones was delivered.
+    let delivered = server.trace().matches("\"kind\":\"delivered\"").count();
+    assert_eq!(delivered, 2, "only finished messages are delivered");
+}
+
+#[test]
+fn connections_beyond_the_limit_get_421_and_idle_ones_are_closed() {
+    let server = Server::start(
+        "limits",
+        LESSON_1,
+        &["--max-connections", "3", "--idle-timeout", "1"],
+    );
+    let mx = server.port("smtp");
+    let held: Vec<_> = (0..3).map(|_| smtp(mx)).collect();
+    let mut extra = TcpStream::connect(("127.0.0.1", mx)).unwrap();
+    let mut text = String::new();
+    extra.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("421"), "{text}");
+    // The held connections go idle and are told so.
+    for (_, mut r) in held {
+        assert!(reply(&mut r).starts_with("421 4.4.2"));
+    }
+}
+
+#[test]
+fn ctrl_c_reports_undelivered_mail_and_state_carries_on() {
+    // Lesson 8: the receiving server is down for a while, so the message waits in a queue.
+    let lesson = "scenarios/08-server-down-queued.ron";
+    let dir = std::env::temp_dir().join(format!("mailsim-live-{}-state", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state");
+    let server = Server::start_in(
+        dir.clone(),
+        lesson,
+        &["--speed", "1", "--state", state.to_str().unwrap()],
+    );
+    let (mut s, mut r) = smtp(server.port("submission"));
+    say(&mut s, &mut r, "EHLO laptop\r\n");
+    let token = "AGFsaWNlQGFscGhhLmV4YW1wbGUAd29uZGVybGFuZA=="; // \0alice@alpha.example\0wonderland
+    let got = say(&mut s, &mut r, &format!("AUTH PLAIN {token}\r\n"));
+    assert!(got.starts_with("235"), "{got}");
+    for (cmd, code) in [
+        ("MAIL FROM:<alice@alpha.example>\r\n", "250"),
+        ("RCPT TO:<bob@beta.example>\r\n", "250"),
+        ("DATA\r\n", "354"),
+        (
+            "Subject: kept across a restart\r\n\r\nhello\r\n.\r\n",
+            "250",
+        ),
+    ] {
+        let got = say(&mut s, &mut r, cmd);
+        assert!(got.starts_with(code), "{cmd:?} got {got:?}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let report = server.interrupt();
+    assert!(report.contains("not yet delivered"), "{report}");
+    assert!(report.contains("bob@beta.example"), "{report}");
+    assert!(state.join("mailsim-state.json").exists());
+    // A restart carries on with the queue it saved.
+    let again = Server::start_in(
+        dir,
+        lesson,
+        &["--speed", "1", "--state", state.to_str().unwrap()],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let report = again.interrupt();
+    assert!(
+        report.contains("restored the mailboxes and 1 queued message"),
+        "{report}"
+    );
+}

@@ -1,0 +1,76 @@
+"""Python's standard mail clients against `mailsim serve`: submit, relay refusal, IMAP, POP3.
+
+Run by tests/it/live.rs with the ports file as its argument; prints OK at the end.
+"""
+import json
+import imaplib
+import poplib
+import smtplib
+import sys
+import time
+from email.message import EmailMessage
+
+ports = json.load(open(sys.argv[1]))
+HOST = "127.0.0.1"
+
+# Alice submits with AUTH on the submission port (RFC 6409).
+msg = EmailMessage()
+msg["From"] = "alice@alpha.example"
+msg["To"] = "bob@beta.example"
+msg["Subject"] = "Sent by smtplib"
+msg.set_content("Hello Bob, from a real client.\n.a line that starts with a dot\n")
+with smtplib.SMTP(HOST, ports["submission"]) as s:
+    s.ehlo("laptop")
+    assert s.has_extn("auth"), "submission offers AUTH"
+    s.login("alice@alpha.example", "wonderland")
+    refused = s.send_message(msg)
+    assert refused == {}, refused
+
+# Without AUTH, the MX port takes mail for its own domain but relays for no one (5.7.1).
+with smtplib.SMTP(HOST, ports["smtp"]) as s:
+    s.ehlo("stranger.example")
+    code, _ = s.mail("eve@stranger.example")
+    assert code == 250
+    code, text = s.rcpt("someone@elsewhere.example")
+    assert code == 554 and b"5.7.1" in text, (code, text)
+    code, _ = s.rcpt("bob@beta.example")
+    assert code == 250, code
+
+# A wrong password gets 535 and no relaying.
+with smtplib.SMTP(HOST, ports["submission"]) as s:
+    try:
+        s.login("alice@alpha.example", "wrong")
+        raise AssertionError("a wrong password was accepted")
+    except smtplib.SMTPAuthenticationError as e:
+        assert e.smtp_code == 535
+
+# Bob's IMAP client waits for the message to travel through the simulated network.
+deadline = time.time() + 30
+while True:
+    im = imaplib.IMAP4(HOST, ports["imap"])
+    im.login("bob@beta.example", "builder")
+    typ, data = im.select("INBOX")
+    typ, found = im.search(None, "SUBJECT", '"Sent by smtplib"')
+    if found[0]:
+        break
+    im.logout()
+    assert time.time() < deadline, "the message never reached Bob's mailbox"
+    time.sleep(0.2)
+num = found[0].split()[-1]
+typ, parts = im.fetch(num, "(BODY[])")
+body = parts[0][1].decode()
+assert "Received: from laptop" in body, body
+assert "\r\n.a line that starts with a dot\r\n" in body, "dot-stuffing undone"
+assert "Return-Path: <alice@alpha.example>" in body
+im.logout()
+
+# POP3 sees the same mailbox; with IMAP's flags it is still there (nothing deleted).
+p = poplib.POP3(HOST, ports["pop3"])
+p.user("bob")
+p.pass_("builder")
+count, size = p.stat()
+assert count >= 1, count
+resp, lines, octets = p.retr(count)
+assert any(b"Sent by smtplib" in l for l in lines)
+p.quit()
+print("OK")
