@@ -26,6 +26,12 @@ use crate::sim::{Front, QueuedMail, World, render};
 
 pub use state::SavedState;
 
+/// Once this many events are printed, the oldest are forgotten: memory stays flat however
+/// long the server runs.
+const FORGET_AFTER: usize = 100_000;
+/// The most recent printed events are kept: captions look back at the line a reply answers.
+const KEEP_FOR_CAPTIONS: usize = 1_000;
+
 /// How the trace is printed while serving.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceFormat {
@@ -294,6 +300,9 @@ fn run_world(
         let now = virtual_now(start);
         world.advance_to(now);
         printed = print_new(world, scenario, printed, opts.format, &stdout);
+        if printed > FORGET_AFTER {
+            printed -= world.forget_trace(printed, KEEP_FOR_CAPTIONS);
+        }
         if shutdown.load(Ordering::SeqCst) {
             break;
         }

@@ -117,7 +117,7 @@ enum Ev {
     Deliver {
         conn: u32,
         to_server: bool,
-        event: u32,
+        event: u64,
     },
     /// The client notices that its connection is gone.
     ConnLost(u32),
@@ -342,6 +342,9 @@ pub struct World<'s> {
     /// The next scenario fault and user action to happen.
     next_fault: usize,
     next_action: usize,
+    /// Events forgotten from the front of the trace (live mode keeps its memory flat so);
+    /// scheduled deliveries name events by their index counted from the very first.
+    trace_base: u64,
     /// Live mode's sessions with real clients; `None` once ended.
     external: Vec<Option<Box<external::External>>>,
 }
@@ -390,6 +393,7 @@ impl<'s> World<'s> {
             next_fault: 0,
             next_action: 0,
             external: Vec::new(),
+            trace_base: 0,
         };
         // About forty events per message: reserving them saves copying a large trace as it grows.
         world.trace.events.reserve(sc.script.len() * 48);
@@ -519,13 +523,14 @@ impl<'s> World<'s> {
                 event,
             } => {
                 // Borrow the text out of the trace while the engines read it.
-                let slot = &mut self.trace.events[event as usize].payload;
+                let i = (event - self.trace_base) as usize;
+                let slot = &mut self.trace.events[i].payload;
                 let Payload::Text(text) = std::mem::replace(slot, Payload::Text(String::new()))
                 else {
                     return;
                 };
                 self.on_deliver(conn, to_server, &text);
-                self.trace.events[event as usize].payload = Payload::Text(text);
+                self.trace.events[i].payload = Payload::Text(text);
             }
             Ev::ConnLost(c) => self.on_conn_lost(c),
             Ev::DnsArrive {
@@ -674,7 +679,7 @@ impl<'s> World<'s> {
             text,
         );
         if self.reachable(from, to) {
-            let event = (self.trace.events.len() - 1) as u32;
+            let event = self.trace_base + self.trace.events.len() as u64 - 1;
             self.schedule(
                 arrive,
                 Ev::Deliver {

@@ -112,6 +112,21 @@ impl World<'_> {
         self.now = self.now.max(t.min(self.sc.run_until_ms));
     }
 
+    /// Forgets the oldest events of the trace, keeping the last `keep` of the first `upto`
+    /// (the ones already printed), and never one whose text is still on its way. A server that
+    /// runs for days keeps its memory flat so. Returns how many events were forgotten.
+    pub fn forget_trace(&mut self, upto: usize, keep: usize) -> usize {
+        let upto = upto.min(self.trace.events.len()).saturating_sub(keep);
+        let now = self.now;
+        let n = self.trace.events[..upto]
+            .iter()
+            .position(|e| e.arrive_ms > now)
+            .unwrap_or(upto);
+        self.trace.events.drain(..n);
+        self.trace_base += n as u64;
+        n
+    }
+
     /// Whether the scenario has a server for this front door.
     pub fn fronts(&self, front: Front) -> bool {
         self.default_host(front).is_some()
