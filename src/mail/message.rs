@@ -77,7 +77,8 @@ impl Message {
 
     /// The first value of a header field, unfolded (RFC 5322 section 2.2.3).
     pub fn header(&self, name: &str) -> Option<String> {
-        header_value(self.header_block(), name)
+        // The scan stops at the empty line that ends the header block.
+        header_value(&self.text, name)
     }
 
     /// Every header field with this name, in order.
@@ -138,7 +139,7 @@ impl Message {
 /// The header fields of a header block as (name, unfolded value). Names are borrowed, and a
 /// value is only unfolded into a new string when it spans several lines.
 fn fields(block: &str) -> impl Iterator<Item = (&str, Cow<'_, str>)> + '_ {
-    let mut lines = block.split("\r\n").peekable();
+    let mut lines = crate::proto::split_lines(block).peekable();
     std::iter::from_fn(move || {
         loop {
             let line = lines.next()?;
@@ -166,9 +167,26 @@ fn fields(block: &str) -> impl Iterator<Item = (&str, Cow<'_, str>)> + '_ {
 
 /// The first value of a header field in a header block.
 pub fn header_value(block: &str, name: &str) -> Option<String> {
-    fields(block)
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.into_owned())
+    // Every hop reads a header or two: only the wanted field's value is unfolded.
+    let mut lines = crate::proto::split_lines(block).peekable();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            return None;
+        }
+        let Some((field, value)) = line.split_once(':') else {
+            continue;
+        };
+        if line.starts_with([' ', '\t']) || !field.trim().eq_ignore_ascii_case(name) {
+            continue;
+        }
+        let mut value = value.trim().to_string();
+        while let Some(next) = lines.next_if(|l| l.starts_with([' ', '\t'])) {
+            value.push(' ');
+            value.push_str(next.trim());
+        }
+        return Some(value);
+    }
+    None
 }
 
 /// Where the header block ends: the index of the CRLF CRLF that ends it. Found line by line
