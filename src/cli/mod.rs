@@ -133,6 +133,10 @@ pub struct ServeArgs {
     /// Keep the queues and mailboxes in this directory across restarts.
     #[arg(long)]
     state: Option<PathBuf>,
+    /// Show the trace live in the window as it grows.
+    #[cfg(feature = "gui")]
+    #[arg(long)]
+    gui: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -168,6 +172,31 @@ fn load(file: &std::path::Path, seed: Option<u64>) -> Result<Scenario, ExitCode>
 fn bad_file(e: &LoadError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(2)
+}
+
+/// Live mode with the window: the servers run on a thread of their own, the window (which
+/// must have the main thread) shows the trace as it grows, and closing it stops the servers.
+#[cfg(feature = "gui")]
+fn serve_with_window(scenario: Scenario, file: PathBuf, mut opts: ServeOptions) -> ExitCode {
+    let (tx, rx) = std::sync::mpsc::channel();
+    opts.feed = Some(tx);
+    // The window's own Ctrl-C handler closes it, and closing it stops the servers.
+    opts.catch_ctrl_c = false;
+    let stop = opts.stop.clone();
+    let servers = {
+        let scenario = scenario.clone();
+        std::thread::spawn(move || crate::live::serve(scenario, opts))
+    };
+    let code = crate::gui::open_live(scenario, file, rx);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    match servers.join() {
+        Ok(Ok(())) => code,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => ExitCode::FAILURE,
+    }
 }
 
 /// Runs the parsed command line; returns the process exit status.
@@ -315,7 +344,12 @@ pub fn main(cli: Cli) -> ExitCode {
                 max_connections: args.max_connections,
                 idle_timeout: args.idle_timeout.map(std::time::Duration::from_secs),
                 state_dir: args.state,
+                ..ServeOptions::default()
             };
+            #[cfg(feature = "gui")]
+            if args.gui {
+                return serve_with_window(scenario, args.file, opts);
+            }
             match crate::live::serve(scenario, opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -5,6 +5,7 @@
 mod diagram;
 mod inspector;
 mod layout;
+mod live;
 mod loading;
 mod panels;
 mod playback;
@@ -19,6 +20,7 @@ use bevy::window::{PrimaryWindow, WindowResolution};
 use bevy_egui::EguiPlugin;
 
 pub use layout::{Layout, layout};
+pub use live::{LiveFeed, open_live};
 pub use playback::Playback;
 
 use crate::scenario::Scenario;

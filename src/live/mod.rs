@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::proto::Response;
 use crate::scenario::Scenario;
-use crate::sim::{Front, QueuedMail, World, render};
+use crate::sim::{Front, QueuedMail, TraceEvent, TracedMessage, World, render};
 
 pub use state::SavedState;
 
@@ -90,6 +90,20 @@ pub struct ServeOptions {
     pub idle_timeout: Option<Duration>,
     /// Where queues and mailboxes are kept across restarts.
     pub state_dir: Option<PathBuf>,
+    /// The window's copy of the trace as it grows (`--gui`).
+    pub feed: Option<mpsc::Sender<LiveUpdate>>,
+    /// Set to stop serving (the window closing); Ctrl-C sets it too.
+    pub stop: Arc<AtomicBool>,
+    /// Catch Ctrl-C here (the window catches it itself).
+    pub catch_ctrl_c: bool,
+}
+
+/// New trace events for the window, in order, with the messages they name.
+#[derive(Clone, Debug)]
+pub struct LiveUpdate {
+    pub events: Vec<TraceEvent>,
+    /// The trace's whole list of messages so far.
+    pub messages: Vec<TracedMessage>,
 }
 
 impl Default for ServeOptions {
@@ -103,6 +117,9 @@ impl Default for ServeOptions {
             max_connections: 100,
             idle_timeout: None,
             state_dir: None,
+            feed: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            catch_ctrl_c: true,
         }
     }
 }
@@ -165,8 +182,8 @@ pub fn serve(mut scenario: Scenario, opts: ServeOptions) -> Result<(), String> {
         None => None,
     };
     let (tx, rx) = mpsc::channel::<Request>();
-    let shutdown = Arc::new(AtomicBool::new(false));
-    {
+    let shutdown = opts.stop.clone();
+    if opts.catch_ctrl_c {
         let tx = tx.clone();
         let shutdown = shutdown.clone();
         ctrlc::set_handler(move || {
@@ -299,8 +316,9 @@ fn run_world(
     loop {
         let now = virtual_now(start);
         world.advance_to(now);
+        feed_window(world, printed, opts.feed.as_ref());
         printed = print_new(world, scenario, printed, opts.format, &stdout);
-        if printed > FORGET_AFTER {
+        if printed > FORGET_AFTER && opts.feed.is_none() {
             printed -= world.forget_trace(printed, KEEP_FOR_CAPTIONS);
         }
         if shutdown.load(Ordering::SeqCst) {
@@ -328,8 +346,22 @@ fn run_world(
             next = rx.try_recv().ok();
         }
     }
+    feed_window(world, printed, opts.feed.as_ref());
     print_new(world, scenario, printed, opts.format, &stdout);
     world.queued_now()
+}
+
+/// Sends the window the events it has not seen (the same ones not yet printed).
+fn feed_window(world: &World<'_>, from: usize, feed: Option<&mpsc::Sender<LiveUpdate>>) {
+    let trace = world.trace();
+    if let Some(feed) = feed
+        && from < trace.len()
+    {
+        let _ = feed.send(LiveUpdate {
+            events: trace.events[from..].to_vec(),
+            messages: trace.messages.clone(),
+        });
+    }
 }
 
 /// Answers one request; false to stop.

@@ -1,0 +1,60 @@
+//! The window in live mode (`mailsim serve --gui`): the trace grows while real mail programs
+//! talk to the servers, and the view follows the newest event unless the student has stepped
+//! back to look at something; stepping forward to the end follows again.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::mpsc::Receiver;
+
+use bevy::prelude::*;
+
+use super::{Loaded, Playback, app};
+use crate::live::LiveUpdate;
+use crate::scenario::Scenario;
+use crate::sim::World;
+
+/// New events from the world's thread. While it exists, nothing reruns the simulation: a
+/// reload or a what-if would throw away what the real clients did.
+#[derive(Resource)]
+pub struct LiveFeed(Mutex<Receiver<LiveUpdate>>);
+
+pub struct LivePlugin;
+
+impl Plugin for LivePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(PreUpdate, receive);
+    }
+}
+
+/// Opens the window on a live trace; returns when the window closes.
+pub fn open_live(scenario: Scenario, path: PathBuf, feed: Receiver<LiveUpdate>) -> ExitCode {
+    // The window starts with what the world holds before anyone connects: empty mailboxes.
+    let start = World::new(&scenario).finish();
+    let mut app = app(scenario, path, (1600, 900), false);
+    app.world_mut().resource_mut::<Loaded>().outcome = start;
+    app.insert_resource(LiveFeed(Mutex::new(feed)))
+        .add_plugins(LivePlugin);
+    app.run();
+    ExitCode::SUCCESS
+}
+
+fn receive(feed: Res<LiveFeed>, mut loaded: ResMut<Loaded>, mut playback: ResMut<Playback>) {
+    let Ok(rx) = feed.0.lock() else { return };
+    let mut updates = rx.try_iter().peekable();
+    if updates.peek().is_none() {
+        return;
+    }
+    let before = loaded.outcome.trace.len();
+    let following = playback.cursor.is_none_or(|c| c + 1 >= before);
+    let trace = &mut loaded.outcome.trace;
+    for update in updates {
+        trace.events.extend(update.events);
+        trace.messages = update.messages;
+    }
+    if following && !trace.is_empty() {
+        let last = trace.len() - 1;
+        playback.go_to(trace, last);
+        playback.playing = false;
+    }
+}
