@@ -116,6 +116,7 @@ pub fn generate(domains: usize, messages: usize, seed: u64) -> Scenario {
         script,
         expectations: Vec::new(),
         run_until_ms: 7 * 86_400_000,
+        lesson: Default::default(),
     }
 }
 

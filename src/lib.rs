@@ -9,12 +9,14 @@
 //! - [`scenario`]: the RON lesson files and their validation into a [`scenario::Scenario`].
 //! - [`sim`]: the deterministic discrete-event world that drives the engines over simulated
 //!   links, and the [`sim::Trace`] it leaves, with captions and reports.
+//! - [`lesson`]: a teacher's captions and prediction questions, pinned to moments of a trace.
 //! - [`live`]: `mailsim serve`, the scenario's servers on loopback ports for real mail programs.
 //! - [`cli`]: the `mailsim` command; [`bench`]: the generated benchmark world.
 //! - `gui` (feature `gui`): the Bevy window that plays a trace.
 
 pub mod bench;
 pub mod cli;
+pub mod lesson;
 pub mod live;
 pub mod mail;
 pub mod node;

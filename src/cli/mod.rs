@@ -43,6 +43,12 @@ pub enum Command {
         /// Print a JSON report of the final state instead of the trace.
         #[arg(long, value_enum)]
         report: Option<ReportFormat>,
+        /// Ask the lesson's prediction questions on the way, and give a score at the end.
+        #[arg(long, conflicts_with_all = ["report", "format"])]
+        quiz: bool,
+        /// With --quiz: show the answers instead of asking (for the teacher).
+        #[arg(long, requires = "quiz")]
+        teacher: bool,
     },
     /// Check a scenario file without running it.
     Check { file: PathBuf },
@@ -199,6 +205,34 @@ fn serve_with_window(scenario: Scenario, file: PathBuf, mut opts: ServeOptions) 
     }
 }
 
+/// `mailsim run FILE --quiz`: the questions at the terminal, on standard input and output.
+fn run_quiz(scenario: &Scenario, outcome: &crate::sim::Outcome, teacher: bool) -> ExitCode {
+    let pinned = crate::lesson::pin(scenario, &outcome.trace);
+    if pinned.predictions.is_empty() {
+        eprintln!("this scenario asks no questions: its file has no lesson predictions");
+        return ExitCode::from(1);
+    }
+    for p in &pinned.problems {
+        eprintln!("warning: {p}");
+    }
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    // Answers piped in are written back, so that the transcript reads as a dialogue.
+    let echo = !stdin.is_terminal();
+    let mut input = stdin.lock();
+    let mut out = std::io::stdout().lock();
+    let trace = &outcome.trace;
+    match crate::lesson::run_quiz(
+        scenario, trace, &pinned, &mut input, &mut out, teacher, echo,
+    ) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the parsed command line; returns the process exit status.
 pub fn main(cli: Cli) -> ExitCode {
     let command = match (cli.command, cli.file) {
@@ -228,12 +262,17 @@ pub fn main(cli: Cli) -> ExitCode {
             seed,
             format,
             report: rep,
+            quiz,
+            teacher,
         } => {
             let scenario = match load(&file, seed) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
             let outcome = run(&scenario);
+            if quiz {
+                return run_quiz(&scenario, &outcome, teacher);
+            }
             let verdicts = report::check(&scenario, &outcome);
             if rep.is_some() {
                 println!("{}", report::report_json(&scenario, &outcome));

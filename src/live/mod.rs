@@ -409,8 +409,12 @@ fn print_new(
     let mut out = String::new();
     for i in from..trace.len() {
         match format {
-            TraceFormat::Text => render::push_event_text(&mut out, scenario, trace, i),
-            TraceFormat::Jsonl => render::push_event_json(&mut out, scenario, trace, i),
+            TraceFormat::Text => {
+                render::push_event_text(&mut out, scenario, trace, i, &Default::default())
+            }
+            TraceFormat::Jsonl => {
+                render::push_event_json(&mut out, scenario, trace, i, &Default::default())
+            }
             TraceFormat::Quiet => {}
         }
     }

@@ -37,6 +37,72 @@ pub struct ScenarioFile {
     /// Stop the simulation here even if mail is still queued (default: 6 days, past the give-up time).
     #[serde(default)]
     pub run_until: Option<Millis>,
+    /// The teacher's own captions and prediction questions, pinned to moments of the trace.
+    #[serde(default)]
+    pub lesson: LessonFile,
+}
+
+/// The lesson layer of a scenario file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LessonFile {
+    /// Captions that replace the automatic ones at chosen moments.
+    #[serde(default)]
+    pub captions: Vec<CaptionFile>,
+    /// Questions asked just before a moment is shown; playback waits for the answer.
+    #[serde(default)]
+    pub predictions: Vec<PredictionFile>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptionFile {
+    pub at: MomentFile,
+    pub text: String,
+}
+
+/// A moment of the trace: the `nth` event (from 1) that matches every field given.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MomentFile {
+    #[serde(default)]
+    pub kind: Option<crate::sim::EventKind>,
+    #[serde(default)]
+    pub protocol: Option<crate::sim::Protocol>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Text the event contains (its wire text, or the words of a note), in any case.
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub nth: Option<usize>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictionFile {
+    /// The moment that reveals the answer; the question comes just before it.
+    pub at: MomentFile,
+    pub question: String,
+    pub answer: AnswerFile,
+    /// The options offered for a `Text` answer (they must include it). A `Host` answer is given
+    /// by clicking a host, or by choosing from the hosts.
+    #[serde(default)]
+    pub choices: Vec<String>,
+    /// Why, shown after the answer whether it was right or not.
+    #[serde(default)]
+    pub explain: String,
+}
+
+/// The right answer, as the moment shows it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub enum AnswerFile {
+    /// The moment's event goes to this host (or comes from it, for a note at one host).
+    Host(String),
+    /// The moment's event contains this text (a reply code, a command).
+    Text(String),
 }
 
 fn default_seed() -> u64 {

@@ -757,6 +757,8 @@ impl Validator<'_> {
             });
         }
 
+        let lesson = self.lesson(&hosts)?;
+
         let last = faults
             .iter()
             .map(|f| f.at_ms)
@@ -782,7 +784,62 @@ impl Validator<'_> {
             script,
             expectations,
             run_until_ms,
+            lesson,
         })
+    }
+
+    fn moment(&self, hosts: &[Host], m: &MomentFile) -> Result<Moment, LoadError> {
+        let host =
+            |name: &Option<String>| name.as_ref().map(|n| self.host_id(hosts, n)).transpose();
+        if m.nth == Some(0) {
+            return Err(self.err(
+                "nth",
+                "nth counts from 1: the first matching event is nth: 1".into(),
+            ));
+        }
+        Ok(Moment {
+            kind: m.kind,
+            protocol: m.protocol,
+            from: host(&m.from)?,
+            to: host(&m.to)?,
+            text: m.text.as_ref().map(|t| t.to_lowercase()),
+            nth: m.nth.unwrap_or(1),
+        })
+    }
+
+    fn lesson(&self, hosts: &[Host]) -> Result<Lesson, LoadError> {
+        let l = &self.parsed.lesson;
+        let mut lesson = Lesson::default();
+        for c in &l.captions {
+            lesson.captions.push(TeacherCaption {
+                at: self.moment(hosts, &c.at)?,
+                text: c.text.trim().to_string(),
+            });
+        }
+        for p in &l.predictions {
+            let answer = match &p.answer {
+                AnswerFile::Host(h) => Answer::Host(self.host_id(hosts, h)?),
+                AnswerFile::Text(t) => {
+                    if !p.choices.is_empty() && !p.choices.iter().any(|c| c == t) {
+                        return Err(self.error_at(
+                            t,
+                            0,
+                            format!("the answer {t:?} is not one of the choices"),
+                            Some(format!("choices: {}", p.choices.join(", "))),
+                        ));
+                    }
+                    Answer::Text(t.clone())
+                }
+            };
+            lesson.predictions.push(Prediction {
+                at: self.moment(hosts, &p.at)?,
+                question: p.question.trim().to_string(),
+                answer,
+                choices: p.choices.clone(),
+                explain: p.explain.trim().to_string(),
+            });
+        }
+        Ok(lesson)
     }
 
     fn require_access(

@@ -31,6 +31,47 @@ pub struct Scenario {
     pub script: Vec<Action>,
     pub expectations: Vec<Expectation>,
     pub run_until_ms: u64,
+    pub lesson: Lesson,
+}
+
+/// The teacher's layer over the trace: captions of their own and prediction questions.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lesson {
+    pub captions: Vec<TeacherCaption>,
+    pub predictions: Vec<Prediction>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TeacherCaption {
+    pub at: Moment,
+    pub text: String,
+}
+
+/// A moment of the trace: the `nth` (from 1) event that matches every field that is set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Moment {
+    pub kind: Option<crate::sim::EventKind>,
+    pub protocol: Option<crate::sim::Protocol>,
+    pub from: Option<HostId>,
+    pub to: Option<HostId>,
+    /// Lower case; matched against the event's text in lower case.
+    pub text: Option<String>,
+    pub nth: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    pub at: Moment,
+    pub question: String,
+    pub answer: Answer,
+    pub choices: Vec<String>,
+    pub explain: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Host(HostId),
+    Text(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]

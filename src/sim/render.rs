@@ -1,5 +1,6 @@
 //! The trace as text: a narrated transcript for people, and JSON lines for programs.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -19,10 +20,24 @@ pub fn render_text(scenario: &Scenario, trace: &Trace) -> String {
         }
     }
     let _ = writeln!(out, "# seed {}", scenario.seed);
+    let captions = crate::lesson::pin(scenario, trace).captions;
     for i in 0..trace.events.len() {
-        push_event_text(&mut out, scenario, trace, i);
+        push_event_text(&mut out, scenario, trace, i, &captions);
     }
     out
+}
+
+/// Event `i`'s caption: the teacher's, where the lesson pins one, else the automatic one.
+pub fn caption_of(
+    scenario: &Scenario,
+    trace: &Trace,
+    i: usize,
+    captions: &BTreeMap<usize, String>,
+) -> String {
+    match captions.get(&i) {
+        Some(c) => c.clone(),
+        None => caption(scenario, trace, i),
+    }
 }
 
 /// The name of a host in a transcript; `None` is a real program in live mode.
@@ -31,7 +46,13 @@ fn host_name(scenario: &Scenario, h: Option<usize>) -> &str {
 }
 
 /// Appends event `i` as the readable transcript shows it.
-pub fn push_event_text(out: &mut String, scenario: &Scenario, trace: &Trace, i: usize) {
+pub fn push_event_text(
+    out: &mut String,
+    scenario: &Scenario,
+    trace: &Trace,
+    i: usize,
+    captions: &BTreeMap<usize, String>,
+) {
     let ev = &trace.events[i];
     let time = format_time(ev.t_ms);
     let proto = ev.protocol.map(|p| p.name()).unwrap_or("");
@@ -54,10 +75,14 @@ pub fn push_event_text(out: &mut String, scenario: &Scenario, trace: &Trace, i: 
             for line in ev.text().lines() {
                 let _ = writeln!(out, "    {prefix}{line}");
             }
-            let _ = writeln!(out, "    -- {}", caption(scenario, trace, i));
+            let _ = writeln!(out, "    -- {}", caption_of(scenario, trace, i, captions));
         }
         _ => {
-            let _ = writeln!(out, "\n[{time}] {}", caption(scenario, trace, i));
+            let _ = writeln!(
+                out,
+                "\n[{time}] {}",
+                caption_of(scenario, trace, i, captions)
+            );
         }
     }
 }
@@ -80,14 +105,21 @@ struct JsonEvent<'a> {
 /// One JSON object per event, one per line.
 pub fn render_jsonl(scenario: &Scenario, trace: &Trace) -> String {
     let mut out = String::new();
+    let captions = crate::lesson::pin(scenario, trace).captions;
     for i in 0..trace.events.len() {
-        push_event_json(&mut out, scenario, trace, i);
+        push_event_json(&mut out, scenario, trace, i, &captions);
     }
     out
 }
 
 /// Appends event `i` as one JSON line.
-pub fn push_event_json(out: &mut String, scenario: &Scenario, trace: &Trace, i: usize) {
+pub fn push_event_json(
+    out: &mut String,
+    scenario: &Scenario,
+    trace: &Trace,
+    i: usize,
+    captions: &BTreeMap<usize, String>,
+) {
     let name = |h: Option<usize>| h.map(|h| scenario.hosts[h].name.as_str()).unwrap_or("");
     let ev = &trace.events[i];
     let j = JsonEvent {
@@ -101,7 +133,7 @@ pub fn push_event_json(out: &mut String, scenario: &Scenario, trace: &Trace, i: 
         conn: ev.conn,
         message: ev.message.map(|m| trace.messages[m as usize].name.as_str()),
         text: ev.text(),
-        caption: caption(scenario, trace, i),
+        caption: caption_of(scenario, trace, i, captions),
     };
     out.push_str(&serde_json::to_string(&j).expect("plain data"));
     out.push('\n');

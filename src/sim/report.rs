@@ -228,7 +228,28 @@ pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
             };
             Verdict { text, ok, detail }
         })
+        .chain(lesson_verdicts(scenario, outcome))
         .collect()
+}
+
+/// The lesson layer is checked like an expectation: every caption and question must find its
+/// moment in the run, and every right answer must be what the trace shows there.
+fn lesson_verdicts(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
+    let lesson = &scenario.lesson;
+    if lesson.captions.is_empty() && lesson.predictions.is_empty() {
+        return Vec::new();
+    }
+    let pinned = crate::lesson::pin(scenario, &outcome.trace);
+    let text = format!(
+        "the lesson's {} caption(s) and {} question(s) fit this run",
+        lesson.captions.len(),
+        lesson.predictions.len()
+    );
+    vec![Verdict {
+        text,
+        ok: pinned.problems.is_empty(),
+        detail: pinned.problems.join("; "),
+    }]
 }
 
 #[derive(Serialize)]

@@ -3,15 +3,16 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::proto::dns::DnsMessage;
 
 use crate::scenario::HostId;
 
 /// Which protocol a transmission belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Written `Smtp`, `Dns`, ... in scenario files; `smtp`, `dns`, ... in JSON output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all(serialize = "lowercase"))]
 pub enum Protocol {
     /// SMTP between servers, port 25.
     Smtp,
@@ -52,9 +53,10 @@ impl Protocol {
     }
 }
 
-/// What kind of thing happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What kind of thing happened. Written `DnsQuery`, `ServerLine`, ... in scenario files (a
+/// lesson pins its captions and questions to them) and `dns_query`, ... in JSON output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all(serialize = "snake_case"))]
 pub enum EventKind {
     /// A client opens a TCP connection.
     Connect,

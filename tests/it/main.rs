@@ -5,6 +5,7 @@ mod conservation;
 mod determinism;
 mod lessons;
 mod live;
+mod quiz;
 mod smtp_rfc;
 mod transcripts;
 mod window;
