@@ -70,6 +70,9 @@ pub enum Command {
         /// Presentation mode: large text, autoplay that dwells on each caption, little chrome.
         #[arg(long)]
         present: bool,
+        /// Show the answers to the lesson's questions (for the teacher).
+        #[arg(long)]
+        teacher: bool,
     },
     /// Render one moment of a scenario to a PNG, without interaction.
     #[cfg(feature = "gui")]
@@ -241,6 +244,7 @@ pub fn main(cli: Cli) -> ExitCode {
         (None, Some(file)) => Command::Open {
             file,
             present: cli.present,
+            teacher: false,
         },
         #[cfg(not(feature = "gui"))]
         (None, Some(file)) => {
@@ -398,12 +402,16 @@ pub fn main(cli: Cli) -> ExitCode {
             }
         }
         #[cfg(feature = "gui")]
-        Command::Open { file, present } => {
+        Command::Open {
+            file,
+            present,
+            teacher,
+        } => {
             let scenario = match load(&file, None) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            crate::gui::open(scenario, file, present)
+            crate::gui::open(scenario, file, present, teacher)
         }
         #[cfg(feature = "gui")]
         Command::Shot {

@@ -9,6 +9,7 @@ mod live;
 mod loading;
 mod panels;
 mod playback;
+mod quiz;
 mod whatif;
 
 use std::path::PathBuf;
@@ -80,14 +81,17 @@ fn app(scenario: Scenario, path: PathBuf, size: (u32, u32), present: bool) -> Ap
         panels::PanelsPlugin,
         CameraPlugin,
         loading::LoadingPlugin,
+        quiz::QuizPlugin { teacher: false },
         whatif::WhatIfPlugin,
     ));
     app
 }
 
 /// Opens the window on a scenario; returns when the window closes.
-pub fn open(scenario: Scenario, path: PathBuf, present: bool) -> ExitCode {
-    app(scenario, path, (1600, 900), present).run();
+pub fn open(scenario: Scenario, path: PathBuf, present: bool, teacher: bool) -> ExitCode {
+    let mut app = app(scenario, path, (1600, 900), present);
+    app.world_mut().resource_mut::<quiz::Quiz>().teacher = teacher;
+    app.run();
     ExitCode::SUCCESS
 }
 

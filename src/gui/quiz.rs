@@ -1,0 +1,279 @@
+//! Prediction questions in the window: playback stops just before a question's moment, the
+//! student answers by choosing an option or by clicking a host on the diagram, the window says
+//! whether it was right and why, and the score adds up. With `--teacher` the answers show.
+
+use std::collections::BTreeMap;
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+
+use super::{Loaded, Playback, SelectedHost};
+use crate::lesson::{Pinned, answer_text, is_right, options, pin};
+use crate::scenario::Answer;
+
+/// The lesson on the run on show, and the student's answers so far.
+#[derive(Resource, Default)]
+pub struct Quiz {
+    pub pinned: Pinned,
+    /// Prediction number to (the answer given, whether it was right).
+    pub answers: BTreeMap<usize, (String, bool)>,
+    /// The prediction waiting for an answer, or whose feedback is showing.
+    pub open: Option<usize>,
+    /// Show the right answers (teacher mode).
+    pub teacher: bool,
+    /// The host selected when the question opened: a new click answers a host question.
+    selected_then: Option<usize>,
+}
+
+impl Quiz {
+    pub fn score(&self) -> (usize, usize) {
+        let right = self.answers.values().filter(|(_, ok)| *ok).count();
+        (right, self.answers.len())
+    }
+
+    /// Stops playback before the moment of a question not answered yet: the cursor may reach
+    /// the event just before it, not the event itself. Returns the question's number.
+    pub fn hold(&mut self, playback: &mut Playback, trace: &crate::sim::Trace) -> Option<usize> {
+        if self.open.is_some() {
+            return None;
+        }
+        let cursor = playback.cursor?;
+        let (k, event) = self
+            .pinned
+            .predictions
+            .iter()
+            .enumerate()
+            .find(|(k, (e, _))| *e <= cursor && !self.answers.contains_key(k))
+            .map(|(k, (e, _))| (k, *e))?;
+        match event.checked_sub(1) {
+            Some(before) => playback.go_to(trace, before),
+            None => {
+                playback.cursor = None;
+                playback.now_ms = 0.0;
+            }
+        }
+        playback.playing = false;
+        self.open = Some(k);
+        Some(k)
+    }
+
+    /// Records an answer to the open question.
+    pub fn answer(&mut self, scenario: &crate::scenario::Scenario, chosen: &str) {
+        let Some(k) = self.open else { return };
+        if self.answers.contains_key(&k) {
+            return;
+        }
+        let right = is_right(scenario, &self.pinned.predictions[k].1, chosen);
+        self.answers.insert(k, (chosen.to_string(), right));
+    }
+}
+
+pub struct QuizPlugin {
+    pub teacher: bool,
+}
+
+impl Plugin for QuizPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(Quiz {
+            teacher: self.teacher,
+            ..Quiz::default()
+        })
+        .add_systems(PostUpdate, (repin, hold).chain())
+        .add_systems(EguiPrimaryContextPass, question_window);
+    }
+}
+
+/// A new run (a reload, a what-if, live events) gets the lesson laid on it again; answers
+/// already given stay.
+fn repin(loaded: Res<Loaded>, mut quiz: ResMut<Quiz>) {
+    if loaded.is_changed() {
+        quiz.pinned = pin(&loaded.scenario, &loaded.outcome.trace);
+    }
+}
+
+fn hold(
+    loaded: Res<Loaded>,
+    selected: Res<SelectedHost>,
+    mut quiz: ResMut<Quiz>,
+    mut playback: ResMut<Playback>,
+) {
+    if quiz.hold(&mut playback, &loaded.outcome.trace).is_some() {
+        quiz.selected_then = selected.0;
+    }
+    // A click on a host answers a host question.
+    let Some(k) = quiz.open else { return };
+    if quiz.answers.contains_key(&k) || selected.0 == quiz.selected_then {
+        return;
+    }
+    if let (Some(h), Answer::Host(_)) = (selected.0, &quiz.pinned.predictions[k].1.answer) {
+        let name = loaded.scenario.hosts[h].name.clone();
+        quiz.answer(&loaded.scenario, &name);
+    }
+}
+
+fn question_window(
+    mut contexts: EguiContexts,
+    loaded: Res<Loaded>,
+    mut quiz: ResMut<Quiz>,
+    mut playback: ResMut<Playback>,
+) -> Result {
+    let Some(k) = quiz.open else {
+        return Ok(());
+    };
+    let ctx = contexts.ctx_mut()?;
+    let scenario = &loaded.scenario;
+    let (event, p) = quiz.pinned.predictions[k].clone();
+    let total = quiz.pinned.predictions.len();
+    let answered = quiz.answers.get(&k).cloned();
+    let mut chosen = None;
+    let mut go_on = false;
+    // Low in the view, where it hides no host (the answer may be one), and movable.
+    let view = ctx.viewport_rect();
+    egui::Window::new(format!("Question {} of {total}", k + 1))
+        .collapsible(false)
+        .pivot(egui::Align2::CENTER_BOTTOM)
+        .default_pos([view.center().x, view.bottom() - 100.0])
+        .show(ctx, |ui| {
+            ui.set_max_width(520.0);
+            ui.label(egui::RichText::new(&p.question).size(18.0));
+            ui.add_space(6.0);
+            match &answered {
+                None => {
+                    if matches!(p.answer, Answer::Host(_)) {
+                        ui.label("Click the host on the diagram, or choose:");
+                    }
+                    ui.horizontal_wrapped(|ui| {
+                        for o in options(scenario, &p) {
+                            if ui.button(&o).clicked() {
+                                chosen = Some(o);
+                            }
+                        }
+                    });
+                    if quiz.teacher {
+                        ui.label(
+                            egui::RichText::new(format!(
+                                "answer: {}",
+                                answer_text(scenario, &p.answer)
+                            ))
+                            .italics(),
+                        );
+                    }
+                }
+                Some((given, right)) => {
+                    let verdict = if *right {
+                        egui::RichText::new(format!("Right: {given}."))
+                            .color(egui::Color32::from_rgb(120, 220, 140))
+                    } else {
+                        egui::RichText::new(format!(
+                            "Not quite: it is {}, not {given}.",
+                            answer_text(scenario, &p.answer)
+                        ))
+                        .color(egui::Color32::from_rgb(255, 150, 120))
+                    };
+                    ui.label(verdict.size(16.0));
+                    if !p.explain.is_empty() {
+                        ui.label(&p.explain);
+                    }
+                    let (r, n) = quiz.score();
+                    ui.small(format!("score so far: {r} of {n}"));
+                    if ui.button("▶ show what happens").clicked() {
+                        go_on = true;
+                    }
+                }
+            }
+        });
+    if let Some(o) = chosen {
+        quiz.answer(scenario, &o);
+    }
+    if go_on {
+        quiz.open = None;
+        playback.go_to(&loaded.outcome.trace, event);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::load_file;
+    use crate::sim::run;
+
+    fn lesson_one() -> (crate::scenario::Scenario, crate::sim::Outcome) {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/01-alice-writes-to-bob.ron"
+        );
+        let scenario = load_file(path.as_ref()).unwrap();
+        let outcome = run(&scenario);
+        (scenario, outcome)
+    }
+
+    #[test]
+    fn playback_stops_before_an_unanswered_question_and_goes_on_after_it() {
+        let (scenario, outcome) = lesson_one();
+        let trace = &outcome.trace;
+        let mut quiz = Quiz {
+            pinned: pin(&scenario, trace),
+            ..Quiz::default()
+        };
+        let first = quiz.pinned.predictions[0].0;
+        let mut playback = Playback {
+            playing: true,
+            ..Playback::default()
+        };
+        playback.go_to(trace, first + 3);
+        assert_eq!(quiz.hold(&mut playback, trace), Some(0));
+        assert_eq!(
+            playback.cursor,
+            Some(first - 1),
+            "the moment itself is not shown yet"
+        );
+        assert!(!playback.playing);
+        quiz.answer(&scenario, "ns.example");
+        assert_eq!(quiz.score(), (1, 1));
+        quiz.open = None;
+        playback.go_to(trace, first + 3);
+        assert_eq!(
+            quiz.hold(&mut playback, trace),
+            None,
+            "an answered question does not stop again"
+        );
+    }
+
+    #[test]
+    fn a_click_on_the_right_host_answers_a_host_question() {
+        let (scenario, outcome) = lesson_one();
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .insert_resource(Quiz {
+                pinned: pin(&scenario, &outcome.trace),
+                ..Quiz::default()
+            })
+            .insert_resource(SelectedHost(None))
+            .insert_resource(Playback::default())
+            .add_systems(Update, hold);
+        let first = app.world().resource::<Quiz>().pinned.predictions[0].0;
+        app.insert_resource(Loaded {
+            path: "lesson.ron".into(),
+            base: scenario.clone(),
+            scenario: scenario.clone(),
+            outcome,
+        });
+        {
+            let loaded = app.world().resource::<Loaded>().outcome.trace.clone();
+            app.world_mut()
+                .resource_mut::<Playback>()
+                .go_to(&loaded, first);
+        }
+        app.update();
+        assert_eq!(app.world().resource::<Quiz>().open, Some(0));
+        let ns = scenario
+            .hosts
+            .iter()
+            .position(|h| h.name == "ns.example")
+            .unwrap();
+        app.world_mut().resource_mut::<SelectedHost>().0 = Some(ns);
+        app.update();
+        assert_eq!(app.world().resource::<Quiz>().score(), (1, 1));
+    }
+}
