@@ -32,6 +32,9 @@ const FORGET_AFTER: usize = 100_000;
 /// The most recent printed events are kept: captions look back at the line a reply answers.
 const KEEP_FOR_CAPTIONS: usize = 1_000;
 
+/// With `--state`, the state is saved this often while mail moves (and at the end).
+const STATE_EVERY: Duration = Duration::from_secs(1);
+
 /// How the trace is printed while serving.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceFormat {
@@ -313,11 +316,27 @@ fn run_world(
         |start: Instant| origin + (start.elapsed().as_secs_f64() * 1000.0 * speed) as u64;
     let mut printed = world.trace().len();
     let stdout = Mutex::new(std::io::stdout());
+    let mut saved_at = Instant::now();
+    let mut unsaved = false;
     loop {
         let now = virtual_now(start);
         world.advance_to(now);
         feed_window(world, printed, opts.feed.as_ref());
+        let before = printed;
         printed = print_new(world, scenario, printed, opts.format, &stdout);
+        // Something happened: keep the saved state close behind, so that even a killed server
+        // loses at most a second of mail.
+        unsaved |= printed != before;
+        if let Some(dir) = &opts.state_dir
+            && unsaved
+            && saved_at.elapsed() >= STATE_EVERY
+        {
+            if let Err(e) = SavedState::capture(world).save(dir) {
+                eprintln!("warning: {e}");
+            }
+            saved_at = Instant::now();
+            unsaved = false;
+        }
         if printed > FORGET_AFTER && opts.feed.is_none() {
             printed -= world.forget_trace(printed, KEEP_FOR_CAPTIONS);
         }

@@ -406,3 +406,42 @@ fn ctrl_c_reports_undelivered_mail_and_state_carries_on() {
         "{report}"
     );
 }
+
+#[test]
+fn a_killed_server_loses_no_accepted_mail_with_state() {
+    // Lesson 8: the receiving server is down, so the message waits in the sender's queue.
+    let lesson = "scenarios/08-server-down-queued.ron";
+    let dir = std::env::temp_dir().join(format!("mailsim-live-{}-kill", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state");
+    let state_arg = state.to_str().unwrap().to_string();
+    let mut server = Server::start_in(
+        dir.clone(),
+        lesson,
+        &["--speed", "1", "--state", &state_arg],
+    );
+    let (mut s, mut r) = smtp(server.port("submission"));
+    say(&mut s, &mut r, "EHLO laptop\r\n");
+    let token = "AGFsaWNlQGFscGhhLmV4YW1wbGUAd29uZGVybGFuZA==";
+    assert!(say(&mut s, &mut r, &format!("AUTH PLAIN {token}\r\n")).starts_with("235"));
+    for cmd in [
+        "MAIL FROM:<alice@alpha.example>\r\n",
+        "RCPT TO:<bob@beta.example>\r\n",
+        "DATA\r\n",
+        "Subject: survives a kill\r\n\r\nhello\r\n.\r\n",
+    ] {
+        say(&mut s, &mut r, cmd);
+    }
+    // The state is saved within a second of the message being accepted; then SIGKILL.
+    std::thread::sleep(Duration::from_millis(1800));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let again = Server::start_in(dir, lesson, &["--speed", "1", "--state", &state_arg]);
+    std::thread::sleep(Duration::from_millis(300));
+    let report = again.interrupt();
+    assert!(
+        report.contains("restored the mailboxes and 1 queued message"),
+        "{report}"
+    );
+}
