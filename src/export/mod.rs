@@ -241,11 +241,11 @@ pub(crate) fn span(ms: u64) -> String {
     match s {
         0 => format!("{ms} ms"),
         1..60 => format!("{s} s"),
-        60..3600 if s % 60 == 0 => format!("{} min", s / 60),
+        60..3600 if s.is_multiple_of(60) => format!("{} min", s / 60),
         60..3600 => format!("{} min {} s", s / 60, s % 60),
-        3600..86_400 if s / 60 % 60 == 0 => format!("{} h", s / 3600),
+        3600..86_400 if (s / 60).is_multiple_of(60) => format!("{} h", s / 3600),
         3600..86_400 => format!("{} h {} min", s / 3600, s / 60 % 60),
-        _ if s / 3600 % 24 == 0 => format!("{} d", s / 86_400),
+        _ if (s / 3600).is_multiple_of(24) => format!("{} d", s / 86_400),
         _ => format!("{} d {} h", s / 86_400, s / 3600 % 24),
     }
 }

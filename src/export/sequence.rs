@@ -213,9 +213,15 @@ pub fn diagram(scenario: &Scenario, trace: &Trace) -> Diagram {
                     .filter(|&h| ev.text().starts_with(name(h)))
                     .or(ev.from);
                 let host = actor.map(name);
-                let (first, last) = match col(actor) {
-                    Some(c) => (c, c),
-                    None => (0, last),
+                let (first, last) = match (col(actor), col(ev.from), col(ev.to)) {
+                    // A connection that failed or broke: across both ends.
+                    (_, Some(a), Some(b))
+                        if matches!(kind, EventKind::ConnectFailed | EventKind::ConnectionLost) =>
+                    {
+                        (a.min(b), a.max(b))
+                    }
+                    (Some(c), _, _) => (c, c),
+                    _ => (0, last),
                 };
                 Item::Note {
                     first,

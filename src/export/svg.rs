@@ -40,7 +40,9 @@ const GAP_H: f64 = 30.0;
 const TIME_W: f64 = 190.0;
 const MARGIN: f64 = 16.0;
 const BOX_H: f64 = 40.0;
-const HEADER_H: f64 = 84.0;
+const HEADER_H: f64 = 96.0;
+/// The legend's width: the diagram is never narrower.
+const LEGEND_W: f64 = 720.0;
 const INK: &str = "#1F2430";
 const MUTED: &str = "#6B7280";
 
@@ -78,7 +80,7 @@ pub fn draw(scenario: &Scenario, trace: &Trace, d: &Diagram) -> String {
     let col_w = (longest_name as f64 * 7.4 + 28.0).max(170.0);
     let n = d.participants.len().max(1);
     let x_of = |c: usize| MARGIN + TIME_W + col_w * (c as f64 + 0.5);
-    let width = MARGIN * 2.0 + TIME_W + col_w * n as f64;
+    let width = (MARGIN * 2.0 + TIME_W + col_w * n as f64).max(LEGEND_W);
     let body_h: f64 = d
         .rows
         .iter()
@@ -184,7 +186,9 @@ pub fn draw(scenario: &Scenario, trace: &Trace, d: &Diagram) -> String {
                 let event = row.event.expect("an arrow shows an event");
                 time_cell(&mut s, mid, row.t_ms, &mut last_time, protocol.name());
                 let ev = &trace.events[event];
-                let tooltip = format!("{}\n\n{}", ev.text(), caption(scenario, trace, event));
+                // Wire lines end in CRLF; XML would read CR LF as LF anyway.
+                let text = ev.text().lines().collect::<Vec<_>>().join("\n");
+                let tooltip = format!("{text}\n\n{}", caption(scenario, trace, event));
                 arrow(
                     &mut s,
                     (x_of(*from), x_of(*to)),
@@ -254,11 +258,12 @@ fn header(s: &mut String, scenario: &Scenario, d: &Diagram, width: f64) {
             p.name(),
             p.port()
         );
-        x += 27.0 + text_w(p.name()) + 60.0;
+        x += 27.0 + text_w(p.name()) + 70.0;
     }
     let _ = writeln!(
         s,
-        r#"<text x="{x:.1}" y="{y:.1}" font-family="{SANS}" font-size="11" fill="{MUTED}">solid: client or question; dashed: server's answer; open head: DNS over UDP</text></g>"#
+        r#"<text x="{MARGIN}" y="{:.1}" font-family="{SANS}" font-size="11" fill="{MUTED}">solid: what the client sends or asks; dashed: the server's answer; open head: DNS over UDP; shaded: a domain</text></g>"#,
+        y + 16.0
     );
 }
 

@@ -117,12 +117,18 @@ fn heading(scenario: &Scenario, trace: &Trace, events: &[usize], arrow: &str) ->
     }
 }
 
-/// The mark of one line a server sent.
-fn server_mark(protocol: Option<Protocol>, line: &str) -> Mark {
+/// The mark of line `n` of `count` that a server sent. Only status lines count as errors, never
+/// the text of a message that a POP3 or IMAP server hands over.
+fn server_mark(protocol: Option<Protocol>, line: &str, n: usize, count: usize) -> Mark {
     let error = match protocol {
         Some(Protocol::Smtp | Protocol::Submission) => line.starts_with(['4', '5']),
-        Some(Protocol::Pop3) => line.starts_with("-ERR"),
-        Some(Protocol::Imap) => matches!(line.split_whitespace().nth(1), Some("NO" | "BAD")),
+        Some(Protocol::Pop3) => n == 0 && line.starts_with("-ERR"),
+        Some(Protocol::Imap) => {
+            let status = line.split_whitespace().nth(1);
+            // The tagged status ends the reply; an untagged one stands alone.
+            matches!(status, Some("NO" | "BAD"))
+                && (n + 1 == count || (n == 0 && line.starts_with("* ")))
+        }
         _ => false,
     };
     if error {
@@ -135,18 +141,20 @@ fn server_mark(protocol: Option<Protocol>, line: &str) -> Mark {
 /// The marked lines of event `i`.
 fn event_lines(scenario: &Scenario, trace: &Trace, i: usize) -> Vec<(Mark, String)> {
     let ev = &trace.events[i];
-    let lines_of = |mark: &dyn Fn(&str) -> Mark| -> Vec<(Mark, String)> {
-        ev.text()
-            .lines()
-            .map(|l| (mark(l), l.to_string()))
+    let text = ev.text();
+    let count = text.lines().count();
+    let lines_of = |mark: &dyn Fn(&str, usize) -> Mark| -> Vec<(Mark, String)> {
+        text.lines()
+            .enumerate()
+            .map(|(n, l)| (mark(l, n), l.to_string()))
             .collect()
     };
     match ev.kind {
-        EventKind::ClientLine => lines_of(&|_| Mark::Client),
-        EventKind::ServerLine => lines_of(&|l| server_mark(ev.protocol, l)),
+        EventKind::ClientLine => lines_of(&|_, _| Mark::Client),
+        EventKind::ServerLine => lines_of(&|l, n| server_mark(ev.protocol, l, n, count)),
         EventKind::DnsQuery => match dns_message(ev) {
             Some(m) => vec![(Mark::Query, dns_questions(&m))],
-            None => lines_of(&|_| Mark::Query),
+            None => lines_of(&|_, _| Mark::Query),
         },
         EventKind::DnsAnswer => match dns_message(ev) {
             Some(m) => {
@@ -170,7 +178,7 @@ fn event_lines(scenario: &Scenario, trace: &Trace, i: usize) -> Vec<(Mark, Strin
                 );
                 out
             }
-            None => lines_of(&|_| Mark::Server),
+            None => lines_of(&|_, _| Mark::Server),
         },
         _ => vec![(Mark::Info, caption(scenario, trace, i))],
     }
@@ -350,21 +358,34 @@ mod tests {
     fn smtp_errors_are_marked_as_swaks_marks_them() {
         let smtp = Some(Protocol::Smtp);
         assert_eq!(
-            server_mark(smtp, "550 5.1.1 no such user"),
+            server_mark(smtp, "550 5.1.1 no such user", 0, 1),
             Mark::ServerError
         );
-        assert_eq!(server_mark(smtp, "250 2.1.5 Ok"), Mark::Server);
+        assert_eq!(server_mark(smtp, "250 2.1.5 Ok", 0, 1), Mark::Server);
         assert_eq!(
-            server_mark(Some(Protocol::Pop3), "-ERR locked"),
-            Mark::ServerError
-        );
-        assert_eq!(
-            server_mark(Some(Protocol::Imap), "a1 NO [AUTH] bad"),
+            server_mark(Some(Protocol::Pop3), "-ERR locked", 0, 1),
             Mark::ServerError
         );
         assert_eq!(
-            server_mark(Some(Protocol::Imap), "a1 OK done"),
+            server_mark(Some(Protocol::Imap), "a1 NO [AUTH] bad", 0, 1),
+            Mark::ServerError
+        );
+        assert_eq!(
+            server_mark(Some(Protocol::Imap), "a1 OK done", 0, 1),
             Mark::Server
         );
+    }
+
+    #[test]
+    fn message_text_handed_over_is_never_an_error() {
+        // A body line inside an IMAP literal or a POP3 RETR that happens to read like a status.
+        let imap = Some(Protocol::Imap);
+        assert_eq!(server_mark(imap, "I NO longer care", 3, 9), Mark::Server);
+        assert_eq!(
+            server_mark(imap, "a4 NO [TRYCREATE] no", 8, 9),
+            Mark::ServerError
+        );
+        let pop3 = Some(Protocol::Pop3);
+        assert_eq!(server_mark(pop3, "-ERR in a body", 4, 9), Mark::Server);
     }
 }
