@@ -1,7 +1,7 @@
 //! A sequence diagram of all hosts: one participant per host, one arrow per protocol line
 //! (client and server lines, DNS questions and answers; a multi-line reply is one arrow labelled
 //! with its first line), notes for what happens at a host (queued, delivered, bounced, the MX
-//! choice), and a note where virtual time jumps ahead. [`diagram`] builds it once; [`mermaid`]
+//! choice) and for the teacher's captions, and a note where virtual time jumps ahead. [`diagram`] builds it once; [`mermaid`]
 //! writes it as Mermaid text, [`svg`] draws it.
 
 use std::fmt::Write as _;
@@ -14,6 +14,9 @@ use crate::sim::{EventKind, Protocol, Trace, TraceEvent};
 pub const LABEL_MAX: usize = 44;
 /// The longest note, in characters.
 pub const NOTE_MAX: usize = 60;
+/// The teacher's captions are wrapped to lines this long, at most this many.
+pub const TEACHER_WIDTH: usize = 64;
+pub const TEACHER_LINES: usize = 5;
 /// A pause at least this long between two rows gets a note of its own ("2 min later").
 pub const GAP_MS: u64 = 10_000;
 
@@ -37,6 +40,8 @@ pub enum Tone {
     Success,
     /// Anything else.
     Plain,
+    /// The teacher's caption for the event above.
+    Teacher,
 }
 
 /// One row of the diagram.
@@ -51,7 +56,8 @@ pub enum Item {
         reply: bool,
         label: String,
     },
-    /// Something that happened at one host (`first == last`) or across several.
+    /// Something that happened at one host (`first == last`) or across several; the text may
+    /// have several lines.
     Note {
         first: usize,
         last: usize,
@@ -182,55 +188,26 @@ pub fn diagram(scenario: &Scenario, trace: &Trace) -> Diagram {
     for (i, p) in participants.iter().enumerate() {
         column[p.host] = i;
     }
-    let col = |h: Option<HostId>| h.map(|h| column[h]);
-    let last = participants.len().saturating_sub(1);
+    let columns = Columns {
+        of_host: column,
+        last: participants.len().saturating_sub(1),
+    };
+    let captions = crate::lesson::pin(scenario, trace).captions;
     let mut rows: Vec<Row> = Vec::new();
     for (i, ev) in trace.events.iter().enumerate() {
-        let item = match ev.kind {
-            EventKind::ClientLine
-            | EventKind::ServerLine
-            | EventKind::DnsQuery
-            | EventKind::DnsAnswer => {
-                // A real program in live mode has no lifeline; exports run the simulation.
-                let (Some(from), Some(to)) = (col(ev.from), col(ev.to)) else {
-                    continue;
-                };
-                Item::Arrow {
-                    from,
-                    to,
-                    protocol: ev.protocol.unwrap_or(Protocol::Smtp),
-                    reply: matches!(ev.kind, EventKind::ServerLine | EventKind::DnsAnswer),
-                    label: arrow_label(ev),
-                }
-            }
-            kind => {
-                let Some(tone) = tone(kind) else { continue };
-                // The note stands on the host that acts: the one the text begins with (a
-                // hop's `Relayed` names the receiving server, its `to`), else `from`.
-                let name = |h: HostId| scenario.hosts[h].name.as_str();
-                let actor = ev
-                    .to
-                    .filter(|&h| ev.text().starts_with(name(h)))
-                    .or(ev.from);
-                let host = actor.map(name);
-                let (first, last) = match (col(actor), col(ev.from), col(ev.to)) {
-                    // A connection that failed or broke: across both ends.
-                    (_, Some(a), Some(b))
-                        if matches!(kind, EventKind::ConnectFailed | EventKind::ConnectionLost) =>
-                    {
-                        (a.min(b), a.max(b))
-                    }
-                    (Some(c), _, _) => (c, c),
-                    _ => (0, last),
-                };
-                Item::Note {
-                    first,
-                    last,
-                    text: note_text(ev, host),
-                    tone,
-                }
-            }
-        };
+        let mut items: Vec<Item> = event_item(scenario, ev, &columns).into_iter().collect();
+        if let Some(text) = captions.get(&i) {
+            let (first, last) = columns.span(ev.from, ev.to);
+            items.push(Item::Note {
+                first,
+                last,
+                text: wrap(text, TEACHER_WIDTH, TEACHER_LINES).join("\n"),
+                tone: Tone::Teacher,
+            });
+        }
+        if items.is_empty() {
+            continue;
+        }
         if let Some(prev) = rows.last()
             && ev.t_ms >= prev.t_ms + GAP_MS
         {
@@ -242,17 +219,102 @@ pub fn diagram(scenario: &Scenario, trace: &Trace) -> Diagram {
                 },
             });
         }
-        rows.push(Row {
+        rows.extend(items.into_iter().map(|item| Row {
             t_ms: ev.t_ms,
             event: Some(i),
             item,
-        });
+        }));
     }
     Diagram {
         title: scenario.title.clone(),
         participants,
         rows,
     }
+}
+
+/// Each host's column, and the last column.
+struct Columns {
+    of_host: Vec<usize>,
+    last: usize,
+}
+
+impl Columns {
+    fn of(&self, h: Option<HostId>) -> Option<usize> {
+        h.map(|h| self.of_host[h])
+    }
+
+    /// The columns from one host to another; one host's alone; or all of them.
+    fn span(&self, a: Option<HostId>, b: Option<HostId>) -> (usize, usize) {
+        match (self.of(a), self.of(b)) {
+            (Some(a), Some(b)) => (a.min(b), a.max(b)),
+            (Some(c), None) | (None, Some(c)) => (c, c),
+            (None, None) => (0, self.last),
+        }
+    }
+}
+
+/// The arrow or note that shows an event, if the diagram shows it.
+fn event_item(scenario: &Scenario, ev: &TraceEvent, columns: &Columns) -> Option<Item> {
+    match ev.kind {
+        EventKind::ClientLine
+        | EventKind::ServerLine
+        | EventKind::DnsQuery
+        | EventKind::DnsAnswer => {
+            // A real program in live mode has no lifeline; exports run the simulation.
+            let (Some(from), Some(to)) = (columns.of(ev.from), columns.of(ev.to)) else {
+                return None;
+            };
+            Some(Item::Arrow {
+                from,
+                to,
+                protocol: ev.protocol.unwrap_or(Protocol::Smtp),
+                reply: matches!(ev.kind, EventKind::ServerLine | EventKind::DnsAnswer),
+                label: arrow_label(ev),
+            })
+        }
+        kind => {
+            let tone = tone(kind)?;
+            // The note stands on the host that acts: the one the text begins with (a hop's
+            // `Relayed` names the receiving server, its `to`), else `from`; a connection that
+            // failed or broke spans both ends.
+            let name = |h: HostId| scenario.hosts[h].name.as_str();
+            let actor = ev
+                .to
+                .filter(|&h| ev.text().starts_with(name(h)))
+                .or(ev.from);
+            let (first, last) =
+                if matches!(kind, EventKind::ConnectFailed | EventKind::ConnectionLost) {
+                    columns.span(ev.from, ev.to)
+                } else {
+                    columns.span(actor, None)
+                };
+            Some(Item::Note {
+                first,
+                last,
+                text: note_text(ev, actor.map(name)),
+                tone,
+            })
+        }
+    }
+}
+
+/// Words in lines of at most `width` characters, at most `max_lines` of them (the last cut).
+pub fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    if lines.len() > max_lines {
+        let rest = lines.split_off(max_lines - 1).join(" ");
+        lines.push(shorten(&rest, width));
+    }
+    lines.iter().map(|l| shorten(l, width)).collect()
 }
 
 /// A Mermaid alias for a host: its name with `_` for anything but letters and digits.
@@ -387,7 +449,8 @@ pub fn mermaid(scenario: &Scenario, trace: &Trace) -> String {
                 } else {
                     format!("{},{}", aliases[*first], aliases[*last])
                 };
-                let _ = writeln!(out, "    Note over {over}: {}", mermaid_escape(text));
+                let lines: Vec<String> = text.lines().map(mermaid_escape).collect();
+                let _ = writeln!(out, "    Note over {over}: {}", lines.join("<br/>"));
             }
             Item::Gap { ms } if !aliases.is_empty() => {
                 let _ = writeln!(
@@ -412,6 +475,13 @@ pub fn svg(scenario: &Scenario, trace: &Trace) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_breaks_at_words_and_cuts_the_last_line() {
+        assert_eq!(wrap("a bb ccc dddd", 6, 5), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("a bb ccc dddd", 6, 2), ["a bb", "ccc d…"]);
+        assert!(wrap("", 6, 2).is_empty());
+    }
 
     #[test]
     fn aliases_are_identifiers_and_unique() {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::sequence::{Diagram, Item, Tone};
 use super::span;
 use crate::scenario::Scenario;
-use crate::sim::caption::caption;
+use crate::sim::render::caption_of;
 use crate::sim::{Protocol, Trace, format_time};
 
 /// The window's protocol colours (`gui::diagram::palette`), as hex.
@@ -28,6 +28,7 @@ fn tone_fill(t: Tone) -> &'static str {
         Tone::Trouble => "#F9DCD4",
         Tone::Success => "#D8EFE4",
         Tone::Plain => "#F3F0DC",
+        Tone::Teacher => "#E6E1F5",
     }
 }
 
@@ -37,6 +38,8 @@ const SANS: &str = "DejaVu Sans, Helvetica, Arial, sans-serif";
 const CHAR_W: f64 = 6.7;
 const ROW_H: f64 = 24.0;
 const GAP_H: f64 = 30.0;
+/// One line of a note of several.
+const LINE_H: f64 = 14.0;
 const TIME_W: f64 = 190.0;
 const MARGIN: f64 = 16.0;
 const BOX_H: f64 = 40.0;
@@ -81,14 +84,8 @@ pub fn draw(scenario: &Scenario, trace: &Trace, d: &Diagram) -> String {
     let n = d.participants.len().max(1);
     let x_of = |c: usize| MARGIN + TIME_W + col_w * (c as f64 + 0.5);
     let width = (MARGIN * 2.0 + TIME_W + col_w * n as f64).max(LEGEND_W);
-    let body_h: f64 = d
-        .rows
-        .iter()
-        .map(|r| match r.item {
-            Item::Gap { .. } => GAP_H,
-            _ => ROW_H,
-        })
-        .sum();
+    let body_h: f64 = d.rows.iter().map(|r| row_height(&r.item)).sum();
+    let captions = crate::lesson::pin(scenario, trace).captions;
     let top = HEADER_H + BOX_H + 12.0;
     let height = top + body_h + 12.0 + BOX_H + MARGIN;
 
@@ -159,11 +156,7 @@ pub fn draw(scenario: &Scenario, trace: &Trace, d: &Diagram) -> String {
     let mut y = top;
     let mut last_time = None;
     for row in &d.rows {
-        let h = if matches!(row.item, Item::Gap { .. }) {
-            GAP_H
-        } else {
-            ROW_H
-        };
+        let h = row_height(&row.item);
         let mid = y + h / 2.0;
         match &row.item {
             Item::Gap { ms } => {
@@ -188,7 +181,8 @@ pub fn draw(scenario: &Scenario, trace: &Trace, d: &Diagram) -> String {
                 let ev = &trace.events[event];
                 // Wire lines end in CRLF; XML would read CR LF as LF anyway.
                 let text = ev.text().lines().collect::<Vec<_>>().join("\n");
-                let tooltip = format!("{text}\n\n{}", caption(scenario, trace, event));
+                let caption = caption_of(scenario, trace, event, &captions);
+                let tooltip = format!("{text}\n\n{caption}");
                 arrow(
                     &mut s,
                     (x_of(*from), x_of(*to)),
@@ -205,29 +199,60 @@ pub fn draw(scenario: &Scenario, trace: &Trace, d: &Diagram) -> String {
                 text,
                 tone,
             } => {
-                time_cell(&mut s, mid, row.t_ms, &mut last_time, "");
+                let teacher = *tone == Tone::Teacher;
+                // The teacher's note belongs to the row above: no time of its own.
+                if !teacher {
+                    time_cell(&mut s, mid, row.t_ms, &mut last_time, "");
+                }
                 let event = row.event.expect("a note shows an event");
                 let (x1, x2) = (x_of(*first), x_of(*last));
-                let w = (text_w(text) + 16.0).max(x2 - x1 + 40.0);
+                let widest = text.lines().map(text_w).fold(0.0, f64::max);
+                let w = (widest + 16.0).max(x2 - x1 + 40.0);
                 let right = (width - MARGIN - w).max(MARGIN + TIME_W);
                 let x = ((x1 + x2) / 2.0 - w / 2.0).clamp(MARGIN + TIME_W, right);
-                let _ = writeln!(
+                let (class, title) = if teacher {
+                    ("note teacher", "the teacher's caption".to_string())
+                } else {
+                    ("note", caption_of(scenario, trace, event, &captions))
+                };
+                let _ = write!(
                     s,
-                    r##"<g class="note"><title>{}</title><rect x="{x:.1}" y="{:.1}" width="{w:.1}" height="{:.1}" rx="3" fill="{}" stroke="#B8BFCC" stroke-width="0.8"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-family="{MONO}" font-size="11" fill="{INK}">{}</text></g>"##,
-                    xml_escape(&caption(scenario, trace, event)),
+                    r##"<g class="{class}"><title>{}</title><rect x="{x:.1}" y="{:.1}" width="{w:.1}" height="{:.1}" rx="3" fill="{}" stroke="#B8BFCC" stroke-width="0.8"/>"##,
+                    xml_escape(&title),
                     y + 3.0,
-                    ROW_H - 6.0,
+                    h - 6.0,
                     tone_fill(*tone),
-                    x + w / 2.0,
-                    mid + 4.0,
-                    xml_escape(text)
                 );
+                let style = if teacher {
+                    r#" font-style="italic""#
+                } else {
+                    ""
+                };
+                for (n, line) in text.lines().enumerate() {
+                    let _ = write!(
+                        s,
+                        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-family="{MONO}" font-size="11"{style} fill="{INK}">{}</text>"#,
+                        x + w / 2.0,
+                        y + 16.0 + n as f64 * LINE_H,
+                        xml_escape(line)
+                    );
+                }
+                s.push_str("</g>\n");
             }
         }
         y += h;
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// How tall a row is: a note grows with its lines.
+fn row_height(item: &Item) -> f64 {
+    match item {
+        Item::Gap { .. } => GAP_H,
+        Item::Note { text, .. } => ROW_H.max(text.lines().count() as f64 * LINE_H + 10.0),
+        Item::Arrow { .. } => ROW_H,
+    }
 }
 
 /// The title, the seed and a legend of colours and line styles.

@@ -11,18 +11,21 @@
 //!
 //! ` -> ` is what the client sends, `<-  ` what the server answers (`<** ` when it refuses, as
 //! swaks marks errors), ` ?? ` a DNS question, and `=== ` what happened besides (queued,
-//! delivered, bounced, the MX choice), in the words of the captions. A section holds all of its
+//! delivered, bounced, the MX choice), in the words of the captions. A caption the teacher pinned
+//! to a protocol line follows it, marked `--  `. A section holds all of its
 //! connection's lines, so sections start in time order but may overlap in time; every line
 //! carries its virtual time.
 
 use std::collections::BTreeMap;
+
+/// The teacher's captions, by event.
+type Captions = BTreeMap<usize, String>;
 use std::fmt::Write as _;
 
 use super::{dns_message, dns_questions};
 use crate::proto::dns::Rcode;
 use crate::scenario::Scenario;
-use crate::sim::caption::caption;
-use crate::sim::render::host_name;
+use crate::sim::render::{caption_of, host_name};
 use crate::sim::report;
 use crate::sim::{EventKind, Outcome, Protocol, Trace, format_time};
 
@@ -46,6 +49,8 @@ enum Mark {
     Query,
     /// Something that happened, not on the wire.
     Info,
+    /// The teacher's caption for a protocol line.
+    Teacher,
 }
 
 impl Mark {
@@ -56,6 +61,7 @@ impl Mark {
             Mark::ServerError => "<** ",
             Mark::Query => " ?? ",
             Mark::Info => "=== ",
+            Mark::Teacher => "--  ",
         }
     }
 }
@@ -138,8 +144,25 @@ fn server_mark(protocol: Option<Protocol>, line: &str, n: usize, count: usize) -
     }
 }
 
-/// The marked lines of event `i`.
-fn event_lines(scenario: &Scenario, trace: &Trace, i: usize) -> Vec<(Mark, String)> {
+/// The marked lines of event `i`, and the teacher's caption of a protocol line.
+fn event_lines(
+    scenario: &Scenario,
+    trace: &Trace,
+    i: usize,
+    captions: &Captions,
+) -> Vec<(Mark, String)> {
+    let mut lines = wire_lines(trace, i)
+        .unwrap_or_else(|| vec![(Mark::Info, caption_of(scenario, trace, i, captions))]);
+    if lines[0].0 != Mark::Info
+        && let Some(c) = captions.get(&i)
+    {
+        lines.push((Mark::Teacher, c.clone()));
+    }
+    lines
+}
+
+/// The marked lines of event `i` if it is a protocol line.
+fn wire_lines(trace: &Trace, i: usize) -> Option<Vec<(Mark, String)>> {
     let ev = &trace.events[i];
     let text = ev.text();
     let count = text.lines().count();
@@ -149,7 +172,7 @@ fn event_lines(scenario: &Scenario, trace: &Trace, i: usize) -> Vec<(Mark, Strin
             .map(|(n, l)| (mark(l, n), l.to_string()))
             .collect()
     };
-    match ev.kind {
+    let lines = match ev.kind {
         EventKind::ClientLine => lines_of(&|_, _| Mark::Client),
         EventKind::ServerLine => lines_of(&|l, n| server_mark(ev.protocol, l, n, count)),
         EventKind::DnsQuery => match dns_message(ev) {
@@ -180,14 +203,28 @@ fn event_lines(scenario: &Scenario, trace: &Trace, i: usize) -> Vec<(Mark, Strin
             }
             None => lines_of(&|_, _| Mark::Server),
         },
-        _ => vec![(Mark::Info, caption(scenario, trace, i))],
-    }
+        _ => return None,
+    };
+    // Even an empty line is a line.
+    Some(if lines.is_empty() {
+        let mark = match ev.kind {
+            EventKind::ClientLine => Mark::Client,
+            EventKind::DnsQuery => Mark::Query,
+            _ => Mark::Server,
+        };
+        vec![(mark, String::new())]
+    } else {
+        lines
+    })
 }
 
 /// Appends event `i`'s lines: the time on the first, the mark on each.
-fn push_event(out: &mut String, scenario: &Scenario, trace: &Trace, i: usize) {
+fn push_event(out: &mut String, scenario: &Scenario, trace: &Trace, i: usize, captions: &Captions) {
     let time = format_time(trace.events[i].t_ms);
-    for (n, (mark, line)) in event_lines(scenario, trace, i).into_iter().enumerate() {
+    for (n, (mark, line)) in event_lines(scenario, trace, i, captions)
+        .into_iter()
+        .enumerate()
+    {
         let t = if n == 0 { time.as_str() } else { "" };
         let line = format!("{t:<w$} {}{line}", mark.prefix(), w = time.len());
         let _ = writeln!(out, "{}", line.trim_end());
@@ -197,6 +234,7 @@ fn push_event(out: &mut String, scenario: &Scenario, trace: &Trace, i: usize) {
 /// The whole delivery as a transcript, with the expectations' verdicts at the end.
 pub fn transcript(scenario: &Scenario, outcome: &Outcome, style: Style) -> String {
     let trace = &outcome.trace;
+    let captions = crate::lesson::pin(scenario, trace).captions;
     let md = style == Style::Markdown;
     let mut out = String::new();
     if md {
@@ -208,7 +246,7 @@ pub fn transcript(scenario: &Scenario, outcome: &Outcome, style: Style) -> Strin
             out,
             "*Seed {}. Times are virtual (hh:mm:ss.mmm from the start). As swaks prints a dialogue: \
              `->` is what the client sends, `<-` what the server answers, `<**` an error answer, \
-             `??` a DNS question, `===` what happened.*",
+             `??` a DNS question, `===` what happened, `--` the teacher's caption.*",
             scenario.seed
         );
     } else {
@@ -225,7 +263,7 @@ pub fn transcript(scenario: &Scenario, outcome: &Outcome, style: Style) -> Strin
             out,
             "Seed {}. Times are virtual (hh:mm:ss.mmm from the start).\n\
              \" -> \" the client sends, \"<-  \" the server answers, \"<** \" an error answer,\n\
-             \" ?? \" a DNS question, \"=== \" what happened.",
+             \" ?? \" a DNS question, \"=== \" what happened, \"--  \" the teacher's caption.",
             scenario.seed
         );
     }
@@ -239,7 +277,7 @@ pub fn transcript(scenario: &Scenario, outcome: &Outcome, style: Style) -> Strin
                     in_list = true;
                 }
                 let time = format_time(trace.events[i].t_ms);
-                let text = caption(scenario, trace, i);
+                let text = caption_of(scenario, trace, i, &captions);
                 let _ = writeln!(out, "- **{time}** {}", md_escape(&text));
             }
             Block::Event(i) => {
@@ -247,13 +285,13 @@ pub fn transcript(scenario: &Scenario, outcome: &Outcome, style: Style) -> Strin
                     out.push('\n');
                     in_list = true;
                 }
-                push_event(&mut out, scenario, trace, i);
+                push_event(&mut out, scenario, trace, i, &captions);
             }
             Block::Connection(events) => {
                 in_list = false;
                 let mut body = String::new();
                 for &i in &events {
-                    push_event(&mut body, scenario, trace, i);
+                    push_event(&mut body, scenario, trace, i, &captions);
                 }
                 if md {
                     let title = heading(scenario, trace, &events, "→");

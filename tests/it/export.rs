@@ -432,3 +432,43 @@ fn export_to_an_unwritable_path_exits_1_and_says_why() {
     // The other outputs are still written.
     assert!(good.exists());
 }
+
+#[test]
+fn the_teachers_captions_appear_in_every_export() {
+    let (scenario, outcome) = lesson(0);
+    let said = "has the message but not the way to Bob";
+    let txt = transcript::transcript(&scenario, &outcome, transcript::Style::Text);
+    // Right after the DNS question it is pinned to.
+    let at = txt.find(" ?? MX beta.example").unwrap();
+    let next = txt[at..].lines().nth(1).unwrap();
+    assert!(
+        next.trim_start().starts_with("--  smtp.alpha.example"),
+        "{next}"
+    );
+    assert!(next.contains(said));
+    // A caption pinned to an event off the wire replaces the automatic words.
+    assert!(txt.contains("=== The message is in Bob's mailbox."));
+
+    let mermaid = sequence::mermaid(&scenario, &outcome.trace);
+    let note = mermaid.lines().find(|l| l.contains(said)).unwrap();
+    assert!(
+        note.trim_start()
+            .starts_with("Note over smtp_alpha_example,ns_example: ")
+    );
+    assert!(note.contains("<br/>"), "a long caption is wrapped: {note}");
+
+    let svg = sequence::svg(&scenario, &outcome.trace);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let teacher: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("note teacher"))
+        .collect();
+    assert_eq!(teacher.len(), 2);
+    let text: String = teacher[0]
+        .children()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains(said), "{text}");
+}
