@@ -11,11 +11,13 @@
 //!   links, and the [`sim::Trace`] it leaves, with captions and reports.
 //! - [`lesson`]: a teacher's captions and prediction questions, pinned to moments of a trace.
 //! - [`live`]: `mailsim serve`, the scenario's servers on loopback ports for real mail programs.
+//! - [`export`]: `mailsim export`: transcripts, sequence diagrams (Mermaid, SVG), JSON lines.
 //! - [`cli`]: the `mailsim` command; [`bench`]: the generated benchmark world.
 //! - `gui` (feature `gui`): the Bevy window that plays a trace.
 
 pub mod bench;
 pub mod cli;
+pub mod export;
 pub mod lesson;
 pub mod live;
 pub mod mail;

@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `bench`, `serve` (and, with the window, `open` and `shot`).
+//! The command line: `run`, `check`, `export`, `bench`, `serve` (and, with the window, `open` and `shot`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +52,8 @@ pub enum Command {
     },
     /// Check a scenario file without running it.
     Check { file: PathBuf },
+    /// Write a run as a transcript, a sequence diagram or JSON lines; exit 2 for a bad file.
+    Export(crate::export::ExportArgs),
     /// Measure the simulation on a generated world.
     Bench {
         #[arg(long, default_value_t = 1000)]
@@ -166,7 +168,7 @@ pub enum ReportFormat {
     Json,
 }
 
-fn load(file: &std::path::Path, seed: Option<u64>) -> Result<Scenario, ExitCode> {
+pub(crate) fn load(file: &std::path::Path, seed: Option<u64>) -> Result<Scenario, ExitCode> {
     match load_file(file) {
         Ok(mut s) => {
             if let Some(seed) = seed {
@@ -329,6 +331,7 @@ pub fn main(cli: Cli) -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Export(args) => crate::export::main(args),
         Command::Bench {
             domains,
             messages,

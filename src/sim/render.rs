@@ -41,7 +41,7 @@ pub fn caption_of(
 }
 
 /// The name of a host in a transcript; `None` is a real program in live mode.
-fn host_name(scenario: &Scenario, h: Option<usize>) -> &str {
+pub fn host_name(scenario: &Scenario, h: Option<usize>) -> &str {
     h.map_or("real client", |h| scenario.hosts[h].name.as_str())
 }
 

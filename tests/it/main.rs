@@ -3,6 +3,7 @@
 mod bad_files;
 mod conservation;
 mod determinism;
+mod export;
 mod lessons;
 mod live;
 mod quiz;
