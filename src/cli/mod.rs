@@ -230,6 +230,8 @@ fn run_quiz(scenario: &Scenario, outcome: &crate::sim::Outcome, teacher: bool) -
     match crate::lesson::run_quiz(
         scenario, trace, &pinned, &mut input, &mut out, teacher, echo,
     ) {
+        // A lesson that does not fit its run is the teacher's to mend, as `run` says too.
+        Ok(_) if !pinned.problems.is_empty() => ExitCode::from(1),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -122,6 +122,24 @@ pub fn pin(scenario: &Scenario, trace: &Trace) -> Pinned {
                 p.at.describe(scenario)
             ));
         }
+        // A wrong choice the moment also shows would make the question unfair.
+        if let Answer::Text(right) = &p.answer {
+            let text = trace.events[i].text().to_lowercase();
+            for c in p.choices.iter().filter(|c| *c != right) {
+                if text.contains(&c.to_lowercase()) {
+                    pinned.problems.push(format!(
+                        "the question \"{}\": its moment also shows the wrong choice {c:?}",
+                        shorten(&p.question)
+                    ));
+                }
+            }
+        }
+        if pinned.predictions.iter().any(|(e, _)| *e == i) {
+            pinned.problems.push(format!(
+                "the question \"{}\" is pinned to the same moment as another; only one is asked",
+                shorten(&p.question)
+            ));
+        }
         pinned.predictions.push((i, p.clone()));
     }
     pinned.predictions.sort_by_key(|(i, _)| *i);
