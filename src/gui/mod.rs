@@ -2,6 +2,7 @@
 //! trace; one plugin per concern: the diagram, the time cursor, the panels, the camera, and
 //! the screenshot used by `mailsim shot`.
 
+pub mod bench;
 mod diagram;
 mod inspector;
 mod layout;
@@ -359,6 +360,10 @@ fn fit_camera(
     }
     for p in &diagram.layout.hosts {
         bounds = bounds.union_point(*p);
+    }
+    if bounds.min.x > bounds.max.x {
+        // A scenario of no hosts: a small square around the origin.
+        bounds = Rect::from_center_size(Vec2::ZERO, Vec2::splat(200.0));
     }
     let size = bounds.size() + Vec2::splat(80.0);
     let scale = (size.x / free.x).max(size.y / free.y).max(0.5) / view.zoom;
