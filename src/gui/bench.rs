@@ -16,7 +16,7 @@ use bevy::prelude::*;
 use bevy::render::{Render, RenderApp, RenderSystems};
 use bevy::window::{PresentMode, PrimaryWindow};
 
-use super::Playback;
+use super::{Loaded, Playback};
 use crate::sim::Trace;
 
 /// The stretch of virtual time played in a loop from the busiest moment (at speed 1, two
@@ -171,7 +171,7 @@ struct Busy {
     to_ms: f64,
 }
 
-fn play_in_a_loop(busy: Res<Busy>, loaded: Res<super::Loaded>, mut playback: ResMut<Playback>) {
+fn play_in_a_loop(busy: Res<Busy>, loaded: Res<Loaded>, mut playback: ResMut<Playback>) {
     if playback.now_ms >= busy.to_ms || !playback.playing {
         playback.now_ms = busy.from_ms;
         playback.keep_time(&loaded.outcome.trace);
@@ -200,20 +200,13 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
         crate::bench::generate_within(opts.domains, opts.messages, opts.seed, opts.spread_ms)
     };
     let hosts = scenario.hosts.len();
-    let outcome = crate::sim::run(&scenario);
-    let trace = &outcome.trace;
+    let loaded = Loaded::new(PathBuf::from("(generated)"), scenario);
+    let trace = &loaded.outcome.trace;
     let (moment, messages_in_flight) = busiest_moment(trace);
-    let packets = trace
-        .events
-        .iter()
-        .filter(|e| {
-            e.from.is_some()
-                && e.to.is_some()
-                && e.protocol.is_some()
-                && e.kind != crate::sim::EventKind::Close
-                && e.t_ms <= moment
-                && moment < e.arrive_ms
-        })
+    let packets = loaded
+        .index
+        .in_flight(moment as f64)
+        .filter(|f| f.drawn.is_some())
         .count();
     let events = trace.len();
     let mut playback = Playback {
@@ -246,7 +239,7 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
     );
 
     let first_present = Arc::new(Mutex::new(None));
-    let mut app = super::app(scenario, PathBuf::from("(generated)"), opts.size, false);
+    let mut app = super::app(loaded, opts.size, false);
     app.insert_resource(playback)
         .insert_resource(FrameClock {
             launch,
