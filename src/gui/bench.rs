@@ -209,6 +209,7 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
         .filter(|f| f.drawn.is_some())
         .count();
     let events = trace.len();
+    let links = super::diagram::Diagram::of(&loaded).links.len();
     let mut playback = Playback {
         playing: true,
         ..Playback::default()
@@ -227,7 +228,7 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
     };
     let header = format!(
         "scene                  {scene}\n\
-         trace events           {events}\n\
+         trace events           {events}; {links} links drawn\n\
          cursor at              {moment} ms: {messages_in_flight} messages in flight, {packets} packets on the links;\n\
          \x20                      played at 1x from there, and back every {LOOP_MS} ms of virtual time\n\
          window                 {}x{}, vsync {}, {} warm-up frames left out\n\

@@ -77,21 +77,24 @@ pub struct DiagramPlugin;
 
 impl Plugin for DiagramPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, gizmos_on_top).add_systems(
-            Update,
-            (
-                spawn_diagram.run_if(resource_changed::<Loaded>),
+        app.init_gizmo_group::<LinkGizmos>()
+            .add_systems(Startup, gizmos_on_top)
+            .add_systems(PostUpdate, follow_zoom)
+            .add_systems(
+                Update,
                 (
-                    draw_regions_and_links,
-                    draw_packets,
-                    draw_queued,
-                    grey_down_hosts,
-                ),
-            )
-                // The diagram exists before anything draws it, from the very first frame.
-                .chain()
-                .in_set(super::GuiSet::Draw),
-        );
+                    spawn_diagram.run_if(resource_changed::<Loaded>),
+                    (
+                        draw_regions_and_links,
+                        draw_packets,
+                        draw_queued,
+                        grey_down_hosts,
+                    ),
+                )
+                    // The diagram exists before anything draws it, from the very first frame.
+                    .chain()
+                    .in_set(super::GuiSet::Draw),
+            );
     }
 }
 
@@ -116,6 +119,50 @@ fn role_words(roles: &[Role]) -> String {
         })
         .collect();
     words.join(", ")
+}
+
+/// A label of the diagram, with its font size in world units: hidden while the view is zoomed
+/// out so far that it would be too small to read (a scene of two hundred hosts, say), which
+/// also spares the renderer thousands of glyphs.
+#[derive(Component)]
+pub struct DiagramLabel(pub f32);
+
+/// Below this height on screen, in pixels, a label is not drawn.
+const SMALLEST_LABEL_PX: f32 = 6.0;
+
+/// The lines between hosts: their own gizmo group, so that their width follows the zoom apart
+/// from the packets'.
+#[derive(Default, Reflect, GizmoConfigGroup)]
+pub struct LinkGizmos;
+
+/// Line widths follow the zoom: 3 pixels at full size, thinner as the view zooms out (at least
+/// one pixel), so that a large scene is not a thicket of thick lines (and a CPU renderer is not
+/// kept busy filling them). Labels too small to read are hidden.
+fn follow_zoom(
+    camera: Query<&Projection, (With<Camera2d>, Changed<Projection>)>,
+    mut store: ResMut<GizmoConfigStore>,
+    mut labels: Query<(&DiagramLabel, &mut Visibility)>,
+    added: Query<(), Added<DiagramLabel>>,
+    mut scale: Local<f32>,
+) {
+    if let Some(Projection::Orthographic(o)) = camera.iter().next() {
+        *scale = o.scale;
+    } else if added.is_empty() {
+        return;
+    }
+    let scale = scale.max(0.01);
+    let (config, _) = store.config_mut::<DefaultGizmoConfigGroup>();
+    config.line.width = (3.0 / scale).clamp(1.0, 3.0);
+    let (config, _) = store.config_mut::<LinkGizmos>();
+    config.line.width = (2.0 / scale).clamp(1.0, 2.0);
+    for (label, mut visibility) in &mut labels {
+        let shown = if label.0 / scale >= SMALLEST_LABEL_PX {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+        visibility.set_if_neq(shown);
+    }
 }
 
 /// Everything the diagram spawned, so that a reloaded scenario replaces it.
@@ -183,6 +230,7 @@ fn spawn_diagram(
             ))
             .with_children(|c| {
                 c.spawn((
+                    DiagramLabel(14.0),
                     Text2d::new(host.name.clone()),
                     TextFont {
                         font_size: FontSize::Px(14.0),
@@ -192,6 +240,7 @@ fn spawn_diagram(
                     Transform::from_xyz(0.0, -40.0, 2.0),
                 ));
                 c.spawn((
+                    DiagramLabel(11.0),
                     Text2d::new(role_words(&host.roles)),
                     TextFont {
                         font_size: FontSize::Px(11.0),
@@ -205,6 +254,7 @@ fn spawn_diagram(
     for (name, rect) in &layout.regions {
         commands.spawn((
             DiagramPart,
+            DiagramLabel(16.0),
             Text2d::new(name.clone()),
             TextFont {
                 font_size: FontSize::Px(16.0),
@@ -218,7 +268,7 @@ fn spawn_diagram(
 }
 
 fn draw_regions_and_links(
-    mut gizmos: Gizmos,
+    mut gizmos: Gizmos<LinkGizmos>,
     diagram: Res<Diagram>,
     loaded: Res<Loaded>,
     playback: Res<Playback>,

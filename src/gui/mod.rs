@@ -3,7 +3,7 @@
 //! the screenshot used by `mailsim shot`.
 
 pub mod bench;
-mod diagram;
+pub(crate) mod diagram;
 mod index;
 mod inspector;
 mod layout;
@@ -415,8 +415,12 @@ fn fit_camera(
     }
     let size = bounds.size() + Vec2::splat(80.0);
     let scale = (size.x / free.x).max(size.y / free.y).max(0.5) / view.zoom;
-    if let Projection::Orthographic(ortho) = projection.as_mut() {
+    // Written only when they change, so that the camera is not marked changed every frame.
+    if let Projection::Orthographic(ortho) = projection.bypass_change_detection()
+        && ortho.scale != scale
+    {
         ortho.scale = scale;
+        projection.set_changed();
     }
     // Move the camera so that the diagram's centre lands in the middle of the free space.
     let offset = Vec2::new(
@@ -424,7 +428,10 @@ fn fit_camera(
         // Screen y grows downwards, world y upwards.
         (margins.top - margins.bottom) / 2.0,
     ) * scale;
-    transform.translation = (bounds.center() + offset + view.pan).extend(transform.translation.z);
+    let translation = (bounds.center() + offset + view.pan).extend(transform.translation.z);
+    if transform.translation != translation {
+        transform.translation = translation;
+    }
 }
 
 #[cfg(test)]
