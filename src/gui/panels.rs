@@ -309,6 +309,9 @@ struct PanelState<'w> {
     opens: MessageWriter<'w, OpenFile>,
 }
 
+/// A run and a cursor in it.
+type CursorKey = (u64, Option<usize>);
+
 /// What the panels keep between frames, so that a frame only redoes what the cursor changed.
 #[derive(Default)]
 struct PanelCache {
@@ -317,7 +320,7 @@ struct PanelCache {
     /// The rows the filter lets through, for (run, filter).
     rows: Option<((u64, EventFilter), Vec<usize>)>,
     /// The message inspected, for (run, cursor).
-    inspection: Option<((u64, Option<usize>), Option<Inspection>)>,
+    inspection: Option<(CursorKey, Option<Inspection>)>,
     resolver: CacheAt,
     host: CacheAt,
 }
