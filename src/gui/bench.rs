@@ -2,10 +2,16 @@
 //! a generated scenario at the moment when the most messages are in flight, plays, times every
 //! frame, prints the median and 95th percentile and the time to the first frame, and exits.
 //!
-//! Two times are kept per frame: the main world's update (from the start of `First` to the end of
-//! `Last`: every system of the window, the panels included) and the whole frame (from one
-//! `First` to the next: the update plus handing the frame to the renderer, which waits for the
-//! previous frame to be drawn, on the CPU with lavapipe).
+//! Three times are kept per frame:
+//! - the CPU time of the program's own threads (the main thread, Bevy's task pools and render
+//!   thread), from one `First` to the next, read from Linux's per-thread schedstat: what the
+//!   frame costs the CPU, without the software rasteriser's `llvmpipe-*` threads, which stand in
+//!   for a GPU under lavapipe;
+//! - the main world's update in wall time (from the start of `First` to the end of `Last`: every
+//!   system of the window, the panels included); on a small machine it grows when lavapipe's
+//!   threads take the cores;
+//! - the whole frame in wall time (from one `First` to the next: the update plus handing the
+//!   frame to the renderer, which waits for the previous frame to be drawn).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +86,9 @@ struct FrameClock {
     wanted: u32,
     updates_ms: Vec<f64>,
     frames_ms: Vec<f64>,
+    cpu_ms: Vec<f64>,
+    /// The program's CPU time (without the rasteriser) at the last frame's start.
+    cpu_at_start: Option<u64>,
     first_update_s: Option<f64>,
     /// When the render world first presented a frame (set from the render thread).
     first_present: Arc<Mutex<Option<Instant>>>,
@@ -87,13 +96,48 @@ struct FrameClock {
     header: String,
 }
 
+/// The CPU time each thread of the program has run, in nanoseconds, by name and thread id.
+fn thread_cpu_ns() -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let dir = task.path();
+            let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+            let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+            let ns = stat.split_whitespace().next()?.parse::<u64>().ok()?;
+            Some((comm.trim().to_string(), ns))
+        })
+        .collect()
+}
+
+/// The CPU time the program's threads have run, in nanoseconds, leaving out Mesa's software
+/// rasteriser (`llvmpipe-*`); None where Linux does not tell (no schedstat).
+fn own_cpu_ns() -> Option<u64> {
+    let threads = thread_cpu_ns();
+    (!threads.is_empty()).then(|| {
+        threads
+            .iter()
+            .filter(|(name, _)| !name.starts_with("llvmpipe"))
+            .map(|(_, ns)| ns)
+            .sum()
+    })
+}
+
 fn frame_start(mut clock: ResMut<FrameClock>) {
     let now = Instant::now();
+    let cpu = own_cpu_ns();
     if let Some(previous) = clock.started
         && clock.frames > clock.warmup
     {
         clock.frames_ms.push((now - previous).as_secs_f64() * 1e3);
+        if let (Some(a), Some(b)) = (clock.cpu_at_start, cpu) {
+            clock.cpu_ms.push(b.saturating_sub(a) as f64 / 1e6);
+        }
     }
+    clock.cpu_at_start = cpu;
     if clock.first_update_s.is_none() {
         clock.first_update_s = Some((now - clock.launch).as_secs_f64());
     }
@@ -132,14 +176,33 @@ impl FrameClock {
             quantile(&mut self.frames_ms, 0.5),
             quantile(&mut self.frames_ms, 0.95),
         );
+        let (c50, c95) = (
+            quantile(&mut self.cpu_ms, 0.5),
+            quantile(&mut self.cpu_ms, 0.95),
+        );
         print!("{}", self.header);
         println!(
             "played to              {:.0} ms (event {:?})",
             playback.now_ms, playback.cursor
         );
         println!("frames timed           {}", self.updates_ms.len());
-        println!("update (CPU) median    {u50:.2} ms");
-        println!("update (CPU) p95       {u95:.2} ms");
+        println!("CPU per frame median   {c50:.2} ms (the program's threads, not llvmpipe's)");
+        println!("CPU per frame p95      {c95:.2} ms");
+        // Where the CPU went over the whole run, by thread (the busiest first).
+        let mut threads = thread_cpu_ns();
+        threads.sort_by(|a, b| b.1.cmp(&a.1));
+        let frames = self.frames.max(1) as f64;
+        let by_thread: Vec<String> = threads
+            .iter()
+            .take(6)
+            .map(|(name, ns)| format!("{name} {:.1}", *ns as f64 / 1e6 / frames))
+            .collect();
+        println!(
+            "CPU ms a frame, whole run, by thread: {}",
+            by_thread.join(", ")
+        );
+        println!("update (wall) median   {u50:.2} ms");
+        println!("update (wall) p95      {u95:.2} ms");
         println!("whole frame median     {f50:.2} ms");
         println!("whole frame p95        {f95:.2} ms");
         if let Some(s) = self.first_update_s {
@@ -250,6 +313,8 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
             wanted: opts.frames,
             updates_ms: Vec::new(),
             frames_ms: Vec::new(),
+            cpu_ms: Vec::new(),
+            cpu_at_start: None,
             first_update_s: None,
             first_present: first_present.clone(),
             header,

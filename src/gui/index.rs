@@ -10,8 +10,9 @@ use crate::scenario::HostId;
 use crate::sim::{EventKind, Payload, Protocol, Trace, TraceEvent};
 
 /// Flights longer than this (a connection attempt that times out, say) are few; they are kept
-/// apart, so that the search for what is in flight looks back only this far in time.
-const SHORT_FLIGHT_MS: u64 = 2_000;
+/// apart, so that the search for what is in flight among the many short ones (a link's
+/// latency) looks back only as far as the longest of those.
+const SHORT_FLIGHT_MS: u64 = 250;
 const NONE: u32 = u32::MAX;
 
 /// How a transmission is drawn.
@@ -76,10 +77,12 @@ pub struct TraceIndex {
     pub generation: u64,
     /// When the last transmission arrives.
     pub end_ms: u64,
-    /// Short flights, by start time.
+    /// Short flights, by start time, and the longest of them.
     short: Vec<Flight>,
-    /// Long flights (few), by start time.
+    short_max_ms: u64,
+    /// Long flights (few), by start time, and the longest of them.
     long: Vec<Flight>,
+    long_max_ms: u64,
     /// Per event: the latest message, exchange and resolving host at or before it.
     message_at: Vec<u32>,
     exchange_at: Vec<u32>,
@@ -245,10 +248,13 @@ impl TraceIndex {
                 t1: e.arrive_ms,
                 drawn,
             };
-            if e.arrive_ms - e.t_ms <= SHORT_FLIGHT_MS {
+            let duration = e.arrive_ms - e.t_ms;
+            if duration <= SHORT_FLIGHT_MS {
                 index.short.push(flight);
+                index.short_max_ms = index.short_max_ms.max(duration);
             } else {
                 index.long.push(flight);
+                index.long_max_ms = index.long_max_ms.max(duration);
             }
         }
         // The trace is in time order; stable sorts keep it so if it ever is not.
@@ -259,14 +265,18 @@ impl TraceIndex {
 
     /// What is on its way at `now`: every flight with `t0 <= now < t1`.
     pub fn in_flight(&self, now: f64) -> impl Iterator<Item = &Flight> {
-        let from = self
-            .short
-            .partition_point(|f| (f.t0 + SHORT_FLIGHT_MS) as f64 <= now);
-        let to = self.short.partition_point(|f| f.t0 as f64 <= now);
-        let long_to = self.long.partition_point(|f| f.t0 as f64 <= now);
-        self.short[from..to.max(from)]
+        // Only flights that started at most the longest flight's time ago can still be on
+        // their way: a binary search for both ends of that stretch.
+        let started = |list: &[Flight], longest: u64| {
+            let from = list.partition_point(|f| ((f.t0 + longest) as f64) < now);
+            let to = list.partition_point(|f| f.t0 as f64 <= now);
+            from..to.max(from)
+        };
+        let short = started(&self.short, self.short_max_ms);
+        let long = started(&self.long, self.long_max_ms);
+        self.short[short]
             .iter()
-            .chain(&self.long[..long_to])
+            .chain(&self.long[long])
             .filter(move |f| now < f.t1 as f64)
     }
 
