@@ -92,6 +92,35 @@ pub enum Command {
         #[arg(long, default_value = "1600x900", value_parser = parse_size)]
         size: (u32, u32),
     },
+    /// Measure the window's frame time on a generated scene with many messages in flight.
+    #[cfg(feature = "gui")]
+    BenchWindow {
+        /// Domains of four hosts each (50 domains: 200 hosts).
+        #[arg(long, default_value_t = 50)]
+        domains: usize,
+        #[arg(long, default_value_t = 1000)]
+        messages: usize,
+        /// The sends are spread over this much virtual time (narrow: all in flight at once).
+        #[arg(long, default_value_t = 200)]
+        spread_ms: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Frames to time.
+        #[arg(long, default_value_t = 300)]
+        frames: u32,
+        /// Frames left out at the start.
+        #[arg(long, default_value_t = 30)]
+        warmup: u32,
+        /// Measure an empty scene (no hosts, no messages) instead, the baseline.
+        #[arg(long)]
+        empty: bool,
+        /// Keep vertical sync on (off by default, to see each frame's own cost).
+        #[arg(long)]
+        vsync: bool,
+        /// Window size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1600x900", value_parser = parse_size)]
+        size: (u32, u32),
+    },
 }
 
 #[cfg(feature = "gui")]
@@ -242,6 +271,8 @@ fn run_quiz(scenario: &Scenario, outcome: &crate::sim::Outcome, teacher: bool) -
 
 /// Runs the parsed command line; returns the process exit status.
 pub fn main(cli: Cli) -> ExitCode {
+    #[cfg(feature = "gui")]
+    let launch = Instant::now();
     let command = match (cli.command, cli.file) {
         (Some(c), _) => c,
         #[cfg(feature = "gui")]
@@ -432,5 +463,30 @@ pub fn main(cli: Cli) -> ExitCode {
             };
             crate::gui::shot(scenario, file, step, t, out, size)
         }
+        #[cfg(feature = "gui")]
+        Command::BenchWindow {
+            domains,
+            messages,
+            spread_ms,
+            seed,
+            frames,
+            warmup,
+            empty,
+            vsync,
+            size,
+        } => crate::gui::bench::bench_window(
+            &crate::gui::bench::WindowBench {
+                domains,
+                messages,
+                seed,
+                spread_ms,
+                frames,
+                warmup,
+                empty,
+                size,
+                vsync,
+            },
+            launch,
+        ),
     }
 }

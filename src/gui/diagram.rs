@@ -5,10 +5,12 @@
 use bevy::prelude::*;
 
 use super::Loaded;
+use super::index::Look;
+use super::inspector::Queues;
 use super::layout::{Layout, layout};
 use super::playback::Playback;
 use crate::scenario::Role;
-use crate::sim::{EventKind, Protocol};
+use crate::sim::Protocol;
 
 /// Okabe and Ito's palette, told apart with the common colour-vision deficiencies.
 pub mod palette {
@@ -49,24 +51,50 @@ pub struct Diagram {
     pub links: Vec<(usize, usize)>,
 }
 
+impl Diagram {
+    /// The layout of a scenario and the links its run uses.
+    pub fn of(loaded: &Loaded) -> Diagram {
+        let mut links: Vec<(usize, usize)> = loaded
+            .outcome
+            .trace
+            .events
+            .iter()
+            .filter_map(|e| match (e.from, e.to) {
+                (Some(a), Some(b)) if a != b => Some((a.min(b), a.max(b))),
+                _ => None,
+            })
+            .collect();
+        links.sort();
+        links.dedup();
+        Diagram {
+            layout: layout(&loaded.scenario),
+            links,
+        }
+    }
+}
+
 pub struct DiagramPlugin;
 
 impl Plugin for DiagramPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, gizmos_on_top).add_systems(
-            Update,
-            (
-                spawn_diagram.run_if(resource_changed::<Loaded>),
+        app.init_gizmo_group::<LinkGizmos>()
+            .add_systems(Startup, gizmos_on_top)
+            .add_systems(PostUpdate, follow_zoom)
+            .add_systems(
+                Update,
                 (
-                    draw_regions_and_links,
-                    draw_packets,
-                    draw_queued,
-                    grey_down_hosts,
-                ),
-            )
-                // The diagram exists before anything draws it, from the very first frame.
-                .chain(),
-        );
+                    spawn_diagram.run_if(resource_changed::<Loaded>),
+                    (
+                        draw_regions_and_links,
+                        draw_packets,
+                        draw_queued,
+                        grey_down_hosts,
+                    ),
+                )
+                    // The diagram exists before anything draws it, from the very first frame.
+                    .chain()
+                    .in_set(super::GuiSet::Draw),
+            );
     }
 }
 
@@ -93,9 +121,76 @@ fn role_words(roles: &[Role]) -> String {
     words.join(", ")
 }
 
+/// A label of the diagram, with its font size in world units: hidden while the view is zoomed
+/// out so far that it would be too small to read (a scene of two hundred hosts, say), which
+/// also spares the renderer thousands of glyphs.
+#[derive(Component)]
+pub struct DiagramLabel(pub f32);
+
+/// Below this height on screen, in pixels, a label is not drawn.
+const SMALLEST_LABEL_PX: f32 = 6.0;
+
+/// The lines between hosts: their own gizmo group, so that their width follows the zoom apart
+/// from the packets'.
+#[derive(Default, Reflect, GizmoConfigGroup)]
+pub struct LinkGizmos;
+
+/// Line widths follow the zoom: 3 pixels at full size, thinner as the view zooms out (at least
+/// one pixel), so that a large scene is not a thicket of thick lines (and a CPU renderer is not
+/// kept busy filling them). Labels too small to read are hidden.
+fn follow_zoom(
+    camera: Query<&Projection, (With<Camera2d>, Changed<Projection>)>,
+    mut store: ResMut<GizmoConfigStore>,
+    mut labels: Query<(&DiagramLabel, &mut Visibility)>,
+    added: Query<(), Added<DiagramLabel>>,
+    mut scale: Local<f32>,
+) {
+    if let Some(Projection::Orthographic(o)) = camera.iter().next() {
+        *scale = o.scale;
+    } else if added.is_empty() {
+        return;
+    }
+    let scale = scale.max(0.01);
+    let (config, _) = store.config_mut::<DefaultGizmoConfigGroup>();
+    config.line.width = (3.0 / scale).clamp(1.0, 3.0);
+    let (config, _) = store.config_mut::<LinkGizmos>();
+    config.line.width = (2.0 / scale).clamp(1.0, 2.0);
+    for (label, mut visibility) in &mut labels {
+        let shown = if label.0 / scale >= SMALLEST_LABEL_PX {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+        visibility.set_if_neq(shown);
+    }
+}
+
 /// Everything the diagram spawned, so that a reloaded scenario replaces it.
 #[derive(Component)]
 pub struct DiagramPart;
+
+/// The shapes and colours of hosts, shared by all of them: one mesh per shape and one material
+/// for up and one for down, so that the renderer batches them.
+#[derive(Resource, Clone)]
+pub struct HostLooks {
+    square: Handle<Mesh>,
+    diamond: Handle<Mesh>,
+    circle: Handle<Mesh>,
+    up: Handle<ColorMaterial>,
+    down: Handle<ColorMaterial>,
+}
+
+impl HostLooks {
+    fn new(meshes: &mut Assets<Mesh>, materials: &mut Assets<ColorMaterial>) -> HostLooks {
+        HostLooks {
+            square: meshes.add(Rectangle::new(44.0, 34.0)),
+            diamond: meshes.add(RegularPolygon::new(26.0, 4)),
+            circle: meshes.add(Circle::new(24.0)),
+            up: materials.add(ColorMaterial::from_color(palette::HOST)),
+            down: materials.add(ColorMaterial::from_color(palette::HOST_DOWN)),
+        }
+    }
+}
 
 /// (Re)builds the diagram whenever a scenario is loaded.
 fn spawn_diagram(
@@ -104,44 +199,38 @@ fn spawn_diagram(
     old: Query<Entity, With<DiagramPart>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<ColorMaterial>>,
+    mut looks: Local<Option<HostLooks>>,
 ) {
     for e in &old {
         commands.entity(e).despawn();
     }
+    let looks = looks
+        .get_or_insert_with(|| HostLooks::new(&mut meshes, &mut materials))
+        .clone();
+    commands.insert_resource(looks.clone());
     let sc = &loaded.scenario;
-    let layout = layout(sc);
-    let mut links: Vec<(usize, usize)> = loaded
-        .outcome
-        .trace
-        .events
-        .iter()
-        .filter_map(|e| match (e.from, e.to) {
-            (Some(a), Some(b)) if a != b => Some((a.min(b), a.max(b))),
-            _ => None,
-        })
-        .collect();
-    links.sort();
-    links.dedup();
+    let Diagram { layout, links } = Diagram::of(&loaded);
     for (h, host) in sc.hosts.iter().enumerate() {
         let at = layout.hosts[h];
         // A shape per kind of host: mail programs are squares, DNS a diamond, servers circles.
         let mesh = if host.has(Role::Client) {
-            meshes.add(Rectangle::new(44.0, 34.0))
+            looks.square.clone()
         } else if host.has(Role::Dns) && host.roles.len() == 1 {
-            meshes.add(RegularPolygon::new(26.0, 4))
+            looks.diamond.clone()
         } else {
-            meshes.add(Circle::new(24.0))
+            looks.circle.clone()
         };
         commands
             .spawn((
                 HostShape(h),
                 DiagramPart,
                 Mesh2d(mesh),
-                MeshMaterial2d(materials.add(ColorMaterial::from_color(palette::HOST))),
+                MeshMaterial2d(looks.up.clone()),
                 Transform::from_translation(at.extend(1.0)),
             ))
             .with_children(|c| {
                 c.spawn((
+                    DiagramLabel(14.0),
                     Text2d::new(host.name.clone()),
                     TextFont {
                         font_size: FontSize::Px(14.0),
@@ -151,6 +240,7 @@ fn spawn_diagram(
                     Transform::from_xyz(0.0, -40.0, 2.0),
                 ));
                 c.spawn((
+                    DiagramLabel(11.0),
                     Text2d::new(role_words(&host.roles)),
                     TextFont {
                         font_size: FontSize::Px(11.0),
@@ -164,6 +254,7 @@ fn spawn_diagram(
     for (name, rect) in &layout.regions {
         commands.spawn((
             DiagramPart,
+            DiagramLabel(16.0),
             Text2d::new(name.clone()),
             TextFont {
                 font_size: FontSize::Px(16.0),
@@ -177,7 +268,7 @@ fn spawn_diagram(
 }
 
 fn draw_regions_and_links(
-    mut gizmos: Gizmos,
+    mut gizmos: Gizmos<LinkGizmos>,
     diagram: Res<Diagram>,
     loaded: Res<Loaded>,
     playback: Res<Playback>,
@@ -189,7 +280,9 @@ fn draw_regions_and_links(
             palette::REGION,
         );
     }
-    let down = links_down(&loaded, playback.cursor);
+    let down = loaded
+        .index
+        .links_down(&loaded.outcome.trace, playback.cursor);
     for &(a, b) in &diagram.links {
         let color = if down.contains(&(a.min(b), a.max(b))) {
             palette::LINK_DOWN
@@ -200,33 +293,28 @@ fn draw_regions_and_links(
     }
 }
 
-/// The links cut at the cursor, replayed from the trace's LinkDown and LinkUp events.
-fn links_down(loaded: &Loaded, cursor: Option<usize>) -> Vec<(usize, usize)> {
-    let mut down = Vec::new();
-    let Some(c) = cursor else { return down };
-    for e in &loaded.outcome.trace.events[..=c] {
-        if let (EventKind::LinkDown | EventKind::LinkUp, Some(a), Some(b)) = (e.kind, e.from, e.to)
-        {
-            let pair = (a.min(b), a.max(b));
-            down.retain(|p| *p != pair);
-            if e.kind == EventKind::LinkDown {
-                down.push(pair);
-            }
-        }
+/// An envelope: a rectangle and its flap; a returned one (a bounce) has another colour and a
+/// stamp across it, so that colour is not the only cue.
+fn envelope(gizmos: &mut Gizmos, at: Vec2, size: Vec2, bounce: bool, border: bool) {
+    let color = if bounce {
+        palette::BOUNCE
+    } else {
+        palette::ENVELOPE
+    };
+    let half = size / 2.0;
+    gizmos.rect_2d(Isometry2d::from_translation(at), size, color);
+    if border {
+        gizmos.rect_2d(
+            Isometry2d::from_translation(at),
+            size - Vec2::splat(6.0),
+            color,
+        );
     }
-    down
-}
-
-/// Whether an event carries the message itself (the text after DATA, or a download).
-fn carries_message(e: &crate::sim::TraceEvent) -> bool {
-    match &e.payload {
-        crate::sim::Payload::Text(t) => {
-            (e.kind == EventKind::ClientLine && t.contains("\r\n") && t.ends_with("\r\n."))
-                || (e.kind == EventKind::ServerLine
-                    && (t.contains(" FETCH (") && t.contains("BODY[]")
-                        || t.starts_with("+OK") && t.contains("octets")))
-        }
-        _ => false,
+    let fold = at + Vec2::new(0.0, -half.y / 8.0);
+    gizmos.line_2d(at + Vec2::new(-half.x, half.y), fold, color);
+    gizmos.line_2d(at + Vec2::new(half.x, half.y), fold, color);
+    if bounce {
+        gizmos.line_2d(at - half, at + half, color);
     }
 }
 
@@ -237,114 +325,97 @@ fn draw_packets(
     playback: Res<Playback>,
 ) {
     let now = playback.now_ms;
-    for e in &loaded.outcome.trace.events {
-        let (Some(from), Some(to), Some(protocol)) = (e.from, e.to, e.protocol) else {
+    let hosts = &diagram.layout.hosts;
+    for flight in loaded.index.in_flight(now) {
+        let Some(d) = flight.drawn else { continue };
+        let (Some(&a), Some(&b)) = (hosts.get(d.from), hosts.get(d.to)) else {
             continue;
         };
-        let (t0, t1) = (e.t_ms as f64, e.arrive_ms as f64);
-        if !(t0 <= now && now < t1) || e.kind == EventKind::Close {
-            continue;
-        }
+        let (t0, t1) = (flight.t0 as f64, flight.t1 as f64);
         let f = ((now - t0) / (t1 - t0)).clamp(0.0, 1.0) as f32;
-        let at = diagram.layout.hosts[from].lerp(diagram.layout.hosts[to], f);
-        let color = protocol_color(protocol);
-        if carries_message(e) {
-            // The envelope: a rectangle with its flap. A bounce is a returned envelope: another
-            // colour, and a diagonal stamp across it.
-            let bounce = e.message.is_some_and(|m| {
-                loaded.outcome.trace.messages[m as usize]
-                    .name
-                    .starts_with("bounce")
-            });
-            let color = if bounce {
-                palette::BOUNCE
-            } else {
-                palette::ENVELOPE
-            };
-            let size = Vec2::new(48.0, 32.0);
-            gizmos.rect_2d(Isometry2d::from_translation(at), size, color);
-            gizmos.rect_2d(
-                Isometry2d::from_translation(at),
-                size - Vec2::splat(6.0),
-                color,
-            );
-            gizmos.line_2d(
-                at + Vec2::new(-24.0, 16.0),
-                at + Vec2::new(0.0, -2.0),
-                color,
-            );
-            gizmos.line_2d(at + Vec2::new(24.0, 16.0), at + Vec2::new(0.0, -2.0), color);
-            if bounce {
-                gizmos.line_2d(
-                    at + Vec2::new(-24.0, -16.0),
-                    at + Vec2::new(24.0, 16.0),
-                    color,
-                );
+        let at = a.lerp(b, f);
+        let color = protocol_color(d.protocol);
+        match d.look {
+            Look::Envelope { bounce } => {
+                envelope(&mut gizmos, at, Vec2::new(48.0, 32.0), bounce, true);
             }
-        } else if protocol == Protocol::Dns {
-            gizmos.rect_2d(
+            Look::Dns => gizmos.rect_2d(
                 Isometry2d::new(at, Rot2::degrees(45.0)),
                 Vec2::splat(12.0),
                 color,
-            );
-        } else if matches!(protocol, Protocol::Pop3 | Protocol::Imap) {
-            gizmos.rect_2d(Isometry2d::from_translation(at), Vec2::splat(12.0), color);
-        } else {
-            gizmos.circle_2d(Isometry2d::from_translation(at), 7.0, color);
+            ),
+            Look::Mailbox => {
+                gizmos.rect_2d(Isometry2d::from_translation(at), Vec2::splat(12.0), color);
+            }
+            Look::Line => {
+                gizmos
+                    .circle_2d(Isometry2d::from_translation(at), 7.0, color)
+                    .resolution(12);
+            }
         }
     }
 }
 
-/// Each message waiting in a host's queue is a small envelope parked beside it.
+/// Each message waiting in a host's queue is a small envelope parked beside it (at most five
+/// a host); a bounce waiting to go home is a returned one.
 fn draw_queued(
     mut gizmos: Gizmos,
     diagram: Res<Diagram>,
     loaded: Res<Loaded>,
-    playback: Res<Playback>,
+    queues: Res<Queues>,
 ) {
-    let Some(cursor) = playback.cursor else {
+    if !queues.is_for(&loaded.index) {
         return;
-    };
-    let queues =
-        super::inspector::queues_at(&loaded.outcome.trace, cursor, loaded.scenario.hosts.len());
-    for (h, queue) in queues.iter().enumerate() {
-        for k in 0..queue.len().min(5) {
-            let at =
-                diagram.layout.hosts[h] + Vec2::new(44.0 + 8.0 * k as f32, 14.0 - 6.0 * k as f32);
-            gizmos.rect_2d(
-                Isometry2d::from_translation(at),
-                Vec2::new(26.0, 17.0),
-                palette::ENVELOPE,
-            );
-            gizmos.line_2d(at + Vec2::new(-13.0, 8.5), at, palette::ENVELOPE);
-            gizmos.line_2d(at + Vec2::new(13.0, 8.5), at, palette::ENVELOPE);
+    }
+    for (h, queue) in queues.hosts.iter().enumerate() {
+        let Some(&home) = diagram.layout.hosts.get(h) else {
+            continue;
+        };
+        for (k, parked) in queue.iter().take(5).enumerate() {
+            let at = home + Vec2::new(44.0 + 8.0 * k as f32, 14.0 - 6.0 * k as f32);
+            let bounce = loaded
+                .index
+                .bounce
+                .get(parked.message as usize)
+                .copied()
+                .unwrap_or(false);
+            envelope(&mut gizmos, at, Vec2::new(26.0, 17.0), bounce, false);
         }
     }
 }
 
+/// Greys out the hosts that are down at the cursor. Only the hosts whose state changed get
+/// the other material, so that on most frames nothing changes at all.
 fn grey_down_hosts(
     loaded: Res<Loaded>,
     playback: Res<Playback>,
-    hosts: Query<(&HostShape, &MeshMaterial2d<ColorMaterial>)>,
-    mut materials: ResMut<Assets<ColorMaterial>>,
+    looks: Option<Res<HostLooks>>,
+    mut hosts: Query<(&HostShape, &mut MeshMaterial2d<ColorMaterial>)>,
+    mut shown: Local<(u64, Vec<bool>)>,
 ) {
-    let mut down = vec![false; loaded.scenario.hosts.len()];
-    if let Some(c) = playback.cursor {
-        for e in &loaded.outcome.trace.events[..=c] {
-            match (e.kind, e.from) {
-                (EventKind::HostDown, Some(h)) => down[h] = true,
-                (EventKind::HostUp, Some(h)) => down[h] = false,
-                _ => {}
-            }
-        }
+    let Some(looks) = looks else { return };
+    let down = loaded.index.hosts_down(
+        &loaded.outcome.trace,
+        loaded.scenario.hosts.len(),
+        playback.cursor,
+    );
+    // A new run means a new diagram, whose hosts all start up.
+    let same_run = shown.0 == loaded.index.generation;
+    if same_run && shown.1 == down {
+        return;
     }
-    for (shape, material) in &hosts {
-        if let Some(mut m) = materials.get_mut(&material.0) {
-            m.color = if down[shape.0] {
-                palette::HOST_DOWN
+    for (shape, mut material) in &mut hosts {
+        let Some(&is_down) = down.get(shape.0) else {
+            continue;
+        };
+        let was_down = same_run && shown.1.get(shape.0) == Some(&true);
+        if is_down != was_down {
+            material.0 = if is_down {
+                looks.down.clone()
             } else {
-                palette::HOST
+                looks.up.clone()
             };
         }
     }
+    *shown = (loaded.index.generation, down);
 }

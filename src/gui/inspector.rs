@@ -1,7 +1,15 @@
-//! The message inspector: for the message the cursor is on, its envelope (MAIL FROM, RCPT TO)
-//! beside its headers as they last travelled, so that the Received stamps visibly grow per hop.
+//! What the panels show at the cursor, found through the trace's index: the message inspector
+//! (its envelope beside its headers as they last travelled, so that the Received stamps visibly
+//! grow per hop), the resolver's cache, and the queues. The queues are kept as running state
+//! that follows the cursor forward event by event and is replayed only when it jumps back.
 
-use crate::sim::{EventKind, Payload, Protocol, Trace};
+use bevy::prelude::*;
+
+use super::Loaded;
+use super::index::{Exchange, TraceIndex};
+use super::playback::Playback;
+use crate::proto::dns::{DnsCache, DnsMessage, RecordType};
+use crate::sim::{EventKind, Payload, Trace};
 
 /// What the inspector shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,30 +26,26 @@ pub struct Inspection {
 }
 
 /// Inspects the message of the latest event at or before `cursor` that concerns one.
-pub fn inspect(trace: &Trace, cursor: usize) -> Option<Inspection> {
-    let events = &trace.events[..=cursor.min(trace.len().checked_sub(1)?)];
-    let message = events.iter().rev().find_map(|e| e.message)?;
+pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspection> {
+    let cursor = cursor.min(trace.len().checked_sub(1)?);
+    let message = index.message_at(cursor)?;
     // The latest hop on which its text travelled: the lines after DATA.
-    let (i, data) = events
-        .iter()
-        .enumerate()
-        .rev()
-        .find_map(|(i, e)| match &e.payload {
-            Payload::Text(t)
-                if e.message == Some(message)
-                    && e.kind == EventKind::ClientLine
-                    && matches!(e.protocol, Some(Protocol::Smtp | Protocol::Submission))
-                    && t.ends_with("\r\n.") =>
-            {
-                Some((i, t))
-            }
-            _ => None,
-        })?;
-    let carrier = &events[i];
+    let i = *index.data_of(message, cursor + 1).last()? as usize;
+    let carrier = &trace.events[i];
+    let Payload::Text(data) = &carrier.payload else {
+        return None;
+    };
+    // The envelope: the MAIL FROM and RCPT TO of that transaction on the same connection.
     let (mut mail_from, mut rcpt_to) = (String::new(), Vec::new());
-    for e in events[..i].iter().filter(|e| {
-        e.conn == carrier.conn && e.kind == EventKind::ClientLine && e.protocol == carrier.protocol
-    }) {
+    let exchange = Exchange {
+        id: carrier.conn?,
+        dns: false,
+    };
+    for &j in index.exchange_lines(exchange, i) {
+        let e = &trace.events[j as usize];
+        if j as usize >= i || e.kind != EventKind::ClientLine || e.protocol != carrier.protocol {
+            continue;
+        }
         let Payload::Text(t) = &e.payload else {
             continue;
         };
@@ -75,104 +79,64 @@ pub fn inspect(trace: &Trace, cursor: usize) -> Option<Inspection> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scenario::load_file;
-    use crate::sim::run;
-
-    #[test]
-    fn received_stamps_grow_hop_by_hop() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/02-mx-preference-and-backup.ron"
-        );
-        let sc = load_file(std::path::Path::new(path)).unwrap();
-        let trace = run(&sc).trace;
-        let mut seen = Vec::new();
-        for c in 0..trace.len() {
-            if let Some(i) = inspect(&trace, c) {
-                if seen.last() != Some(&(i.hop, i.received)) {
-                    seen.push((i.hop, i.received));
-                }
-                assert_eq!(i.mail_from, "<alice@alpha.example>");
-                assert_eq!(i.rcpt_to, ["<bob@beta.example>"]);
-            }
-        }
-        let stamps: Vec<usize> = seen.iter().map(|s| s.1).collect();
-        // Laptop to submission (none yet), to the backup MX (one), to the primary MX (two).
-        assert_eq!(stamps, [0, 1, 2]);
-    }
-}
+/// A DNS cache entry as the panel shows it: name, type, seconds left, the answer in short.
+pub type CacheEntry = (String, RecordType, u64, String);
 
 /// A host's resolver cache at the cursor, rebuilt by feeding it the DNS answers that reached
 /// the host up to then: the same cache the simulation used, so the same entries and TTLs.
+/// The cache is kept between frames and rebuilt only when another answer has arrived.
+#[derive(Default)]
+pub struct CacheAt {
+    /// (run, host, how many answers it holds)
+    key: Option<(u64, usize, usize)>,
+    cache: DnsCache,
+}
+
+impl CacheAt {
+    pub fn entries(
+        &mut self,
+        trace: &Trace,
+        index: &TraceIndex,
+        host: usize,
+        cursor: usize,
+        now_ms: u64,
+    ) -> Vec<CacheEntry> {
+        let answers = index.answers_to(host, cursor);
+        let arrived = || {
+            answers
+                .iter()
+                .map(|&i| &trace.events[i as usize])
+                .filter(move |e| e.arrive_ms <= now_ms)
+        };
+        let key = (index.generation, host, arrived().count());
+        if self.key != Some(key) {
+            self.cache = DnsCache::default();
+            for e in arrived() {
+                if let Payload::Dns(bytes) = &e.payload
+                    && let Ok(answer) = DnsMessage::decode(bytes)
+                {
+                    self.cache.store(&answer, e.arrive_ms);
+                }
+            }
+            self.key = Some(key);
+        }
+        self.cache.entries(now_ms)
+    }
+}
+
+/// A host's resolver cache at the cursor (see [`CacheAt`]).
+#[cfg(test)]
 pub fn resolver_cache(
     trace: &Trace,
+    index: &TraceIndex,
     host: usize,
     cursor: usize,
     now_ms: u64,
-) -> Vec<(String, crate::proto::dns::RecordType, u64, String)> {
-    let mut cache = crate::proto::dns::DnsCache::default();
-    for e in trace.events.iter().take(cursor + 1) {
-        if e.kind != EventKind::DnsAnswer || e.to != Some(host) || e.arrive_ms > now_ms {
-            continue;
-        }
-        if let Payload::Dns(bytes) = &e.payload
-            && let Ok(answer) = crate::proto::dns::DnsMessage::decode(bytes)
-        {
-            cache.store(&answer, e.arrive_ms);
-        }
-    }
-    cache.entries(now_ms)
+) -> Vec<CacheEntry> {
+    CacheAt::default().entries(trace, index, host, cursor, now_ms)
 }
 
-/// The host whose resolver matters at the cursor: the one that asked or is being answered.
-pub fn resolving_host(trace: &Trace, cursor: usize) -> Option<usize> {
-    trace.events[..=cursor.min(trace.len().checked_sub(1)?)]
-        .iter()
-        .rev()
-        .find_map(|e| match e.kind {
-            EventKind::DnsQuery | EventKind::DnsCacheHit => e.from,
-            EventKind::DnsAnswer => e.to,
-            _ => None,
-        })
-}
-
-#[cfg(test)]
-mod cache_tests {
-    use super::*;
-    use crate::scenario::load_file;
-    use crate::sim::run;
-
-    #[test]
-    fn the_cache_panel_holds_the_mx_until_its_ttl_runs_out() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/10-dns-caching.ron");
-        let sc = load_file(std::path::Path::new(path)).unwrap();
-        let trace = run(&sc).trace;
-        let smtp = sc.host_by_name("smtp.alpha.example").unwrap();
-        let first_answer = trace
-            .events
-            .iter()
-            .position(|e| e.kind == EventKind::DnsAnswer && e.to == Some(smtp))
-            .unwrap();
-        let t = trace.events[first_answer].arrive_ms;
-        let at = |ms: u64| resolver_cache(&trace, smtp, trace.len() - 1, ms);
-        let mx = |entries: &[(String, crate::proto::dns::RecordType, u64, String)]| {
-            entries
-                .iter()
-                .any(|e| e.0 == "beta.example" && e.1 == crate::proto::dns::RecordType::Mx)
-        };
-        assert!(
-            mx(&at(t + 10 * 60_000)),
-            "ten minutes later the MX is cached"
-        );
-        assert!(!mx(&at(t + 3_600_000)), "after the 3600 s TTL it is gone");
-        assert_eq!(resolving_host(&trace, first_answer), Some(smtp));
-    }
-}
-
-/// One message waiting in a queue at the cursor.
+/// One message waiting in a queue at the cursor, as the panel shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Waiting {
     pub message: String,
@@ -181,47 +145,136 @@ pub struct Waiting {
     pub reason: String,
 }
 
-/// Every host's queue at the cursor, replayed from Queued, Deferred and Dequeued events.
-pub fn queues_at(trace: &Trace, cursor: usize, hosts: usize) -> Vec<Vec<Waiting>> {
-    let mut queues: Vec<Vec<(u32, Waiting)>> = vec![Vec::new(); hosts];
-    for e in trace.events.iter().take(cursor + 1) {
-        let (Some(h), Some(m)) = (e.from, e.message) else {
-            continue;
+/// A message in a queue: which, and its latest deferral (an event index), if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parked {
+    pub message: u32,
+    pub deferral: Option<usize>,
+}
+
+impl Parked {
+    /// In words, from the deferral's note.
+    pub fn waiting(&self, trace: &Trace) -> Waiting {
+        let message = trace.messages[self.message as usize].name.clone();
+        let Some(d) = self.deferral else {
+            return Waiting {
+                message,
+                next_attempt_ms: None,
+                reason: "waiting for its first attempt".into(),
+            };
         };
-        match e.kind {
-            EventKind::Queued => queues[h].push((
-                m,
-                Waiting {
-                    message: trace.messages[m as usize].name.clone(),
-                    next_attempt_ms: None,
-                    reason: "waiting for its first attempt".into(),
-                },
-            )),
-            EventKind::Deferred => {
-                if let Some((_, w)) = queues[h].iter_mut().find(|(x, _)| *x == m) {
-                    let text = e.text();
-                    let after = text
-                        .split_once("in its queue: ")
-                        .map_or(text.as_ref(), |(_, r)| r);
-                    w.reason = after
-                        .rsplit_once("; next attempt")
-                        .map_or(after, |(r, _)| r)
-                        .to_string();
-                    w.next_attempt_ms = deferral_time(&text);
-                }
-            }
-            EventKind::Dequeued => {
-                if let Some(i) = queues[h].iter().position(|(x, _)| *x == m) {
-                    queues[h].remove(i);
-                }
-            }
-            _ => {}
+        let text = trace.events[d].text();
+        let after = text
+            .split_once("in its queue: ")
+            .map_or(text.as_ref(), |(_, r)| r);
+        Waiting {
+            message,
+            reason: after
+                .rsplit_once("; next attempt")
+                .map_or(after, |(r, _)| r)
+                .to_string(),
+            next_attempt_ms: deferral_time(&text),
         }
     }
+}
+
+/// Every host's queue at the cursor, from the Queued, Deferred and Dequeued events. It follows
+/// the cursor: moving forward applies only the events passed; moving back replays from the start.
+#[derive(Resource, Default, Debug)]
+pub struct Queues {
+    generation: u64,
+    /// The cursor the queues stand at.
+    applied: Option<usize>,
+    pub hosts: Vec<Vec<Parked>>,
+}
+
+impl Queues {
+    /// Whether the queues are those of this run.
+    pub fn is_for(&self, index: &TraceIndex) -> bool {
+        self.generation == index.generation
+    }
+
+    /// Brings the queues to the cursor.
+    pub fn follow(
+        &mut self,
+        trace: &Trace,
+        index: &TraceIndex,
+        hosts: usize,
+        cursor: Option<usize>,
+    ) {
+        let back = match (self.applied, cursor) {
+            (Some(a), Some(c)) => c < a,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if back || !self.is_for(index) || self.hosts.len() != hosts {
+            self.generation = index.generation;
+            self.applied = None;
+            self.hosts = vec![Vec::new(); hosts];
+        }
+        let Some(c) = cursor else { return };
+        if self.applied == Some(c) {
+            return;
+        }
+        for &i in index.queue_events(self.applied, c) {
+            let i = i as usize;
+            let e = &trace.events[i];
+            let (Some(h), Some(m)) = (e.from, e.message) else {
+                continue;
+            };
+            let Some(queue) = self.hosts.get_mut(h) else {
+                continue;
+            };
+            match e.kind {
+                EventKind::Queued => queue.push(Parked {
+                    message: m,
+                    deferral: None,
+                }),
+                EventKind::Deferred => {
+                    if let Some(p) = queue.iter_mut().find(|p| p.message == m) {
+                        p.deferral = Some(i);
+                    }
+                }
+                EventKind::Dequeued => {
+                    if let Some(k) = queue.iter().position(|p| p.message == m) {
+                        queue.remove(k);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.applied = Some(c);
+    }
+}
+
+/// Every host's queue at the cursor, in words (for the tests).
+#[cfg(test)]
+pub fn queues_at(
+    trace: &Trace,
+    index: &TraceIndex,
+    cursor: usize,
+    hosts: usize,
+) -> Vec<Vec<Waiting>> {
+    let mut queues = Queues::default();
+    queues.follow(trace, index, hosts, Some(cursor));
     queues
-        .into_iter()
-        .map(|q| q.into_iter().map(|(_, w)| w).collect())
+        .hosts
+        .iter()
+        .map(|q| q.iter().map(|p| p.waiting(trace)).collect())
         .collect()
+}
+
+/// Keeps [`Queues`] at the cursor.
+pub fn follow_queues(loaded: Res<Loaded>, playback: Res<Playback>, mut queues: ResMut<Queues>) {
+    let stale = !queues.is_for(&loaded.index) || queues.applied != playback.cursor;
+    if stale {
+        queues.follow(
+            &loaded.outcome.trace,
+            &loaded.index,
+            loaded.scenario.hosts.len(),
+            playback.cursor,
+        );
+    }
 }
 
 /// The "next attempt at HH:MM:SS.mmm" of a deferral note, in milliseconds.
@@ -238,26 +291,78 @@ fn deferral_time(text: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod queue_tests {
+mod tests {
     use super::*;
-    use crate::scenario::load_file;
+    use crate::scenario::{Scenario, load_file};
     use crate::sim::run;
+
+    fn lesson(name: &str) -> (Scenario, Trace, TraceIndex) {
+        let path = format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+        let sc = load_file(std::path::Path::new(&path)).unwrap();
+        let trace = run(&sc).trace;
+        let index = TraceIndex::new(&trace, sc.hosts.len());
+        (sc, trace, index)
+    }
+
+    #[test]
+    fn received_stamps_grow_hop_by_hop() {
+        let (_, trace, index) = lesson("02-mx-preference-and-backup.ron");
+        let mut seen = Vec::new();
+        for c in 0..trace.len() {
+            if let Some(i) = inspect(&trace, &index, c) {
+                if seen.last() != Some(&(i.hop, i.received)) {
+                    seen.push((i.hop, i.received));
+                }
+                assert_eq!(i.mail_from, "<alice@alpha.example>");
+                assert_eq!(i.rcpt_to, ["<bob@beta.example>"]);
+            }
+        }
+        let stamps: Vec<usize> = seen.iter().map(|s| s.1).collect();
+        // Laptop to submission (none yet), to the backup MX (one), to the primary MX (two).
+        assert_eq!(stamps, [0, 1, 2]);
+    }
+
+    #[test]
+    fn the_cache_panel_holds_the_mx_until_its_ttl_runs_out() {
+        let (sc, trace, index) = lesson("10-dns-caching.ron");
+        let smtp = sc.host_by_name("smtp.alpha.example").unwrap();
+        let first_answer = trace
+            .events
+            .iter()
+            .position(|e| e.kind == EventKind::DnsAnswer && e.to == Some(smtp))
+            .unwrap();
+        let t = trace.events[first_answer].arrive_ms;
+        let mut kept = CacheAt::default();
+        let mut at = |ms: u64| {
+            let fresh = resolver_cache(&trace, &index, smtp, trace.len() - 1, ms);
+            let cached = kept.entries(&trace, &index, smtp, trace.len() - 1, ms);
+            assert_eq!(fresh, cached, "the kept cache agrees with a fresh one");
+            fresh
+        };
+        let mx = |entries: &[CacheEntry]| {
+            entries
+                .iter()
+                .any(|e| e.0 == "beta.example" && e.1 == RecordType::Mx)
+        };
+        assert!(
+            mx(&at(t + 10 * 60_000)),
+            "ten minutes later the MX is cached"
+        );
+        assert!(!mx(&at(t + 3_600_000)), "after the 3600 s TTL it is gone");
+        assert!(!mx(&at(t - 1)), "not before the answer arrives");
+        assert_eq!(index.resolver_at(first_answer), Some(smtp));
+    }
 
     #[test]
     fn a_deferred_message_waits_with_its_next_attempt_then_leaves() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/08-server-down-queued.ron"
-        );
-        let sc = load_file(std::path::Path::new(path)).unwrap();
-        let trace = run(&sc).trace;
+        let (sc, trace, index) = lesson("08-server-down-queued.ron");
         let smtp = sc.host_by_name("smtp.alpha.example").unwrap();
         let deferred = trace
             .events
             .iter()
             .position(|e| e.kind == EventKind::Deferred)
             .unwrap();
-        let q = &queues_at(&trace, deferred, sc.hosts.len())[smtp];
+        let q = &queues_at(&trace, &index, deferred, sc.hosts.len())[smtp];
         assert_eq!(q.len(), 1);
         assert_eq!(q[0].message, "m1");
         assert_eq!(
@@ -270,10 +375,31 @@ mod queue_tests {
             "the next attempt lies ahead"
         );
         assert!(
-            queues_at(&trace, trace.len() - 1, sc.hosts.len())
+            queues_at(&trace, &index, trace.len() - 1, sc.hosts.len())
                 .iter()
                 .all(|q| q.is_empty()),
             "delivered: every queue is empty"
         );
+    }
+
+    #[test]
+    fn queues_that_follow_the_cursor_agree_with_a_replay_from_the_start() {
+        let (sc, trace, index) = lesson("08-server-down-queued.ron");
+        let hosts = sc.hosts.len();
+        let mut queues = Queues::default();
+        // Forward one event at a time, then jumps back and forth.
+        let mut moments: Vec<usize> = (0..trace.len()).collect();
+        moments.extend([3, trace.len() - 1, 0, trace.len() / 2, trace.len() / 3]);
+        for c in moments {
+            queues.follow(&trace, &index, hosts, Some(c));
+            let followed: Vec<Vec<Waiting>> = queues
+                .hosts
+                .iter()
+                .map(|q| q.iter().map(|p| p.waiting(&trace)).collect())
+                .collect();
+            assert_eq!(followed, queues_at(&trace, &index, c, hosts), "at {c}");
+        }
+        queues.follow(&trace, &index, hosts, None);
+        assert!(queues.hosts.iter().all(|q| q.is_empty()));
     }
 }

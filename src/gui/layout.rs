@@ -17,8 +17,18 @@ pub struct Layout {
 const HOST_GAP: f32 = 110.0;
 const REGION_WIDTH: f32 = 230.0;
 const REGION_GAP: f32 = 50.0;
-/// Regions per row before a new row starts.
+/// Regions per row before a new row starts, for up to eight domains.
 const PER_ROW: usize = 4;
+
+/// Regions per row: four for a lesson; for many domains, enough that the diagram's shape is
+/// about that of the space the panels leave (a little wider than tall), not a tall column.
+fn per_row(groups: usize) -> usize {
+    if groups <= 2 * PER_ROW {
+        PER_ROW
+    } else {
+        ((groups as f32 * 2.2).sqrt().ceil() as usize).max(PER_ROW)
+    }
+}
 
 /// Lays out the hosts of a scenario; reads well from two to thirty hosts.
 pub fn layout(scenario: &Scenario) -> Layout {
@@ -41,7 +51,7 @@ pub fn layout(scenario: &Scenario) -> Layout {
     if !loose.is_empty() {
         rows.push(vec![("the Internet".to_string(), loose)]);
     }
-    for chunk in groups.chunks(PER_ROW) {
+    for chunk in groups.chunks(per_row(groups.len())) {
         rows.push(chunk.to_vec());
     }
     let tallest = |row: &[(String, Vec<usize>)]| -> f32 {
@@ -98,6 +108,20 @@ pub fn layout(scenario: &Scenario) -> Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_domains_make_a_wide_diagram_not_a_column() {
+        let sc = crate::bench::generate(50, 0, 1);
+        let l = layout(&sc);
+        let mut bounds = Rect::EMPTY;
+        for (_, r) in &l.regions {
+            bounds = bounds.union(*r);
+        }
+        let ratio = bounds.width() / bounds.height();
+        assert!((0.9..2.0).contains(&ratio), "{ratio}");
+        assert_eq!(per_row(3), 4);
+        assert_eq!(per_row(8), 4);
+    }
 
     #[test]
     fn hosts_do_not_overlap_and_sit_in_their_region() {

@@ -9,7 +9,7 @@ use std::sync::mpsc::Receiver;
 
 use bevy::prelude::*;
 
-use super::{Loaded, Playback, app};
+use super::{Loaded, Playback, TraceIndex, app};
 use crate::live::LiveUpdate;
 use crate::scenario::Scenario;
 use crate::sim::World;
@@ -30,9 +30,16 @@ impl Plugin for LivePlugin {
 /// Opens the window on a live trace; returns when the window closes.
 pub fn open_live(scenario: Scenario, path: PathBuf, feed: Receiver<LiveUpdate>) -> ExitCode {
     // The window starts with what the world holds before anyone connects: empty mailboxes.
-    let start = World::new(&scenario).finish();
-    let mut app = app(scenario, path, (1600, 900), false);
-    app.world_mut().resource_mut::<Loaded>().outcome = start;
+    let outcome = World::new(&scenario).finish();
+    let index = TraceIndex::new(&outcome.trace, scenario.hosts.len());
+    let loaded = Loaded {
+        path,
+        base: scenario.clone(),
+        scenario,
+        outcome,
+        index,
+    };
+    let mut app = app(loaded, (1600, 900), false);
     app.insert_resource(LiveFeed(Mutex::new(feed)))
         .add_plugins(LivePlugin);
     app.run();
@@ -47,11 +54,14 @@ fn receive(feed: Res<LiveFeed>, mut loaded: ResMut<Loaded>, mut playback: ResMut
     }
     let before = loaded.outcome.trace.len();
     let following = playback.cursor.is_none_or(|c| c + 1 >= before);
+    let loaded = &mut *loaded;
     let trace = &mut loaded.outcome.trace;
     for update in updates {
         trace.events.extend(update.events);
         trace.messages = update.messages;
     }
+    // The index is rebuilt for the grown trace: live traces stay small enough for that.
+    loaded.index = TraceIndex::new(trace, loaded.scenario.hosts.len());
     if following && !trace.is_empty() {
         let last = trace.len() - 1;
         playback.go_to(trace, last);

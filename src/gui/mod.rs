@@ -2,7 +2,9 @@
 //! trace; one plugin per concern: the diagram, the time cursor, the panels, the camera, and
 //! the screenshot used by `mailsim shot`.
 
-mod diagram;
+pub mod bench;
+pub(crate) mod diagram;
+mod index;
 mod inspector;
 mod layout;
 mod live;
@@ -20,6 +22,7 @@ use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::{PrimaryWindow, WindowResolution};
 use bevy_egui::EguiPlugin;
 
+pub use index::TraceIndex;
 pub use layout::{Layout, layout};
 pub use live::{LiveFeed, open_live};
 pub use playback::Playback;
@@ -35,6 +38,39 @@ pub struct Loaded {
     pub base: Scenario,
     pub scenario: Scenario,
     pub outcome: Outcome,
+    /// The trace indexed, so that each frame finds what it shows without a scan from the start.
+    pub index: TraceIndex,
+}
+
+impl Loaded {
+    /// Runs a scenario (the file's, with no what-if changes yet) and indexes its trace.
+    pub fn new(path: PathBuf, scenario: Scenario) -> Loaded {
+        let outcome = run(&scenario);
+        let index = TraceIndex::new(&outcome.trace, scenario.hosts.len());
+        Loaded {
+            path,
+            base: scenario.clone(),
+            scenario,
+            outcome,
+            index,
+        }
+    }
+
+    /// Runs a changed scenario (the file's with what-if changes) in place of the current one.
+    pub fn rerun(&mut self, scenario: Scenario) {
+        self.outcome = run(&scenario);
+        self.index = TraceIndex::new(&self.outcome.trace, scenario.hosts.len());
+        self.scenario = scenario;
+    }
+}
+
+/// The order of the window's work in each frame: input (keys, loading, what-if changes), then
+/// the cursor and what follows it, then the drawing.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GuiSet {
+    Input,
+    Cursor,
+    Draw,
 }
 
 /// What `mailsim shot` asks for: the moment to render and where to save it.
@@ -48,9 +84,8 @@ pub struct ShotRequest {
     frames: u32,
 }
 
-fn app(scenario: Scenario, path: PathBuf, size: (u32, u32), present: bool) -> App {
-    let outcome = run(&scenario);
-    let title = format!("mailsim: {}", scenario.title);
+fn app(loaded: Loaded, size: (u32, u32), present: bool) -> App {
+    let title = format!("mailsim: {}", loaded.scenario.title);
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {
@@ -69,12 +104,7 @@ fn app(scenario: Scenario, path: PathBuf, size: (u32, u32), present: bool) -> Ap
         present,
         ..Playback::default()
     })
-    .insert_resource(Loaded {
-        path,
-        base: scenario.clone(),
-        scenario,
-        outcome,
-    })
+    .insert_resource(loaded)
     .add_plugins((
         playback::PlaybackPlugin,
         diagram::DiagramPlugin,
@@ -89,7 +119,7 @@ fn app(scenario: Scenario, path: PathBuf, size: (u32, u32), present: bool) -> Ap
 
 /// Opens the window on a scenario; returns when the window closes.
 pub fn open(scenario: Scenario, path: PathBuf, present: bool, teacher: bool) -> ExitCode {
-    let mut app = app(scenario, path, (1600, 900), present);
+    let mut app = app(Loaded::new(path, scenario), (1600, 900), present);
     app.world_mut().resource_mut::<quiz::Quiz>().teacher = teacher;
     app.run();
     ExitCode::SUCCESS
@@ -104,7 +134,7 @@ pub fn shot(
     out: PathBuf,
     size: (u32, u32),
 ) -> ExitCode {
-    let mut app = app(scenario, path, size, false);
+    let mut app = app(Loaded::new(path, scenario), size, false);
     app.insert_resource(ShotRequest {
         step,
         t_ms,
@@ -238,6 +268,21 @@ pub struct SelectedHost(pub Option<usize>);
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SelectedLink(pub Option<(usize, usize)>);
 
+/// Whether the user is typing into a panel's text field (or has a drop-down open): then the
+/// window's own keys stay quiet. Without egui (the unit tests) nobody is typing.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct Typing<'w> {
+    wants: Option<Res<'w, bevy_egui::input::EguiWantsInput>>,
+}
+
+impl Typing<'_> {
+    pub fn active(&self) -> bool {
+        self.wants
+            .as_ref()
+            .is_some_and(|w| w.wants_any_keyboard_input())
+    }
+}
+
 /// The distance from a point to a segment.
 fn distance_to_segment(p: Vec2, a: Vec2, b: Vec2) -> f32 {
     let ab = b - a;
@@ -292,30 +337,34 @@ fn click_host(
     let Ok(world) = camera.viewport_to_world_2d(transform, at) else {
         return;
     };
-    let hit = diagram
-        .layout
-        .hosts
+    let (host, line) = pick(&diagram, world);
+    selected.0 = host;
+    filter.host = host;
+    link.0 = line;
+}
+
+/// What a click at a point of the diagram (world units) hits: the nearest host within its
+/// shape, or else the nearest link within a few units of its line, or nothing.
+fn pick(diagram: &diagram::Diagram, world: Vec2) -> (Option<usize>, Option<(usize, usize)>) {
+    let hosts = &diagram.layout.hosts;
+    let hit = hosts
         .iter()
         .enumerate()
         .map(|(h, p)| (h, p.distance(world)))
         .filter(|(_, d)| *d < 34.0)
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(h, _)| h);
-    selected.0 = hit;
-    filter.host = hit;
-    // No host: perhaps a link, within a few units of its line.
-    link.0 = if hit.is_some() {
-        None
-    } else {
-        let hosts = &diagram.layout.hosts;
-        diagram
-            .links
-            .iter()
-            .map(|&(a, b)| ((a, b), distance_to_segment(world, hosts[a], hosts[b])))
-            .filter(|(_, d)| *d < 8.0)
-            .min_by(|x, y| x.1.total_cmp(&y.1))
-            .map(|(l, _)| l)
-    };
+    if hit.is_some() {
+        return (hit, None);
+    }
+    let link = diagram
+        .links
+        .iter()
+        .map(|&(a, b)| ((a, b), distance_to_segment(world, hosts[a], hosts[b])))
+        .filter(|(_, d)| *d < 8.0)
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|(l, _)| l);
+    (None, link)
 }
 
 fn pan_and_zoom(
@@ -366,10 +415,18 @@ fn fit_camera(
     for p in &diagram.layout.hosts {
         bounds = bounds.union_point(*p);
     }
+    if bounds.min.x > bounds.max.x {
+        // A scenario of no hosts: a small square around the origin.
+        bounds = Rect::from_center_size(Vec2::ZERO, Vec2::splat(200.0));
+    }
     let size = bounds.size() + Vec2::splat(80.0);
     let scale = (size.x / free.x).max(size.y / free.y).max(0.5) / view.zoom;
-    if let Projection::Orthographic(ortho) = projection.as_mut() {
+    // Written only when they change, so that the camera is not marked changed every frame.
+    if let Projection::Orthographic(ortho) = projection.bypass_change_detection()
+        && ortho.scale != scale
+    {
         ortho.scale = scale;
+        projection.set_changed();
     }
     // Move the camera so that the diagram's centre lands in the middle of the free space.
     let offset = Vec2::new(
@@ -377,5 +434,51 @@ fn fit_camera(
         // Screen y grows downwards, world y upwards.
         (margins.top - margins.bottom) / 2.0,
     ) * scale;
-    transform.translation = (bounds.center() + offset + view.pan).extend(transform.translation.z);
+    let translation = (bounds.center() + offset + view.pan).extend(transform.translation.z);
+    if transform.translation != translation {
+        transform.translation = translation;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::load_file;
+
+    #[test]
+    fn a_click_on_a_host_selects_it_and_filters_the_list_near_a_line_the_link() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/01-alice-writes-to-bob.ron"
+        );
+        let loaded = Loaded::new(path.into(), load_file(std::path::Path::new(path)).unwrap());
+        let sc = &loaded.scenario;
+        let diagram = diagram::Diagram::of(&loaded);
+        let mx = sc.host_by_name("mx.beta.example").unwrap();
+        let smtp = sc.host_by_name("smtp.alpha.example").unwrap();
+        let at = diagram.layout.hosts[mx];
+        assert_eq!(pick(&diagram, at + Vec2::new(10.0, -5.0)), (Some(mx), None));
+        // Halfway along the line from the submission server to the MX.
+        let link = (smtp.min(mx), smtp.max(mx));
+        assert!(diagram.links.contains(&link));
+        let middle = diagram.layout.hosts[smtp].lerp(at, 0.5);
+        assert_eq!(pick(&diagram, middle), (None, Some(link)));
+        // Far from everything: nothing.
+        assert_eq!(pick(&diagram, Vec2::splat(1.0e5)), (None, None));
+
+        // A selected host filters the event list to its own events.
+        let filter = panels::EventFilter {
+            host: pick(&diagram, at).0,
+            ..panels::EventFilter::default()
+        };
+        let shown: Vec<_> = loaded
+            .outcome
+            .trace
+            .events
+            .iter()
+            .filter(|e| filter.shows(e))
+            .collect();
+        assert!(!shown.is_empty());
+        assert!(shown.iter().all(|e| e.from == Some(mx) || e.to == Some(mx)));
+    }
 }

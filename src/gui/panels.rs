@@ -9,6 +9,8 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
 
 use super::Loaded;
 use super::diagram::protocol_color;
+use super::inspector::{CacheAt, Inspection, Queues, inspect};
+use super::loading::{OpenDialog, OpenFile};
 use super::playback::{Playback, SPEEDS};
 use crate::sim::{EventKind, Protocol, caption::caption, format_time};
 
@@ -41,13 +43,15 @@ fn host_card(
     playback: &Playback,
     host: Option<usize>,
     replay: &super::whatif::Replay,
+    queues: &Queues,
+    cache: &mut CacheAt,
 ) {
     let Some(h) = host else { return };
     let sc = &loaded.scenario;
     let trace = &loaded.outcome.trace;
-    let info = &sc.hosts[h];
+    let Some(info) = sc.hosts.get(h) else { return };
     let cursor = playback.cursor.unwrap_or(0);
-    let up = !super::whatif::is_down(trace, h, playback.cursor);
+    let up = !loaded.index.host_is_down(trace, h, playback.cursor);
     ui.strong(format!(
         "Host {} ({}), {}",
         info.name,
@@ -55,10 +59,10 @@ fn host_card(
         if up { "up" } else { "DOWN" }
     ));
     ui.label(format!("runs: {:?}", info.roles));
-    let cache = super::inspector::resolver_cache(trace, h, cursor, playback.now_ms as u64);
-    ui.label(format!("DNS cache: {} entries", cache.len()));
-    let queue = &super::inspector::queues_at(trace, cursor, sc.hosts.len())[h];
-    ui.label(format!("queue: {} message(s)", queue.len()));
+    let entries = cache.entries(trace, &loaded.index, h, cursor, playback.now_ms as u64);
+    ui.label(format!("DNS cache: {} entries", entries.len()));
+    let queued = queues.hosts.get(h).map_or(0, Vec::len);
+    ui.label(format!("queue: {queued} message(s)"));
     // Mailboxes at this moment, from a replay of the simulation up to it.
     if let Some(state) = replay.state.as_ref().filter(|_| info.is_store()) {
         for mb in state.stores[h].mailboxes.values() {
@@ -90,9 +94,9 @@ fn host_card(
 }
 
 /// The envelope beside the headers of the message the cursor is on.
-fn message_inspector(ui: &mut Ui, loaded: &Loaded, cursor: Option<usize>) {
+fn message_inspector(ui: &mut Ui, loaded: &Loaded, inspection: Option<&Inspection>) {
     let sc = &loaded.scenario;
-    let Some(i) = cursor.and_then(|c| super::inspector::inspect(&loaded.outcome.trace, c)) else {
+    let Some(i) = inspection else {
         ui.strong("Message");
         ui.label("No message has travelled yet.");
         return;
@@ -127,17 +131,17 @@ fn message_inspector(ui: &mut Ui, loaded: &Loaded, cursor: Option<usize>) {
 }
 
 /// The cache of the resolver that is busy at the cursor, with what each entry has left to live.
-fn resolver_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback) {
+fn resolver_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback, cache: &mut CacheAt) {
     let trace = &loaded.outcome.trace;
     let Some(cursor) = playback.cursor else {
         return;
     };
-    let Some(host) = super::inspector::resolving_host(trace, cursor) else {
+    let Some(host) = loaded.index.resolver_at(cursor) else {
         ui.strong("DNS cache");
         ui.label("No DNS lookup yet.");
         return;
     };
-    let entries = super::inspector::resolver_cache(trace, host, cursor, playback.now_ms as u64);
+    let entries = cache.entries(trace, &loaded.index, host, cursor, playback.now_ms as u64);
     ui.strong(format!("DNS cache of {}", loaded.scenario.hosts[host].name));
     if entries.is_empty() {
         ui.label("empty");
@@ -151,16 +155,31 @@ fn resolver_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback) {
     }
 }
 
-/// The queues at the cursor: what waits where, why, and how long until the next attempt.
-fn queue_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback) {
-    let Some(cursor) = playback.cursor else {
+/// The queues at the cursor: what waits where, why, and how long until the next attempt. A busy
+/// scene can hold hundreds of queued messages: the panel lists the first few and counts the rest.
+fn queue_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback, queues: &Queues) {
+    const SHOWN: usize = 6;
+    if playback.cursor.is_none() || !queues.is_for(&loaded.index) {
         return;
-    };
+    }
     let sc = &loaded.scenario;
-    let queues = super::inspector::queues_at(&loaded.outcome.trace, cursor, sc.hosts.len());
-    for (h, queue) in queues.iter().enumerate().filter(|(_, q)| !q.is_empty()) {
-        ui.strong(format!("Queue of {}", sc.hosts[h].name));
-        for w in queue {
+    let trace = &loaded.outcome.trace;
+    let mut listed = 0;
+    let (mut more, mut more_hosts) = (0, 0);
+    for (h, queue) in queues
+        .hosts
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| !q.is_empty())
+    {
+        if listed >= SHOWN {
+            more += queue.len();
+            more_hosts += 1;
+            continue;
+        }
+        ui.strong(format!("Queue of {} ({})", sc.hosts[h].name, queue.len()));
+        for parked in queue.iter().take(SHOWN - listed) {
+            let w = parked.waiting(trace);
             let when = match w.next_attempt_ms {
                 Some(t) => format!(
                     "next attempt in {}",
@@ -174,6 +193,60 @@ fn queue_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback) {
                     .size(10.5),
             );
         }
+        let shown = queue.len().min(SHOWN - listed);
+        listed += shown;
+        more += queue.len() - shown;
+    }
+    if more > 0 {
+        let hosts = if more_hosts > 0 {
+            format!(" (and {more_hosts} more queues)")
+        } else {
+            String::new()
+        };
+        ui.small(format!("… and {more} more waiting{hosts}"));
+    }
+}
+
+/// The dialog's state in the window: a note while the desktop's dialog is open, and when it
+/// cannot open (or came back without a file) the reason and a field to type a path into.
+fn open_window(ctx: &egui::Context, dialog: &mut OpenDialog, opens: &mut MessageWriter<OpenFile>) {
+    if dialog.is_open() {
+        egui::Window::new("Open a scenario")
+            .default_pos([LEFT + 16.0, TOP + 16.0])
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.label("Choose a .ron scenario file in the file dialog.");
+            });
+        return;
+    }
+    let Some(message) = dialog.message.clone() else {
+        return;
+    };
+    let mut open = true;
+    egui::Window::new("Open a scenario")
+        .default_pos([LEFT + 16.0, TOP + 16.0])
+        .collapsible(false)
+        .open(&mut open)
+        .show(ctx, |ui| {
+            ui.set_max_width(420.0);
+            ui.label(RichText::new(message).color(Color32::from_rgb(255, 200, 120)));
+            ui.horizontal(|ui| {
+                let field = ui.add(
+                    egui::TextEdit::singleline(&mut dialog.typed)
+                        .hint_text("scenarios/01-alice-writes-to-bob.ron")
+                        .desired_width(300.0),
+                );
+                if std::mem::take(&mut dialog.focus) {
+                    field.request_focus();
+                }
+                let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if (ui.button("Open").clicked() || entered) && !dialog.typed.trim().is_empty() {
+                    opens.write(OpenFile(dialog.typed.trim().into()));
+                }
+            });
+        });
+    if !open {
+        dialog.message = None;
     }
 }
 
@@ -231,13 +304,32 @@ struct PanelState<'w> {
     present: Res<'w, super::Presentation>,
     replay: Res<'w, super::whatif::Replay>,
     link: Res<'w, super::SelectedLink>,
+    queues: Res<'w, Queues>,
+    dialog: ResMut<'w, OpenDialog>,
+    opens: MessageWriter<'w, OpenFile>,
+}
+
+/// A run and a cursor in it.
+type CursorKey = (u64, Option<usize>);
+
+/// What the panels keep between frames, so that a frame only redoes what the cursor changed.
+#[derive(Default)]
+struct PanelCache {
+    /// The cursor the event list last scrolled to.
+    last_cursor: Option<Option<usize>>,
+    /// The rows the filter lets through, for (run, filter).
+    rows: Option<((u64, EventFilter), Vec<usize>)>,
+    /// The message inspected, for (run, cursor).
+    inspection: Option<(CursorKey, Option<Inspection>)>,
+    resolver: CacheAt,
+    host: CacheAt,
 }
 
 fn panels(
     mut contexts: EguiContexts,
     loaded: Res<Loaded>,
     state: PanelState,
-    mut last_cursor: Local<Option<Option<usize>>>,
+    mut cache: Local<PanelCache>,
 ) -> Result {
     let PanelState {
         mut playback,
@@ -248,7 +340,12 @@ fn panels(
         present,
         replay,
         link,
+        queues,
+        mut dialog,
+        mut opens,
     } = state;
+    let cache = &mut *cache;
+    let generation = loaded.index.generation;
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
         ctx.clone(),
@@ -265,6 +362,13 @@ fn panels(
             .exact_size(TOP)
             .show(&mut root, |ui| {
                 ui.horizontal(|ui| {
+                    if ui
+                        .button("Open…")
+                        .on_hover_text("Open a scenario file (Ctrl+O)")
+                        .clicked()
+                    {
+                        dialog.requested = true;
+                    }
                     ui.heading(&sc.title);
                     ui.separator();
                     ui.monospace(format_time(playback.now_ms as u64));
@@ -356,13 +460,19 @@ fn panels(
                     });
                 // Only the rows in view are laid out, so long traces stay quick; the list jumps
                 // to the current event only when the cursor moves, so it can be scrolled freely.
-                let shown: Vec<usize> = (0..trace.len())
-                    .filter(|&i| filter.shows(&trace.events[i]))
-                    .collect();
+                // The filtered rows are kept until the run or the filter changes.
+                let key = (generation, filter.clone());
+                if cache.rows.as_ref().is_none_or(|(k, _)| *k != key) {
+                    let rows = (0..trace.len())
+                        .filter(|&i| filter.shows(&trace.events[i]))
+                        .collect();
+                    cache.rows = Some((key, rows));
+                }
+                let shown: &[usize] = cache.rows.as_ref().map_or(&[], |(_, r)| r);
                 let row = 14.0;
                 let mut area = egui::ScrollArea::vertical().auto_shrink(false);
-                if *last_cursor != Some(playback.cursor) {
-                    *last_cursor = Some(playback.cursor);
+                if cache.last_cursor != Some(playback.cursor) {
+                    cache.last_cursor = Some(playback.cursor);
                     let at = playback
                         .cursor
                         .map_or(0, |c| shown.partition_point(|&i| i < c));
@@ -402,10 +512,17 @@ fn panels(
         egui::Panel::right("transcript")
             .exact_size(RIGHT)
             .show(&mut root, |ui| {
-                host_card(ui, loaded.as_ref(), &playback, selected.0, &replay);
+                host_card(
+                    ui,
+                    loaded.as_ref(),
+                    &playback,
+                    selected.0,
+                    &replay,
+                    &queues,
+                    &mut cache.host,
+                );
                 if let Some((a, b)) = link.0 {
-                    let down =
-                        super::whatif::link_is_down(&loaded.outcome.trace, (a, b), playback.cursor);
+                    let down = loaded.index.link_is_down(trace, (a, b), playback.cursor);
                     ui.strong(format!(
                         "Link {} to {}, {}",
                         sc.hosts[a].name,
@@ -422,13 +539,22 @@ fn panels(
                     ui.small("D: cut it or mend it now (what-if); U: undo.");
                     ui.separator();
                 }
-                message_inspector(ui, loaded.as_ref(), playback.cursor);
+                // The inspection is redone only when the cursor moves.
+                let key = (generation, playback.cursor);
+                if cache.inspection.as_ref().is_none_or(|(k, _)| *k != key) {
+                    let found = playback
+                        .cursor
+                        .and_then(|c| inspect(trace, &loaded.index, c));
+                    cache.inspection = Some((key, found));
+                }
+                let inspection = cache.inspection.as_ref().and_then(|(_, i)| i.as_ref());
+                message_inspector(ui, loaded.as_ref(), inspection);
                 ui.separator();
-                resolver_panel(ui, loaded.as_ref(), &playback);
-                queue_panel(ui, loaded.as_ref(), &playback);
+                resolver_panel(ui, loaded.as_ref(), &playback, &mut cache.resolver);
+                queue_panel(ui, loaded.as_ref(), &playback, &queues);
                 ui.separator();
                 ui.strong("Transcript of the current connection");
-                let Some(exchange) = playback.current_exchange(trace) else {
+                let Some(exchange) = playback.current_exchange(&loaded.index) else {
                     ui.label("Nothing has been said yet.");
                     return;
                 };
@@ -436,18 +562,9 @@ fn panels(
                 egui::ScrollArea::vertical()
                     .stick_to_bottom(true)
                     .show(ui, |ui| {
-                        for (i, e) in trace.events.iter().enumerate().take(cursor + 1) {
-                            if !exchange.contains(e)
-                                || !matches!(
-                                    e.kind,
-                                    EventKind::ClientLine
-                                        | EventKind::ServerLine
-                                        | EventKind::DnsQuery
-                                        | EventKind::DnsAnswer
-                                )
-                            {
-                                continue;
-                            }
+                        for &i in loaded.index.exchange_lines(exchange, cursor) {
+                            let i = i as usize;
+                            let e = &trace.events[i];
                             let (prefix, color) =
                                 if matches!(e.kind, EventKind::ClientLine | EventKind::DnsQuery) {
                                     ("C: ", CLIENT)
@@ -515,6 +632,7 @@ fn panels(
                 ui.small("The simulation ran again from the start with these changes.");
             });
     }
+    open_window(ctx, &mut dialog, &mut opens);
     if let Some(error) = &problem.0 {
         egui::Window::new("This file cannot be loaded")
             .collapsible(false)
@@ -539,6 +657,7 @@ fn panels(
                     ("←", "step back one event"),
                     ("+ / -", "faster / slower (0.25x to 16x)"),
                     ("Home", "back to the start"),
+                    ("Ctrl+O", "open a scenario file (or drop one on the window)"),
                     ("click", "select a host: its card, its events"),
                     ("D", "what if the selected host went down (or came up) now"),
                     ("U", "undo the last what-if change"),

@@ -78,7 +78,15 @@ impl Plugin for QuizPlugin {
             teacher: self.teacher,
             ..Quiz::default()
         })
-        .add_systems(PostUpdate, (repin, hold).chain())
+        // After the cursor moves and before anything is drawn: the moment stays hidden.
+        .add_systems(
+            Update,
+            (repin, hold)
+                .chain()
+                .after(super::playback::tick)
+                .before(super::inspector::follow_queues)
+                .in_set(super::GuiSet::Cursor),
+        )
         .add_systems(EguiPrimaryContextPass, question_window);
     }
 }
@@ -253,12 +261,8 @@ mod tests {
             .insert_resource(Playback::default())
             .add_systems(Update, hold);
         let first = app.world().resource::<Quiz>().pinned.predictions[0].0;
-        app.insert_resource(Loaded {
-            path: "lesson.ron".into(),
-            base: scenario.clone(),
-            scenario: scenario.clone(),
-            outcome,
-        });
+        drop(outcome);
+        app.insert_resource(Loaded::new("lesson.ron".into(), scenario.clone()));
         {
             let loaded = app.world().resource::<Loaded>().outcome.trace.clone();
             app.world_mut()

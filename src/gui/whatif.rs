@@ -4,9 +4,10 @@
 
 use bevy::prelude::*;
 
-use super::{Loaded, Playback, SelectedHost};
+use super::{GuiSet, Loaded, Playback, SelectedHost};
 use crate::scenario::{Fault, FaultKind, HostId, Scenario};
-use crate::sim::{EventKind, Trace, run};
+#[cfg(test)]
+use crate::sim::{EventKind, run};
 
 /// The user's changes on top of the scenario file, in the order they were made.
 #[derive(Resource, Default, Clone, Debug, PartialEq, Eq)]
@@ -17,11 +18,33 @@ pub struct WhatIf {
     pub dirty: bool,
 }
 
+impl WhatIf {
+    /// Takes a host or link down at the moment on show, or brings it back up if it is down then.
+    pub fn toggle(&mut self, loaded: &Loaded, target: Target, playback: &Playback) {
+        let (trace, index) = (&loaded.outcome.trace, &loaded.index);
+        let down = match target {
+            Target::Host(h) => !index.host_is_down(trace, h, playback.cursor),
+            Target::Link(a, b) => !index.link_is_down(trace, (a, b), playback.cursor),
+        };
+        self.changes.push((playback.now_ms as u64, target, down));
+        self.dirty = true;
+    }
+
+    /// Takes back the last change.
+    pub fn undo(&mut self) {
+        if self.changes.pop().is_some() {
+            self.dirty = true;
+        }
+    }
+}
+
 /// The state of every host at the moment on show, replayed when a host that keeps mailboxes is
 /// selected and the moment changes.
 #[derive(Resource, Default)]
 pub struct Replay {
-    pub at_ms: Option<u64>,
+    /// The cursor and the run it was replayed for.
+    pub cursor: Option<usize>,
+    pub generation: u64,
     pub state: Option<crate::sim::FinalState>,
 }
 
@@ -34,15 +57,22 @@ fn replay_to_cursor(
     let wanted = selected
         .0
         .is_some_and(|h| loaded.scenario.hosts[h].is_store());
-    let at = playback.now_ms as u64;
     if !wanted {
         replay.state = None;
-        replay.at_ms = None;
+        replay.cursor = None;
         return;
     }
-    if replay.at_ms != Some(at) || loaded.is_changed() {
+    // Mailboxes change only with events, so the run is redone only when the cursor moves.
+    let Some(c) = playback.cursor else {
+        replay.state = None;
+        replay.cursor = None;
+        return;
+    };
+    if replay.cursor != Some(c) || replay.generation != loaded.index.generation {
+        let at = loaded.outcome.trace.events[c].t_ms;
         replay.state = Some(crate::sim::run_until(&loaded.scenario, at).state);
-        replay.at_ms = Some(at);
+        replay.cursor = Some(c);
+        replay.generation = loaded.index.generation;
     }
 }
 
@@ -52,7 +82,15 @@ impl Plugin for WhatIfPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<WhatIf>()
             .init_resource::<Replay>()
-            .add_systems(Update, (toggle_key, rerun, replay_to_cursor).chain());
+            // A what-if reruns the simulation from the start; live mode has real clients instead.
+            .add_systems(
+                Update,
+                (toggle_key, rerun)
+                    .chain()
+                    .run_if(not(resource_exists::<super::LiveFeed>))
+                    .in_set(GuiSet::Input),
+            )
+            .add_systems(Update, replay_to_cursor.in_set(GuiSet::Cursor));
     }
 }
 
@@ -62,35 +100,6 @@ pub enum Target {
     Host(HostId),
     /// A link, its two ends in ascending order.
     Link(HostId, HostId),
-}
-
-/// Whether a link is cut at the cursor, by the trace's LinkDown and LinkUp events.
-pub fn link_is_down(trace: &Trace, (a, b): (HostId, HostId), cursor: Option<usize>) -> bool {
-    let Some(c) = cursor else { return false };
-    trace
-        .events
-        .iter()
-        .take(c + 1)
-        .fold(false, |down, e| match (e.kind, e.from, e.to) {
-            (EventKind::LinkDown, Some(x), Some(y)) if (x.min(y), x.max(y)) == (a, b) => true,
-            (EventKind::LinkUp, Some(x), Some(y)) if (x.min(y), x.max(y)) == (a, b) => false,
-            _ => down,
-        })
-}
-
-/// Whether a host is down at the cursor, by the trace's HostDown and HostUp events.
-pub fn is_down(trace: &Trace, host: HostId, cursor: Option<usize>) -> bool {
-    let Some(c) = cursor else { return false };
-    trace
-        .events
-        .iter()
-        .take(c + 1)
-        .filter(|e| e.from == Some(host))
-        .fold(false, |down, e| match e.kind {
-            EventKind::HostDown => true,
-            EventKind::HostUp => false,
-            _ => down,
-        })
 }
 
 /// The scenario with the what-if faults added.
@@ -119,24 +128,23 @@ fn toggle_key(
     loaded: Res<Loaded>,
     playback: Res<Playback>,
     mut whatif: ResMut<WhatIf>,
+    typing: super::Typing,
 ) {
-    if keys.just_pressed(KeyCode::KeyU) && whatif.changes.pop().is_some() {
-        whatif.dirty = true;
+    if typing.active() {
+        return;
+    }
+    if keys.just_pressed(KeyCode::KeyU) {
+        whatif.undo();
     }
     if !keys.just_pressed(KeyCode::KeyD) {
         return;
     }
-    let trace = &loaded.outcome.trace;
-    let (target, down) = match (selected.0, link.0) {
-        (Some(h), _) => (Target::Host(h), !is_down(trace, h, playback.cursor)),
-        (None, Some(l)) => (
-            Target::Link(l.0, l.1),
-            !link_is_down(trace, l, playback.cursor),
-        ),
+    let target = match (selected.0, link.0) {
+        (Some(h), _) => Target::Host(h),
+        (None, Some(l)) => Target::Link(l.0, l.1),
         (None, None) => return,
     };
-    whatif.changes.push((playback.now_ms as u64, target, down));
-    whatif.dirty = true;
+    whatif.toggle(&loaded, target, &playback);
 }
 
 fn rerun(mut whatif: ResMut<WhatIf>, mut loaded: ResMut<Loaded>, mut playback: ResMut<Playback>) {
@@ -145,8 +153,7 @@ fn rerun(mut whatif: ResMut<WhatIf>, mut loaded: ResMut<Loaded>, mut playback: R
     }
     whatif.dirty = false;
     let scenario = with_changes(&loaded.base, &whatif.changes);
-    loaded.outcome = run(&scenario);
-    loaded.scenario = scenario;
+    loaded.rerun(scenario);
     playback.keep_time(&loaded.outcome.trace);
 }
 
@@ -205,11 +212,116 @@ mod tests {
             .iter()
             .position(|e| e.kind == EventKind::LinkDown)
             .unwrap();
-        assert!(!link_is_down(trace, link, Some(cut - 1)));
-        assert!(link_is_down(trace, link, Some(cut)));
+        let index = crate::gui::TraceIndex::new(trace, base.hosts.len());
+        assert!(!index.link_is_down(trace, link, Some(cut - 1)));
+        assert!(index.link_is_down(trace, link, Some(cut)));
         assert!(
             trace.events.iter().any(|e| e.kind == EventKind::Deferred),
             "the relay cannot get through and waits"
+        );
+    }
+
+    /// What-if in an app with no window: the keys as a resource, a host or link selected.
+    fn app() -> App {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/01-alice-writes-to-bob.ron"
+        );
+        let scenario = load_file(std::path::Path::new(path)).unwrap();
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<ButtonInput<KeyCode>>()
+            .init_resource::<SelectedHost>()
+            .init_resource::<super::super::SelectedLink>()
+            .insert_resource(Loaded::new(path.into(), scenario))
+            .add_plugins((super::super::playback::PlaybackPlugin, WhatIfPlugin));
+        app.update();
+        app
+    }
+
+    fn tap(app: &mut App, key: KeyCode) {
+        app.world_mut()
+            .resource_mut::<ButtonInput<KeyCode>>()
+            .press(key);
+        app.update();
+        let mut keys = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+        keys.release(key);
+        keys.clear();
+    }
+
+    fn trace_of(app: &App) -> String {
+        format!("{:?}", app.world().resource::<Loaded>().outcome.trace)
+    }
+
+    #[test]
+    fn d_takes_the_selected_host_down_now_again_brings_it_up_and_u_undoes() {
+        let mut app = app();
+        let original = trace_of(&app);
+        let mx = {
+            let l = app.world().resource::<Loaded>();
+            l.scenario.host_by_name("mx.beta.example").unwrap()
+        };
+        // Nothing selected: D does nothing.
+        tap(&mut app, KeyCode::KeyD);
+        assert!(app.world().resource::<WhatIf>().changes.is_empty());
+        // Step to the fifth event, select the MX, press D.
+        for _ in 0..5 {
+            tap(&mut app, KeyCode::ArrowRight);
+        }
+        let at = app.world().resource::<Playback>().clone();
+        app.world_mut().resource_mut::<SelectedHost>().0 = Some(mx);
+        tap(&mut app, KeyCode::KeyD);
+        let changes = app.world().resource::<WhatIf>().changes.clone();
+        assert_eq!(changes, [(at.now_ms as u64, Target::Host(mx), true)]);
+        // The run was redone with the fault, and the view kept its moment.
+        assert_ne!(trace_of(&app), original);
+        let p = app.world().resource::<Playback>().clone();
+        assert_eq!(p.now_ms, at.now_ms);
+        let l = app.world().resource::<Loaded>();
+        assert!(l.index.host_is_down(&l.outcome.trace, mx, p.cursor));
+        assert!(l.scenario.faults.len() > l.base.faults.len());
+        // D again at the same moment: it comes back up.
+        tap(&mut app, KeyCode::KeyD);
+        let changes = app.world().resource::<WhatIf>().changes.clone();
+        assert_eq!(changes.len(), 2);
+        assert!(!changes[1].2, "the second change brings the host up");
+        // U twice: the list is empty and the run is the file's again.
+        tap(&mut app, KeyCode::KeyU);
+        assert_eq!(app.world().resource::<WhatIf>().changes.len(), 1);
+        tap(&mut app, KeyCode::KeyU);
+        assert!(app.world().resource::<WhatIf>().changes.is_empty());
+        assert_eq!(trace_of(&app), original);
+        // U with nothing to undo changes nothing.
+        tap(&mut app, KeyCode::KeyU);
+        assert!(!app.world().resource::<WhatIf>().dirty);
+    }
+
+    #[test]
+    fn d_cuts_the_selected_link_when_no_host_is_selected() {
+        let mut app = app();
+        let link = {
+            let l = app.world().resource::<Loaded>();
+            let a = l.scenario.host_by_name("smtp.alpha.example").unwrap();
+            let b = l.scenario.host_by_name("mx.beta.example").unwrap();
+            (a.min(b), a.max(b))
+        };
+        app.world_mut()
+            .resource_mut::<super::super::SelectedLink>()
+            .0 = Some(link);
+        tap(&mut app, KeyCode::ArrowRight);
+        tap(&mut app, KeyCode::KeyD);
+        assert_eq!(
+            app.world().resource::<WhatIf>().changes[0].1,
+            Target::Link(link.0, link.1)
+        );
+        let l = app.world().resource::<Loaded>();
+        assert!(
+            l.outcome
+                .trace
+                .events
+                .iter()
+                .any(|e| e.kind == EventKind::LinkDown),
+            "the cut is in the new run's trace"
         );
     }
 }

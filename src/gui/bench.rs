@@ -1,0 +1,361 @@
+//! `mailsim bench-window`: the window's frame time on a generated scene. It opens the window on
+//! a generated scenario at the moment when the most messages are in flight, plays, times every
+//! frame, prints the median and 95th percentile and the time to the first frame, and exits.
+//!
+//! Three times are kept per frame:
+//! - the CPU time of the program's own threads (the main thread, Bevy's task pools and render
+//!   thread), from one `First` to the next, read from Linux's per-thread schedstat: what the
+//!   frame costs the CPU, without the software rasteriser's `llvmpipe-*` threads, which stand in
+//!   for a GPU under lavapipe;
+//! - the main world's update in wall time (from the start of `First` to the end of `Last`: every
+//!   system of the window, the panels included); on a small machine it grows when lavapipe's
+//!   threads take the cores;
+//! - the whole frame in wall time (from one `First` to the next: the update plus handing the
+//!   frame to the renderer, which waits for the previous frame to be drawn).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bevy::prelude::*;
+use bevy::render::{Render, RenderApp, RenderSystems};
+use bevy::window::{PresentMode, PrimaryWindow};
+
+use super::{Loaded, Playback};
+use crate::sim::Trace;
+
+/// The stretch of virtual time played in a loop from the busiest moment (at speed 1, two
+/// seconds of real time).
+const LOOP_MS: f64 = 200.0;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct WindowBench {
+    pub domains: usize,
+    pub messages: usize,
+    pub seed: u64,
+    /// The sends are spread over this much virtual time.
+    pub spread_ms: u64,
+    /// Frames timed, after the warm-up.
+    pub frames: u32,
+    /// Frames left out at the start (shaders, fonts, the first layouts).
+    pub warmup: u32,
+    /// An empty scene instead: no hosts, no messages (the baseline).
+    pub empty: bool,
+    pub size: (u32, u32),
+    /// Keep the display's vertical sync (off by default, to see the frame's own cost).
+    pub vsync: bool,
+}
+
+/// The moment when the most messages are in flight (between their first and last event), and
+/// how many.
+pub fn busiest_moment(trace: &Trace) -> (u64, usize) {
+    let mut spans: Vec<Option<(u64, u64)>> = vec![None; trace.messages.len()];
+    for e in &trace.events {
+        if let Some(span) = e.message.and_then(|m| spans.get_mut(m as usize)) {
+            let (first, last) = span.get_or_insert((e.t_ms, e.arrive_ms));
+            *first = (*first).min(e.t_ms);
+            *last = (*last).max(e.arrive_ms);
+        }
+    }
+    // +1 at each start, -1 at each end; ends sort before starts at the same time.
+    let mut edges: Vec<(u64, i64)> = spans
+        .iter()
+        .flatten()
+        .flat_map(|&(a, b)| [(a, 1), (b, -1)])
+        .collect();
+    edges.sort();
+    let (mut best, mut at, mut n) = (0usize, 0u64, 0i64);
+    for (t, d) in edges {
+        n += d;
+        if n as usize > best {
+            (best, at) = (n as usize, t);
+        }
+    }
+    (at, best)
+}
+
+/// The frame times, as they are taken.
+#[derive(Resource)]
+struct FrameClock {
+    launch: Instant,
+    started: Option<Instant>,
+    frames: u32,
+    warmup: u32,
+    wanted: u32,
+    updates_ms: Vec<f64>,
+    frames_ms: Vec<f64>,
+    cpu_ms: Vec<f64>,
+    /// The program's CPU time (without the rasteriser) at the last frame's start.
+    cpu_at_start: Option<u64>,
+    first_update_s: Option<f64>,
+    /// When the render world first presented a frame (set from the render thread).
+    first_present: Arc<Mutex<Option<Instant>>>,
+    /// What was measured, printed above the figures.
+    header: String,
+}
+
+/// The CPU time each thread of the program has run, in nanoseconds, by name and thread id.
+fn thread_cpu_ns() -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let dir = task.path();
+            let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+            let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+            let ns = stat.split_whitespace().next()?.parse::<u64>().ok()?;
+            Some((comm.trim().to_string(), ns))
+        })
+        .collect()
+}
+
+/// The CPU time the program's threads have run, in nanoseconds, leaving out Mesa's software
+/// rasteriser (`llvmpipe-*`); None where Linux does not tell (no schedstat).
+fn own_cpu_ns() -> Option<u64> {
+    let threads = thread_cpu_ns();
+    (!threads.is_empty()).then(|| {
+        threads
+            .iter()
+            .filter(|(name, _)| !name.starts_with("llvmpipe"))
+            .map(|(_, ns)| ns)
+            .sum()
+    })
+}
+
+fn frame_start(mut clock: ResMut<FrameClock>) {
+    let now = Instant::now();
+    let cpu = own_cpu_ns();
+    if let Some(previous) = clock.started
+        && clock.frames > clock.warmup
+    {
+        clock.frames_ms.push((now - previous).as_secs_f64() * 1e3);
+        if let (Some(a), Some(b)) = (clock.cpu_at_start, cpu) {
+            clock.cpu_ms.push(b.saturating_sub(a) as f64 / 1e6);
+        }
+    }
+    clock.cpu_at_start = cpu;
+    if clock.first_update_s.is_none() {
+        clock.first_update_s = Some((now - clock.launch).as_secs_f64());
+    }
+    clock.started = Some(now);
+}
+
+fn frame_end(
+    mut clock: ResMut<FrameClock>,
+    playback: Res<Playback>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let Some(started) = clock.started else { return };
+    clock.frames += 1;
+    if clock.frames > clock.warmup {
+        clock.updates_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    if clock.frames == clock.warmup + clock.wanted {
+        clock.report(&playback);
+        exit.write(AppExit::Success);
+    }
+}
+
+impl FrameClock {
+    fn report(&mut self, playback: &Playback) {
+        let first_present_s = self
+            .first_present
+            .lock()
+            .ok()
+            .and_then(|t| *t)
+            .map(|t| (t - self.launch).as_secs_f64());
+        let (u50, u95) = (
+            quantile(&mut self.updates_ms, 0.5),
+            quantile(&mut self.updates_ms, 0.95),
+        );
+        let (f50, f95) = (
+            quantile(&mut self.frames_ms, 0.5),
+            quantile(&mut self.frames_ms, 0.95),
+        );
+        let (c50, c95) = (
+            quantile(&mut self.cpu_ms, 0.5),
+            quantile(&mut self.cpu_ms, 0.95),
+        );
+        print!("{}", self.header);
+        println!(
+            "played to              {:.0} ms (event {:?})",
+            playback.now_ms, playback.cursor
+        );
+        println!("frames timed           {}", self.updates_ms.len());
+        println!("CPU per frame median   {c50:.2} ms (the program's threads, not llvmpipe's)");
+        println!("CPU per frame p95      {c95:.2} ms");
+        // Where the CPU went over the whole run, by thread (the busiest first).
+        let mut threads = thread_cpu_ns();
+        threads.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let frames = self.frames.max(1) as f64;
+        let by_thread: Vec<String> = threads
+            .iter()
+            .take(6)
+            .map(|(name, ns)| format!("{name} {:.1}", *ns as f64 / 1e6 / frames))
+            .collect();
+        println!(
+            "CPU ms a frame, whole run, by thread: {}",
+            by_thread.join(", ")
+        );
+        println!("update (wall) median   {u50:.2} ms");
+        println!("update (wall) p95      {u95:.2} ms");
+        println!("whole frame median     {f50:.2} ms");
+        println!("whole frame p95        {f95:.2} ms");
+        if let Some(s) = self.first_update_s {
+            println!("first update           {s:.3} s after launch");
+        }
+        match first_present_s {
+            Some(s) => println!("first frame presented  {s:.3} s after launch"),
+            None => println!("first frame presented  never"),
+        }
+    }
+}
+
+#[derive(Resource, Clone)]
+struct FirstPresent(Arc<Mutex<Option<Instant>>>);
+
+fn note_present(first: Res<FirstPresent>) {
+    if let Ok(mut at) = first.0.lock()
+        && at.is_none()
+    {
+        *at = Some(Instant::now());
+    }
+}
+
+/// The busy moment the benchmark plays through again and again: the cursor jumps back to its
+/// start when it reaches its end, so that every timed frame has the messages in flight.
+#[derive(Resource)]
+struct Busy {
+    from_ms: f64,
+    to_ms: f64,
+}
+
+fn play_in_a_loop(busy: Res<Busy>, loaded: Res<Loaded>, mut playback: ResMut<Playback>) {
+    if playback.now_ms >= busy.to_ms || !playback.playing {
+        playback.now_ms = busy.from_ms;
+        playback.keep_time(&loaded.outcome.trace);
+        playback.playing = true;
+    }
+}
+
+fn no_vsync(mut window: Single<&mut Window, With<PrimaryWindow>>) {
+    window.present_mode = PresentMode::AutoNoVsync;
+}
+
+/// The `q`-quantile of some times (sorted in place).
+fn quantile(times: &mut [f64], q: f64) -> f64 {
+    if times.is_empty() {
+        return f64::NAN;
+    }
+    times.sort_by(f64::total_cmp);
+    times[((times.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Runs the benchmark; `launch` is when the program started.
+pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
+    let scenario = if opts.empty {
+        crate::bench::generate(0, 0, opts.seed)
+    } else {
+        crate::bench::generate_within(opts.domains, opts.messages, opts.seed, opts.spread_ms)
+    };
+    let hosts = scenario.hosts.len();
+    let loaded = Loaded::new(PathBuf::from("(generated)"), scenario);
+    let trace = &loaded.outcome.trace;
+    let (moment, messages_in_flight) = busiest_moment(trace);
+    let packets = loaded
+        .index
+        .in_flight(moment as f64)
+        .filter(|f| f.drawn.is_some())
+        .count();
+    let events = trace.len();
+    let links = super::diagram::Diagram::of(&loaded).links.len();
+    let mut playback = Playback {
+        playing: true,
+        ..Playback::default()
+    };
+    playback.now_ms = moment as f64;
+    playback.keep_time(trace);
+    let ready_s = launch.elapsed().as_secs_f64();
+
+    let scene = if opts.empty {
+        "empty (no hosts, no messages)".to_string()
+    } else {
+        format!(
+            "{} domains, {hosts} hosts, {} messages sent within {} ms",
+            opts.domains, opts.messages, opts.spread_ms
+        )
+    };
+    let header = format!(
+        "scene                  {scene}\n\
+         trace events           {events}; {links} links drawn\n\
+         cursor at              {moment} ms: {messages_in_flight} messages in flight, {packets} packets on the links;\n\
+         \x20                      played at 1x from there, and back every {LOOP_MS} ms of virtual time\n\
+         window                 {}x{}, vsync {}, {} warm-up frames left out\n\
+         scenario ready         {ready_s:.3} s after launch (generated and simulated)\n",
+        opts.size.0,
+        opts.size.1,
+        if opts.vsync { "on" } else { "off" },
+        opts.warmup,
+    );
+
+    let first_present = Arc::new(Mutex::new(None));
+    let mut app = super::app(loaded, opts.size, false);
+    app.insert_resource(playback)
+        .insert_resource(FrameClock {
+            launch,
+            started: None,
+            frames: 0,
+            warmup: opts.warmup,
+            wanted: opts.frames,
+            updates_ms: Vec::new(),
+            frames_ms: Vec::new(),
+            cpu_ms: Vec::new(),
+            cpu_at_start: None,
+            first_update_s: None,
+            first_present: first_present.clone(),
+            header,
+        })
+        .insert_resource(Busy {
+            from_ms: moment as f64,
+            to_ms: moment as f64 + LOOP_MS,
+        })
+        .add_systems(PostUpdate, play_in_a_loop)
+        .add_systems(First, frame_start)
+        .add_systems(Last, frame_end);
+    if !opts.vsync {
+        app.add_systems(Startup, no_vsync);
+    }
+    app.sub_app_mut(RenderApp)
+        .insert_resource(FirstPresent(first_present))
+        .add_systems(Render, note_present.in_set(RenderSystems::Cleanup));
+    match app.run() {
+        AppExit::Success => ExitCode::SUCCESS,
+        AppExit::Error(_) => ExitCode::FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_narrow_window_puts_a_thousand_messages_in_flight_at_once() {
+        let scenario = crate::bench::generate_within(50, 1000, 1, 200);
+        assert_eq!(scenario.hosts.len(), 200);
+        let trace = crate::sim::run(&scenario).trace;
+        let (moment, n) = busiest_moment(&trace);
+        assert!(n >= 950, "{n} messages in flight at {moment} ms");
+    }
+
+    #[test]
+    fn quantiles() {
+        let mut t = vec![5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(quantile(&mut t, 0.5), 3.0);
+        assert_eq!(quantile(&mut t, 1.0), 5.0);
+        assert!(quantile(&mut [], 0.5).is_nan());
+    }
+}
