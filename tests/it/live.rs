@@ -110,6 +110,8 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 const LESSON_1: &str = "scenarios/01-alice-writes-to-bob.ron";
+/// Lesson 1's world with a 2,000-octet SIZE limit on the MX.
+const SMALL_LIMITS: &str = "tests/live/small-limits.ron";
 
 #[test]
 fn python_clients_submit_relay_and_fetch() {
@@ -237,7 +239,7 @@ fn say(s: &mut TcpStream, r: &mut BufReader<TcpStream>, text: &str) -> String {
 
 #[test]
 fn a_thousand_bad_connections_then_mail_still_flows() {
-    let server = Server::start("flood", LESSON_1, &["--max-connections", "2000"]);
+    let server = Server::start("flood", SMALL_LIMITS, &["--max-connections", "2000"]);
     let (mx, pop3, imap) = (
         server.port("smtp"),
         server.port("pop3"),
@@ -247,7 +249,7 @@ fn a_thousand_bad_connections_then_mail_still_flows() {
         for worker in 0..8 {
             scope.spawn(move || {
                 for i in 0..125 {
-                    match (worker * 125 + i) % 5 {
+                    match (worker * 125 + i) % 7 {
                         0 => {
                             // Garbage bytes: 500, and the session goes on.
                             let (mut s, mut r) = smtp(mx);
@@ -281,6 +283,32 @@ fn a_thousand_bad_connections_then_mail_still_flows() {
                             assert!(say(&mut s, &mut r, "DATA\r\n").starts_with("354"));
                             s.write_all(b"Subject: unfinished\r\n\r\nhalf a mes")
                                 .unwrap();
+                        }
+                        5 => {
+                            // More DATA than the SIZE limit, undeclared: 552 at the end.
+                            let (mut s, mut r) = smtp(mx);
+                            say(&mut s, &mut r, "EHLO flood.example\r\n");
+                            say(&mut s, &mut r, "MAIL FROM:<x@flood.example>\r\n");
+                            say(&mut s, &mut r, "RCPT TO:<bob@beta.example>\r\n");
+                            assert!(say(&mut s, &mut r, "DATA\r\n").starts_with("354"));
+                            let big = format!(
+                                "Subject: big\r\n\r\n{}.\r\n",
+                                "0123456789\r\n".repeat(400)
+                            );
+                            let got = say(&mut s, &mut r, &big);
+                            assert!(got.starts_with("552"), "{got}");
+                        }
+                        6 => {
+                            // A text line over 1,000 octets: 500 at the end of DATA.
+                            let (mut s, mut r) = smtp(mx);
+                            say(&mut s, &mut r, "EHLO flood.example\r\n");
+                            say(&mut s, &mut r, "MAIL FROM:<x@flood.example>\r\n");
+                            say(&mut s, &mut r, "RCPT TO:<bob@beta.example>\r\n");
+                            assert!(say(&mut s, &mut r, "DATA\r\n").starts_with("354"));
+                            let long =
+                                format!("Subject: long\r\n\r\n{}\r\n.\r\n", "y".repeat(1200));
+                            let got = say(&mut s, &mut r, &long);
+                            assert!(got.starts_with("500"), "{got}");
                         }
                         _ => {
                             // POP3 and IMAP garbage: -ERR and BAD.
@@ -334,9 +362,9 @@ fn a_thousand_bad_connections_then_mail_still_flows() {
         headers.push_str(&l);
     }
     assert!(headers.contains("Subject: after the flood"), "{headers}");
-    // Lesson 1's own message and this one: none of the unfinished ones was delivered.
+    // Only this one: none of the unfinished, oversize or malformed ones was delivered.
     let delivered = server.trace().matches("\"kind\":\"delivered\"").count();
-    assert_eq!(delivered, 2, "only finished messages are delivered");
+    assert_eq!(delivered, 1, "only finished messages are delivered");
 }
 
 #[test]

@@ -148,6 +148,12 @@ impl SmtpServer {
         self.state == State::Data
     }
 
+    /// Changes the SIZE limit mid-session: live mode's one port 25 speaks for several MXs and
+    /// learns which one at RCPT, before DATA.
+    pub fn set_max_message_size(&mut self, octets: usize) {
+        self.config.max_message_size = octets;
+    }
+
     /// The 220 greeting (RFC 5321 section 4.3.1).
     pub fn greeting(&mut self) -> Response {
         reply(Reply::new(

@@ -291,6 +291,10 @@ impl World<'_> {
             accepted: Vec::new(),
         };
         let r = engine.on_line(line, &mut policy, self.now);
+        if policy.host.get() != session.host {
+            // The server the session now speaks for has its own SIZE limit (RFC 1870).
+            engine.set_max_message_size(self.sc.hosts[policy.host.get()].max_message_size);
+        }
         session.host = policy.host.get();
         session.bound = policy.bound.get();
         for (host, taken) in std::mem::take(&mut policy.accepted) {
