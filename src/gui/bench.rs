@@ -190,7 +190,7 @@ impl FrameClock {
         println!("CPU per frame p95      {c95:.2} ms");
         // Where the CPU went over the whole run, by thread (the busiest first).
         let mut threads = thread_cpu_ns();
-        threads.sort_by(|a, b| b.1.cmp(&a.1));
+        threads.sort_by_key(|t| std::cmp::Reverse(t.1));
         let frames = self.frames.max(1) as f64;
         let by_thread: Vec<String> = threads
             .iter()
