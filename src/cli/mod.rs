@@ -124,7 +124,7 @@ pub enum Command {
 }
 
 #[cfg(feature = "gui")]
-fn parse_size(text: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let (w, h) = text
         .split_once('x')
         .ok_or("write the size as WIDTHxHEIGHT, e.g. 1600x900")?;

@@ -34,6 +34,32 @@ pub struct ExportArgs {
     /// The trace as JSON lines, as `mailsim run --format jsonl` prints it.
     #[arg(long, num_args = 2, value_names = ["jsonl", "OUT"], action = clap::ArgAction::Append)]
     pub trace: Vec<String>,
+    /// A PNG of the window per step (`frame-0000.png`, ...), as `mailsim shot` renders one.
+    #[cfg(feature = "gui")]
+    #[arg(long, value_name = "DIR")]
+    pub frames: Option<PathBuf>,
+    /// An animated GIF of the whole delivery, for slides.
+    #[cfg(feature = "gui")]
+    #[arg(long, value_name = "OUT")]
+    pub gif: Option<PathBuf>,
+    /// With --frames or --gif: a picture every N events (and always the last).
+    #[cfg(feature = "gui")]
+    #[arg(long, default_value_t = 1)]
+    pub every: usize,
+    /// With --frames or --gif: the window size, WIDTHxHEIGHT.
+    #[cfg(feature = "gui")]
+    #[arg(long, default_value = "1280x720", value_parser = crate::cli::parse_size)]
+    pub size: (u32, u32),
+}
+
+impl ExportArgs {
+    /// Whether pictures of the window are asked for (they need the `gui` feature).
+    fn wants_pictures(&self) -> bool {
+        #[cfg(feature = "gui")]
+        return self.frames.is_some() || self.gif.is_some();
+        #[cfg(not(feature = "gui"))]
+        false
+    }
 }
 
 /// One thing to export.
@@ -115,7 +141,7 @@ pub fn requests(args: &ExportArgs) -> Result<Vec<(Kind, PathBuf)>, String> {
             out.push((Kind::parse(option, format)?, PathBuf::from(path)));
         }
     }
-    if out.is_empty() {
+    if out.is_empty() && !args.wants_pictures() {
         return Err(
             "nothing to export: give --transcript md|txt OUT, --sequence mermaid|svg OUT or --trace jsonl OUT (OUT may be - for standard output)"
                 .into(),
@@ -139,6 +165,10 @@ pub fn main(args: ExportArgs) -> ExitCode {
         Err(code) => return code,
     };
     let outcome = crate::sim::run(&scenario);
+    #[cfg(feature = "gui")]
+    let pictures = args
+        .wants_pictures()
+        .then(|| (scenario.clone(), args.file.clone()));
     let mut failed = false;
     for (kind, path) in wanted {
         let text = render(kind, &scenario, &outcome);
@@ -153,6 +183,14 @@ pub fn main(args: ExportArgs) -> ExitCode {
                 );
                 failed = true;
             }
+        }
+    }
+    #[cfg(feature = "gui")]
+    if let Some((scenario, file)) = pictures {
+        let code =
+            crate::gui::export_frames(scenario, file, args.frames, args.gif, args.every, args.size);
+        if code != ExitCode::SUCCESS {
+            failed = true;
         }
     }
     if failed {

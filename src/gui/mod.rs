@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub(crate) mod diagram;
+mod frames;
 mod index;
 mod inspector;
 mod layout;
@@ -11,7 +12,7 @@ mod live;
 mod loading;
 mod panels;
 mod playback;
-mod quiz;
+pub(crate) mod quiz;
 mod whatif;
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::{PrimaryWindow, WindowResolution};
 use bevy_egui::EguiPlugin;
 
+pub use frames::export as export_frames;
 pub use index::TraceIndex;
 pub use layout::{Layout, layout};
 pub use live::{LiveFeed, open_live};
@@ -135,6 +137,7 @@ pub fn shot(
     size: (u32, u32),
 ) -> ExitCode {
     let mut app = app(Loaded::new(path, scenario), size, false);
+    app.world_mut().resource_mut::<quiz::Quiz>().off = true;
     app.insert_resource(ShotRequest {
         step,
         t_ms,

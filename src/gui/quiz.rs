@@ -21,6 +21,8 @@ pub struct Quiz {
     pub open: Option<usize>,
     /// Show the right answers (teacher mode).
     pub teacher: bool,
+    /// No questions at all: pictures for `mailsim shot` and exports show the run as it is.
+    pub off: bool,
     /// The host selected when the question opened: a new click answers a host question.
     selected_then: Option<usize>,
 }
@@ -34,7 +36,7 @@ impl Quiz {
     /// Stops playback before the moment of a question not answered yet: the cursor may reach
     /// the event just before it, not the event itself. Returns the question's number.
     pub fn hold(&mut self, playback: &mut Playback, trace: &crate::sim::Trace) -> Option<usize> {
-        if self.open.is_some() {
+        if self.off || self.open.is_some() {
             return None;
         }
         let cursor = playback.cursor?;

@@ -74,3 +74,58 @@ fn a_lesson_renders_mid_delivery_with_the_envelope_and_panels() {
         "the event list looks empty ({panel_text} light pixels)"
     );
 }
+
+#[test]
+fn frames_and_gif_exports_hold_one_picture_per_chosen_step() {
+    if !have("xvfb-run") {
+        assert!(
+            std::env::var_os("MAILSIM_REQUIRE_WINDOW_TEST").is_none(),
+            "xvfb-run is missing"
+        );
+        eprintln!("skipped: xvfb-run is not installed");
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lesson1-frames");
+    let gif = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lesson1.gif");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&gif);
+    let lesson = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/01-alice-writes-to-bob.ron"
+    );
+    let status = Command::new("xvfb-run")
+        .args([
+            "-a",
+            "-s",
+            "-screen 0 1280x720x24",
+            env!("CARGO_BIN_EXE_mailsim"),
+        ])
+        .args([
+            "export", lesson, "--every", "40", "--size", "640x360", "--frames",
+        ])
+        .arg(&dir)
+        .arg("--gif")
+        .arg(&gif)
+        .env("WGPU_BACKEND", "vulkan")
+        .status()
+        .expect("xvfb-run starts");
+    assert!(status.success(), "mailsim export failed: {status}");
+    let events = mailsim::sim::run(&mailsim::scenario::load_file(lesson.as_ref()).unwrap())
+        .trace
+        .len();
+    // Every 40th event from the first, and the last.
+    let expected = events.div_ceil(40) + usize::from(!(events - 1).is_multiple_of(40));
+    let pngs = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(pngs, expected);
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(
+        std::fs::File::open(&gif).unwrap(),
+    ))
+    .expect("the GIF decodes");
+    use image::AnimationDecoder;
+    let frames = decoder
+        .into_frames()
+        .collect_frames()
+        .expect("its frames decode");
+    assert_eq!(frames.len(), expected, "one GIF frame per PNG");
+    assert_eq!(frames[0].buffer().dimensions(), (640, 360));
+}
