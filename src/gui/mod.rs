@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub(crate) mod diagram;
+mod export_menu;
 mod frames;
 mod index;
 mod inspector;

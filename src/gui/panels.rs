@@ -32,6 +32,7 @@ pub struct PanelsPlugin;
 impl Plugin for PanelsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<EventFilter>()
+            .init_resource::<super::export_menu::ExportStatus>()
             .add_systems(EguiPrimaryContextPass, panels);
     }
 }
@@ -307,6 +308,7 @@ struct PanelState<'w> {
     queues: Res<'w, Queues>,
     dialog: ResMut<'w, OpenDialog>,
     opens: MessageWriter<'w, OpenFile>,
+    exported: ResMut<'w, super::export_menu::ExportStatus>,
 }
 
 /// A run and a cursor in it.
@@ -343,6 +345,7 @@ fn panels(
         queues,
         mut dialog,
         mut opens,
+        mut exported,
     } = state;
     let cache = &mut *cache;
     let generation = loaded.index.generation;
@@ -369,6 +372,7 @@ fn panels(
                     {
                         dialog.requested = true;
                     }
+                    super::export_menu::menu(ui, &loaded, &mut exported);
                     ui.heading(&sc.title);
                     ui.separator();
                     ui.monospace(format_time(playback.now_ms as u64));
