@@ -101,11 +101,7 @@ fn take_frames(
         STEP_WAIT
     };
     if shots.frame == 1 {
-        // Halfway through the step's flight, as `mailsim shot --step` shows it.
-        playback.go_to(trace, step);
-        if let Some(e) = trace.events.get(step) {
-            playback.now_ms = (e.t_ms as f64 + e.arrive_ms as f64) / 2.0;
-        }
+        super::show_step(&mut playback, trace, step);
         playback.playing = false;
     } else if shots.frame == wait {
         let path = frame_path(&shots.dir, shots.next);

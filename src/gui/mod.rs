@@ -152,6 +152,15 @@ pub fn shot(
     }
 }
 
+/// Shows event `step` halfway through its flight: the picture `shot --step` and the frames
+/// exports take of it.
+fn show_step(playback: &mut Playback, trace: &crate::sim::Trace, step: usize) {
+    playback.go_to(trace, step);
+    if let Some(e) = trace.events.get(step) {
+        playback.now_ms = (e.t_ms as f64 + e.arrive_ms as f64) / 2.0;
+    }
+}
+
 /// Sets the moment, waits for a few frames of layout and fonts, saves, then exits.
 fn take_shot(
     mut commands: Commands,
@@ -165,10 +174,7 @@ fn take_shot(
     match request.frames {
         1..=3 => {
             if let Some(step) = request.step {
-                playback.go_to(trace, step);
-                if let Some(e) = trace.events.get(step) {
-                    playback.now_ms = (e.t_ms as f64 + e.arrive_ms as f64) / 2.0;
-                }
+                show_step(&mut playback, trace, step);
             } else if let Some(t) = request.t_ms {
                 playback.now_ms = t as f64;
                 playback.cursor = trace.events.iter().rposition(|e| e.t_ms <= t);

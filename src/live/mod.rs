@@ -13,9 +13,9 @@ mod state;
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -315,7 +315,6 @@ fn run_world(
     let virtual_now =
         |start: Instant| origin + (start.elapsed().as_secs_f64() * 1000.0 * speed) as u64;
     let mut printed = world.trace().len();
-    let stdout = Mutex::new(std::io::stdout());
     let mut saved_at = Instant::now();
     let mut unsaved = false;
     loop {
@@ -323,7 +322,7 @@ fn run_world(
         world.advance_to(now);
         feed_window(world, printed, opts.feed.as_ref());
         let before = printed;
-        printed = print_new(world, scenario, printed, opts.format, &stdout);
+        printed = print_new(world, scenario, printed, opts.format);
         // Something happened: keep the saved state close behind, so that even a killed server
         // loses at most a second of mail.
         unsaved |= printed != before;
@@ -366,7 +365,7 @@ fn run_world(
         }
     }
     feed_window(world, printed, opts.feed.as_ref());
-    print_new(world, scenario, printed, opts.format, &stdout);
+    print_new(world, scenario, printed, opts.format);
     world.queued_now()
 }
 
@@ -414,13 +413,7 @@ fn handle(world: &mut World<'_>, request: Request) -> bool {
     true
 }
 
-fn print_new(
-    world: &World<'_>,
-    scenario: &Scenario,
-    from: usize,
-    format: TraceFormat,
-    stdout: &Mutex<std::io::Stdout>,
-) -> usize {
+fn print_new(world: &World<'_>, scenario: &Scenario, from: usize, format: TraceFormat) -> usize {
     let trace = world.trace();
     if format == TraceFormat::Quiet || from >= trace.len() {
         return trace.len();
@@ -437,10 +430,9 @@ fn print_new(
             TraceFormat::Quiet => {}
         }
     }
-    if let Ok(mut s) = stdout.lock() {
-        let _ = s.write_all(out.as_bytes());
-        let _ = s.flush();
-    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
     trace.len()
 }
 

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Sender, sync_channel};
+use std::sync::mpsc::{Sender, SyncSender, sync_channel};
 use std::time::Duration;
 
 use super::Request;
@@ -86,6 +86,13 @@ pub fn accept_loop(listener: TcpListener, front: Front, tx: Sender<Request>, lim
     }
 }
 
+/// Asks the world's thread and waits for its answer; `None` once the world has stopped.
+fn ask<T>(tx: &Sender<Request>, request: impl FnOnce(SyncSender<T>) -> Request) -> Option<T> {
+    let (reply, answer) = sync_channel(1);
+    tx.send(request(reply)).ok()?;
+    answer.recv().ok()
+}
+
 /// How a read ended.
 enum Read {
     Line(String),
@@ -103,18 +110,8 @@ fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limit
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
-    let (reply_tx, reply_rx) = sync_channel(1);
-    if tx
-        .send(Request::Open {
-            front,
-            peer,
-            reply: reply_tx,
-        })
-        .is_err()
-    {
-        return;
-    }
-    let Ok(Some((session, greeting))) = reply_rx.recv() else {
+    let Some(Some((session, greeting))) = ask(tx, |reply| Request::Open { front, peer, reply })
+    else {
         return;
     };
     if writer.write_all(greeting.wire_text().as_bytes()).is_err() {
@@ -150,18 +147,11 @@ fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limit
             let _ = writer.shutdown(Shutdown::Both);
             return;
         }
-        let (reply_tx, reply_rx) = sync_channel(1);
-        if tx
-            .send(Request::Lines {
-                session,
-                lines,
-                reply: reply_tx,
-            })
-            .is_err()
-        {
-            return;
-        }
-        let Ok(response) = reply_rx.recv() else {
+        let Some(response) = ask(tx, |reply| Request::Lines {
+            session,
+            lines,
+            reply,
+        }) else {
             return;
         };
         if !response.lines.is_empty() && writer.write_all(response.wire_text().as_bytes()).is_err()
@@ -227,18 +217,13 @@ pub fn dns_loop(socket: UdpSocket, tx: Sender<Request>) {
         let Ok((n, from)) = socket.recv_from(&mut buf) else {
             continue;
         };
-        let (reply_tx, reply_rx) = sync_channel(1);
-        if tx
-            .send(Request::Dns {
-                query: buf[..n].to_vec(),
-                reply: reply_tx,
-            })
-            .is_err()
-        {
-            return;
-        }
-        if let Ok(Some(answer)) = reply_rx.recv() {
-            let _ = socket.send_to(&answer, from);
+        let query = buf[..n].to_vec();
+        match ask(&tx, |reply| Request::Dns { query, reply }) {
+            Some(Some(answer)) => {
+                let _ = socket.send_to(&answer, from);
+            }
+            Some(None) => {}
+            None => return,
         }
     }
 }

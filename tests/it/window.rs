@@ -13,15 +13,23 @@ fn have(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether Xvfb is here to render under; CI installs it and sets MAILSIM_REQUIRE_WINDOW_TEST,
+/// so that there a window test can never be skipped.
+fn can_render() -> bool {
+    if have("xvfb-run") {
+        return true;
+    }
+    assert!(
+        std::env::var_os("MAILSIM_REQUIRE_WINDOW_TEST").is_none(),
+        "xvfb-run is missing"
+    );
+    eprintln!("skipped: xvfb-run is not installed (apt-get install xvfb mesa-vulkan-drivers)");
+    false
+}
+
 #[test]
 fn a_lesson_renders_mid_delivery_with_the_envelope_and_panels() {
-    if !have("xvfb-run") {
-        // CI installs Xvfb and sets this, so that there the test can never be skipped.
-        assert!(
-            std::env::var_os("MAILSIM_REQUIRE_WINDOW_TEST").is_none(),
-            "xvfb-run is missing"
-        );
-        eprintln!("skipped: xvfb-run is not installed (apt-get install xvfb mesa-vulkan-drivers)");
+    if !can_render() {
         return;
     }
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lesson1-step34.png");
@@ -77,12 +85,7 @@ fn a_lesson_renders_mid_delivery_with_the_envelope_and_panels() {
 
 #[test]
 fn frames_and_gif_exports_hold_one_picture_per_chosen_step() {
-    if !have("xvfb-run") {
-        assert!(
-            std::env::var_os("MAILSIM_REQUIRE_WINDOW_TEST").is_none(),
-            "xvfb-run is missing"
-        );
-        eprintln!("skipped: xvfb-run is not installed");
+    if !can_render() {
         return;
     }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lesson1-frames");

@@ -329,26 +329,13 @@ impl World<'_> {
             _ => imap_login(line, &mut session.auth_pending),
         };
         let Some(login) = login else { return };
-        let store = self
-            .user_by_login(&login)
+        let store = user_by_login(self.sc, &self.index, &login)
             .and_then(|u| self.sc.domains[self.sc.users[u].domain].store)
             .filter(|&h| self.sc.hosts[h].has(session.front.role()));
         if let Some(host) = store {
             session.host = host;
             session.bound = true;
         }
-    }
-
-    /// A user by whole address, or by local part alone (real programs log in both ways).
-    fn user_by_login(&self, login: &str) -> Option<UserId> {
-        let login = login.to_ascii_lowercase();
-        if login.contains('@') {
-            return self.index.user.get(&login).copied();
-        }
-        self.sc
-            .users
-            .iter()
-            .position(|u| u.address.local().eq_ignore_ascii_case(&login))
     }
 
     /// The state to save: the clock, the mailboxes, the queues.
@@ -486,6 +473,17 @@ impl World<'_> {
     }
 }
 
+/// A user by whole address, or by local part alone (real programs log in both ways).
+fn user_by_login(sc: &Scenario, index: &Index, login: &str) -> Option<UserId> {
+    let login = login.to_ascii_lowercase();
+    if login.contains('@') {
+        return index.user.get(&login).copied();
+    }
+    sc.users
+        .iter()
+        .position(|u| u.address.local().eq_ignore_ascii_case(&login))
+}
+
 /// The first word after `USER` or `APOP`.
 fn pop3_login(line: &str) -> Option<String> {
     let mut words = line.split_whitespace();
@@ -575,15 +573,7 @@ impl LivePolicy<'_> {
 impl SmtpPolicy for LivePolicy<'_> {
     fn authenticate(&mut self, login: &str, password: &str) -> bool {
         if self.front == Front::Submission {
-            let lower = login.to_ascii_lowercase();
-            let user = if lower.contains('@') {
-                self.index.user.get(&lower).copied()
-            } else {
-                self.sc
-                    .users
-                    .iter()
-                    .position(|u| u.address.local().eq_ignore_ascii_case(&lower))
-            };
+            let user = user_by_login(self.sc, self.index, login);
             if let Some(server) =
                 user.and_then(|u| self.sc.domains[self.sc.users[u].domain].submission)
             {
