@@ -220,9 +220,18 @@ fn bad_file(e: &LoadError) -> ExitCode {
 fn serve_with_window(scenario: Scenario, file: PathBuf, mut opts: ServeOptions) -> ExitCode {
     let (tx, rx) = std::sync::mpsc::channel();
     opts.feed = Some(tx);
-    // The window's own Ctrl-C handler closes it, and closing it stops the servers.
+    // Ctrl-C stops the servers (caught here, before Bevy would take the handler), and the
+    // window closes when they have stopped; closing the window stops them too.
     opts.catch_ctrl_c = false;
     let stop = opts.stop.clone();
+    {
+        let stop = stop.clone();
+        if let Err(e) =
+            ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst))
+        {
+            eprintln!("warning: cannot catch Ctrl-C: {e}");
+        }
+    }
     let servers = {
         let scenario = scenario.clone();
         std::thread::spawn(move || crate::live::serve(scenario, opts))

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, TryRecvError};
 
 use bevy::prelude::*;
 
@@ -46,10 +46,26 @@ pub fn open_live(scenario: Scenario, path: PathBuf, feed: Receiver<LiveUpdate>) 
     ExitCode::SUCCESS
 }
 
-fn receive(feed: Res<LiveFeed>, mut loaded: ResMut<Loaded>, mut playback: ResMut<Playback>) {
+fn receive(
+    feed: Res<LiveFeed>,
+    mut loaded: ResMut<Loaded>,
+    mut playback: ResMut<Playback>,
+    mut exit: MessageWriter<AppExit>,
+) {
     let Ok(rx) = feed.0.lock() else { return };
-    let mut updates = rx.try_iter().peekable();
-    if updates.peek().is_none() {
+    let mut updates = Vec::new();
+    loop {
+        match rx.try_recv() {
+            Ok(u) => updates.push(u),
+            Err(TryRecvError::Empty) => break,
+            // The servers stopped (Ctrl-C at the terminal): the window goes with them.
+            Err(TryRecvError::Disconnected) => {
+                exit.write(AppExit::Success);
+                break;
+            }
+        }
+    }
+    if updates.is_empty() {
         return;
     }
     let before = loaded.outcome.trace.len();
