@@ -25,6 +25,7 @@ pub mod node;
 pub mod proto;
 pub mod scenario;
 pub mod sim;
+pub mod text;
 
 #[cfg(feature = "gui")]
 pub mod gui;

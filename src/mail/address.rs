@@ -96,6 +96,18 @@ impl fmt::Display for Address {
     }
 }
 
+/// Addresses go into many protocol lines and notes: `cat!` copies them without `Display`.
+impl crate::text::Piece for Address {
+    fn size(&self) -> usize {
+        self.local.len() + 1 + self.domain.len()
+    }
+    fn push_to(&self, out: &mut String) {
+        out.push_str(&self.local);
+        out.push('@');
+        out.push_str(&self.domain);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

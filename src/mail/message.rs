@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::text::push_decimal;
+
 /// A message as it travels: header lines, an empty line, the body; every line ends in CRLF.
 ///
 /// mailsim keeps the text itself rather than a parsed tree, because every hop adds lines on top
@@ -100,6 +102,27 @@ impl Message {
         self.text = text;
     }
 
+    /// [`Message::prepend_header`] with the value given in pieces, joined straight into the new
+    /// text: every hop stamps a `Received:` field, and this copies the message only once.
+    pub fn prepend_header_pieces(&mut self, name: &str, value: &[&dyn crate::text::Piece]) {
+        *self = self.with_header_on_top(name, value);
+    }
+
+    /// A copy with one more header field on top: final delivery's `Return-Path:` (RFC 5321
+    /// section 4.4) is added to the copy a mailbox keeps, in the same single copy.
+    pub fn with_header_on_top(&self, name: &str, value: &[&dyn crate::text::Piece]) -> Message {
+        let size: usize = value.iter().map(|p| p.size()).sum();
+        let mut text = String::with_capacity(name.len() + size + 4 + self.text.len());
+        text.push_str(name);
+        text.push_str(": ");
+        for p in value {
+            p.push_to(&mut text);
+        }
+        text.push_str("\r\n");
+        text.push_str(&self.text);
+        Message { text }
+    }
+
     /// Adds a header field at the end of the header block (for a missing Date or Message-ID).
     pub fn append_header(&mut self, name: &str, value: &str) {
         let at = self.text.find("\r\n\r\n").map(|i| i + 2).unwrap_or(0);
@@ -194,7 +217,7 @@ pub fn header_value(block: &str, name: &str) -> Option<String> {
 fn blank_line(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut from = 0;
-    while let Some(i) = text[from..].find('\n') {
+    while let Some(i) = memchr::memchr(b'\n', &bytes[from..]) {
         let lf = from + i;
         if bytes.get(lf + 1..lf + 3) == Some(b"\r\n") && lf >= 1 && bytes[lf - 1] == b'\r' {
             return Some(lf - 1);
@@ -221,36 +244,19 @@ pub fn rfc5322_date(t_ms: u64) -> String {
     let mut out = String::with_capacity(31);
     out.push_str(WEEKDAYS[days.rem_euclid(7) as usize]);
     out.push_str(", ");
-    push_number(&mut out, d, 1);
+    push_decimal(&mut out, d as u64, 1);
     out.push(' ');
     out.push_str(MONTHS[(m - 1) as usize]);
     out.push(' ');
-    push_number(&mut out, y, 4);
+    push_decimal(&mut out, y as u64, 4);
     out.push(' ');
-    push_number(&mut out, rem / 3600, 2);
+    push_decimal(&mut out, (rem / 3600) as u64, 2);
     out.push(':');
-    push_number(&mut out, rem % 3600 / 60, 2);
+    push_decimal(&mut out, (rem % 3600 / 60) as u64, 2);
     out.push(':');
-    push_number(&mut out, rem % 60, 2);
+    push_decimal(&mut out, (rem % 60) as u64, 2);
     out.push_str(" +0000");
     out
-}
-
-/// Appends a non-negative number with at least `width` digits.
-fn push_number(out: &mut String, n: i64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut i = digits.len();
-    let mut n = n.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    i = i.min(digits.len() - width);
-    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
 }
 
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's civil calendar algorithm.

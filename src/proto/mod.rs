@@ -71,14 +71,15 @@ pub struct FetchStep {
 
 /// Splits received text into lines without their CRLF (a bare LF is tolerated, as real servers do).
 ///
-/// Every line of every session passes through here, so it scans with `find` (memchr) once.
+/// Every line of every session passes through here, so it scans with the memchr crate, whose
+/// SIMD search beats `str::find(char)` on the short lines protocols send.
 pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
-        let (line, next) = match rest.find('\n') {
+        let (line, next) = match memchr::memchr(b'\n', rest.as_bytes()) {
             Some(i) => (&rest[..i], &rest[i + 1..]),
             None => (rest, ""),
         };

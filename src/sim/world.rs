@@ -608,12 +608,15 @@ impl<'s> World<'s> {
             Protocol::Dns => false,
         };
         let delay = self.delay(client, server, true).unwrap_or(0);
-        let text = format!(
-            "{} connects to {} port {} ({})",
+        let text = crate::cat!(
             self.name(client),
+            " connects to ",
             self.name(server),
+            " port ",
             protocol.port(),
-            protocol.name()
+            " (",
+            protocol.name(),
+            ")"
         );
         self.emit(
             EventKind::Connect,
@@ -709,7 +712,7 @@ impl<'s> World<'s> {
                 Some(conn),
                 message,
                 at,
-                format!("{} closes the connection", self.name(from)),
+                crate::cat!(self.name(from), " closes the connection"),
             );
             // A client still waiting learns of the close when the last line arrives.
             if self.conns[conn as usize].client_engine.is_some() {
@@ -765,7 +768,7 @@ impl<'s> World<'s> {
                 (ServerEngine::Smtp(s), g)
             }
             Protocol::Pop3 => {
-                let stamp = format!("<{}.{}@{}>", conn + 1000, self.now, host.name);
+                let stamp = crate::cat!('<', conn + 1000, '.', self.now, '@', host.name, '>');
                 let mut s = Pop3Server::new(&host.name, stamp);
                 let g = s.greeting();
                 (ServerEngine::Pop3(s), g)
@@ -1057,7 +1060,7 @@ impl<'s> World<'s> {
             EventKind::UserAction,
             Some(u.client),
             None,
-            format!("{} checks mail with {}", u.address, protocol.name()),
+            crate::cat!(u.address, " checks mail with ", protocol.name()),
         );
         self.open_conn(
             u.client,
@@ -1073,7 +1076,7 @@ impl<'s> World<'s> {
         let user = &self.sc.users[send.from];
         let client = user.client;
         let client_name = self.name(client);
-        let message_id = format!("<{}.{}@{}>", send.id, self.now, client_name);
+        let message_id = crate::cat!('<', send.id, '.', self.now, '@', client_name, '>');
         let list = |xs: &[Address]| {
             xs.iter()
                 .map(|a| a.to_string())
@@ -1239,20 +1242,36 @@ impl<'s> World<'s> {
             (true, false) => "ESMTP",
             (false, false) => "SMTP",
         };
-        let helo = session.helo.clone().unwrap_or_else(|| "unknown".into());
-        let for_clause = match envelope.rcpt_to.as_slice() {
-            [one] => format!("\r\n\tfor <{one}>"),
-            _ => String::new(),
-        };
+        let helo = session.helo.as_deref().unwrap_or("unknown");
+        // "for <rcpt>" only when there is one recipient: more would disclose Bcc (section 7.2).
+        let (for_open, for_rcpt, for_close): (&str, &dyn crate::text::Piece, &str) =
+            match envelope.rcpt_to.as_slice() {
+                [one] => ("\r\n\tfor <", one, ">"),
+                _ => ("", &"", ""),
+            };
+        let date = rfc5322_date(self.now);
         // RFC 5321 section 4.4: each server that takes the message stamps it on top.
-        message.prepend_header(
+        message.prepend_header_pieces(
             "Received",
-            &format!(
-                "from {helo} ({helo} [{}])\r\n\tby {} with {with} id {qid}{for_clause};\r\n\t{}",
-                session.client_ip,
-                h.name,
-                rfc5322_date(self.now)
-            ),
+            &[
+                &"from ",
+                &helo,
+                &" (",
+                &helo,
+                &" [",
+                &session.client_ip,
+                &"])\r\n\tby ",
+                &h.name,
+                &" with ",
+                &with,
+                &" id ",
+                &qid,
+                &for_open,
+                for_rcpt,
+                &for_close,
+                &";\r\n\t",
+                &date,
+            ],
         );
         if session.authenticated.is_some() {
             // RFC 6409 sections 8.2 and 8.3: a submission server may add what the program left out.
@@ -1268,10 +1287,13 @@ impl<'s> World<'s> {
                 }
             }
         }
-        let text = format!(
-            "{} takes responsibility for the message from {} (queue id {qid})",
+        let text = crate::cat!(
             h.name,
-            from.map_or("a real mail program", |f| self.name(f))
+            " takes responsibility for the message from ",
+            from.map_or("a real mail program", |f| self.name(f)),
+            " (queue id ",
+            qid,
+            ")"
         );
         self.emit(
             EventKind::Relayed,
@@ -1316,17 +1338,27 @@ impl<'s> World<'s> {
             }
         }
         let several = remote.len() > 1;
+        let entries = remote.len();
+        // The last holder of the message takes it; only the others need a copy.
+        let mut message = Some(message);
         for (n, (domain, rcpts)) in remote.into_iter().enumerate() {
+            let last_holder = n + 1 == entries && local_failed.is_empty();
+            let text = match last_holder {
+                true => message.take().expect("taken only by the last holder"),
+                false => message.clone().expect("taken only by the last holder"),
+            };
             let id = if several {
                 format!("{qid}.{}", n + 1)
             } else {
                 qid.clone()
             };
-            let list = rcpts
-                .iter()
-                .map(|r| r.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let mut list = String::new();
+            for (i, r) in rcpts.iter().enumerate() {
+                if i > 0 {
+                    list.push_str(", ");
+                }
+                crate::text::Piece::push_to(r, &mut list);
+            }
             let entry = self.hosts[host].queue.len() as u32;
             self.hosts[host].queue.push(QueueEntry {
                 id: id.clone(),
@@ -1334,7 +1366,7 @@ impl<'s> World<'s> {
                 mail_from: mail_from.clone(),
                 rcpts,
                 domain: domain.clone(),
-                message: message.clone(),
+                message: text,
                 arrival_ms: self.now,
                 failures: 0,
                 next_attempt_ms: self.now,
@@ -1346,7 +1378,16 @@ impl<'s> World<'s> {
                 EventKind::Queued,
                 Some(host),
                 message_ref,
-                format!("{} queues {id} for {list} ({domain})", self.name(host)),
+                crate::cat!(
+                    self.name(host),
+                    " queues ",
+                    id,
+                    " for ",
+                    list,
+                    " (",
+                    domain,
+                    ")"
+                ),
             );
             self.schedule(self.now, Ev::QueueRun { host, entry });
         }
@@ -1359,7 +1400,7 @@ impl<'s> World<'s> {
                 mail_from,
                 rcpts: Vec::new(),
                 domain: String::new(),
-                message,
+                message: message.expect("kept for the bounce"),
                 arrival_ms: self.now,
                 failures: 0,
                 next_attempt_ms: self.now,
@@ -1400,11 +1441,10 @@ impl<'s> World<'s> {
         if mailbox.full {
             return Err(None);
         }
-        let mut copy = message.clone();
         // RFC 5321 section 4.4: final delivery records the reverse path.
-        copy.prepend_header("Return-Path", &mail_from.to_string());
+        let copy = message.with_header_on_top("Return-Path", &[mail_from]);
         mailbox.inbox_mut().append(copy, self.now);
-        let text = format!("{} puts the message into {rcpt}'s INBOX", self.name(host));
+        let text = crate::cat!(self.name(host), " puts the message into ", rcpt, "'s INBOX");
         self.note(EventKind::Delivered, Some(host), message_ref, text);
         Ok(())
     }
@@ -1459,10 +1499,11 @@ impl<'s> World<'s> {
     /// An entry with nothing left to do leaves the queue and lets go of its copy of the message.
     fn retire(&mut self, host: HostId, entry: u32) {
         let e = &self.hosts[host].queue[entry as usize];
-        let text = format!(
-            "{} is done with {}: it leaves the queue",
+        let text = crate::cat!(
             self.name(host),
-            e.id
+            " is done with ",
+            e.id,
+            ": it leaves the queue"
         );
         let message = e.message_ref;
         self.note(EventKind::Dequeued, Some(host), message, text);
@@ -2310,10 +2351,12 @@ impl SmtpPolicy for HostPolicy<'_> {
             ));
         }
         *self.next_queue_id += 1;
-        let queue_id = format!(
-            "{:06X}",
-            self.next_queue_id.wrapping_mul(2_654_435_761) & 0xFF_FFFF
-        );
+        // Six hex digits, scrambled so that consecutive ids look like a real MTA's.
+        let n = self.next_queue_id.wrapping_mul(2_654_435_761) & 0xFF_FFFF;
+        let queue_id: String = (0..6)
+            .rev()
+            .map(|i| char::from(b"0123456789ABCDEF"[(n >> (4 * i)) as usize & 0xF]))
+            .collect();
         self.accepted.push(Taken {
             session: session.clone(),
             envelope,

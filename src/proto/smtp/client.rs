@@ -225,13 +225,13 @@ impl SmtpClient {
     fn send_mail(&mut self) -> ClientStep {
         self.state = State::Mail;
         let size = self.job.message.len();
-        let line = format!("MAIL FROM:{} SIZE={size}", self.job.mail_from);
+        let line = crate::cat!("MAIL FROM:", self.job.mail_from, " SIZE=", size);
         self.send(line)
     }
 
     fn send_rcpt(&mut self, i: usize) -> ClientStep {
         self.state = State::Rcpt(i);
-        let line = format!("RCPT TO:<{}>", self.job.rcpt_to[i]);
+        let line = crate::cat!("RCPT TO:<", self.job.rcpt_to[i], ">");
         self.send(line)
     }
 

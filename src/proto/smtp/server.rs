@@ -158,7 +158,7 @@ impl SmtpServer {
     pub fn greeting(&mut self) -> Response {
         reply(Reply::new(
             ReplyCode::SERVICE_READY,
-            format!("{} ESMTP mailsim", self.config.hostname),
+            crate::cat!(self.config.hostname, " ESMTP mailsim"),
         ))
     }
 
@@ -230,12 +230,12 @@ impl SmtpServer {
             Command::Ehlo(name) => {
                 self.greeted(name, true);
                 let mut lines = vec![
-                    format!(
-                        "{} greets {}",
+                    crate::cat!(
                         self.config.hostname,
+                        " greets ",
                         self.session.helo.as_deref().unwrap_or("")
                     ),
-                    format!("SIZE {}", self.config.max_message_size),
+                    crate::cat!("SIZE ", self.config.max_message_size),
                     "8BITMIME".to_string(),
                     "PIPELINING".to_string(),
                     "ENHANCEDSTATUSCODES".to_string(),
@@ -418,7 +418,10 @@ impl SmtpServer {
                         now_ms,
                     )
                     .map(|a| {
-                        Reply::new(ReplyCode::OK, format!("2.0.0 Ok: queued as {}", a.queue_id))
+                        Reply::new(
+                            ReplyCode::OK,
+                            crate::cat!("2.0.0 Ok: queued as ", a.queue_id),
+                        )
                     })
             };
             self.reset_transaction();

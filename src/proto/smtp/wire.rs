@@ -202,6 +202,22 @@ impl fmt::Display for ReversePath {
     }
 }
 
+impl crate::text::Piece for ReversePath {
+    fn size(&self) -> usize {
+        match self {
+            ReversePath::Null => 2,
+            ReversePath::Address(a) => a.size() + 2,
+        }
+    }
+    fn push_to(&self, out: &mut String) {
+        out.push('<');
+        if let ReversePath::Address(a) = self {
+            a.push_to(out);
+        }
+        out.push('>');
+    }
+}
+
 /// A MAIL or RCPT parameter such as `SIZE=1024` or `BODY=8BITMIME` (RFC 5321 section 4.1.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MailParam {
