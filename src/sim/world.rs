@@ -695,8 +695,11 @@ impl<'s> World<'s> {
     }
 
     fn send_response(&mut self, conn: u32, r: Response) {
-        if !r.lines.is_empty() {
-            self.transmit(conn, true, r.lines.join("\r\n"));
+        match r.lines.len() {
+            0 => {}
+            // Most replies are one line: it goes out as it is, without joining.
+            1 => self.transmit(conn, true, r.lines.into_iter().next().expect("one line")),
+            _ => self.transmit(conn, true, r.lines.join("\r\n")),
         }
         if r.close {
             let c = &mut self.conns[conn as usize];

@@ -196,7 +196,7 @@ impl SmtpServer {
                     Some(user) => {
                         self.state = State::AuthLoginPassword(user);
                         // "Password:" in base64 (RFC 4954 section 4 leaves the challenge text free).
-                        reply(Reply::new(ReplyCode::AUTH_CONTINUE, "UGFzc3dvcmQ6"))
+                        says(ReplyCode::AUTH_CONTINUE, "UGFzc3dvcmQ6")
                     }
                     None => self.auth_malformed(),
                 }
@@ -252,15 +252,15 @@ impl SmtpServer {
             }
             Command::Quit => {
                 self.state = State::Closed;
-                closing(Reply::new(ReplyCode::CLOSING, "2.0.0 Bye"))
+                says_and_closes(ReplyCode::CLOSING, "2.0.0 Bye")
             }
-            Command::Noop(_) => reply(Reply::new(ReplyCode::OK, "2.0.0 Ok")),
+            Command::Noop(_) => says(ReplyCode::OK, "2.0.0 Ok"),
             Command::Rset => {
                 self.reset_transaction();
                 if self.state != State::Connected {
                     self.state = State::Ready;
                 }
-                reply(Reply::new(ReplyCode::OK, "2.0.0 Ok"))
+                says(ReplyCode::OK, "2.0.0 Ok")
             }
             Command::Help(_) => reply(Reply::multi(
                 ReplyCode::HELP,
@@ -285,10 +285,10 @@ impl SmtpServer {
                         .reserve(self.declared_size.min(self.config.max_message_size));
                     self.data_too_big = false;
                     self.data_line_too_long = false;
-                    reply(Reply::new(
+                    says(
                         ReplyCode::START_MAIL_INPUT,
                         "End data with <CR><LF>.<CR><LF>",
-                    ))
+                    )
                 }
                 State::Mail => self.error(Reply::new(
                     ReplyCode::BAD_SEQUENCE,
@@ -327,10 +327,7 @@ impl SmtpServer {
         }
         // RFC 6409 section 4.3 and RFC 4954 section 6: submission needs authentication first.
         if self.config.submission && self.session.authenticated.is_none() {
-            return reply(Reply::new(
-                ReplyCode::AUTH_REQUIRED,
-                "5.7.0 Authentication required",
-            ));
+            return says(ReplyCode::AUTH_REQUIRED, "5.7.0 Authentication required");
         }
         // RFC 1870: a declared SIZE over the limit is refused before any data is sent.
         if let Some(size) = params
@@ -340,10 +337,10 @@ impl SmtpServer {
         {
             match size.parse::<usize>() {
                 Ok(n) if n > self.config.max_message_size => {
-                    return reply(Reply::new(
+                    return says(
                         ReplyCode::EXCEEDED_STORAGE,
                         "5.3.4 Message size exceeds fixed limit",
-                    ));
+                    );
                 }
                 Ok(n) => self.declared_size = n,
                 Err(_) => {
@@ -356,7 +353,7 @@ impl SmtpServer {
         }
         self.mail_from = Some(from);
         self.state = State::Mail;
-        reply(Reply::new(ReplyCode::OK, "2.1.0 Ok"))
+        says(ReplyCode::OK, "2.1.0 Ok")
     }
 
     fn on_rcpt(&mut self, to: Address, policy: &mut dyn SmtpPolicy, now_ms: u64) -> Response {
@@ -368,10 +365,10 @@ impl SmtpServer {
         }
         if self.rcpt_to.len() >= MAX_RECIPIENTS {
             // Section 4.5.3.1.10: too many recipients is 452, and the client sends the rest later.
-            return reply(Reply::new(
+            return says(
                 ReplyCode::INSUFFICIENT_STORAGE,
                 "4.5.3 Error: too many recipients",
-            ));
+            );
         }
         // Section 3.6.2 and RFC 6409 section 4: without authentication a server takes mail only for
         // its own domains; anything else would make it an open relay.
@@ -385,7 +382,7 @@ impl SmtpServer {
         match policy.check_recipient(&self.session, &from, &to, now_ms) {
             RcptDecision::Accept => {
                 self.rcpt_to.push(to);
-                reply(Reply::new(ReplyCode::OK, "2.1.5 Ok"))
+                says(ReplyCode::OK, "2.1.5 Ok")
             }
             RcptDecision::Reject(r) => reply(r),
         }
@@ -479,17 +476,17 @@ impl SmtpServer {
             }
             ("PLAIN", None) => {
                 self.state = State::AuthPlain;
-                reply(Reply::new(ReplyCode::AUTH_CONTINUE, ""))
+                says(ReplyCode::AUTH_CONTINUE, "")
             }
             ("LOGIN", None) => {
                 self.state = State::AuthLoginUser;
                 // "Username:" in base64.
-                reply(Reply::new(ReplyCode::AUTH_CONTINUE, "VXNlcm5hbWU6"))
+                says(ReplyCode::AUTH_CONTINUE, "VXNlcm5hbWU6")
             }
             ("LOGIN", Some(user)) => match decode_b64(&user) {
                 Some(user) => {
                     self.state = State::AuthLoginPassword(user);
-                    reply(Reply::new(ReplyCode::AUTH_CONTINUE, "UGFzc3dvcmQ6"))
+                    says(ReplyCode::AUTH_CONTINUE, "UGFzc3dvcmQ6")
                 }
                 None => self.auth_malformed(),
             },
@@ -522,10 +519,7 @@ impl SmtpServer {
         self.state = State::Ready;
         if policy.authenticate(user, password) {
             self.session.authenticated = Some(user.to_string());
-            reply(Reply::new(
-                ReplyCode::AUTH_SUCCEEDED,
-                "2.7.0 Authentication successful",
-            ))
+            says(ReplyCode::AUTH_SUCCEEDED, "2.7.0 Authentication successful")
         } else {
             self.error(Reply::new(
                 ReplyCode::AUTH_INVALID,
@@ -583,6 +577,16 @@ fn reply(r: Reply) -> Response {
 
 fn closing(r: Reply) -> Response {
     Response::closing(r.to_wire())
+}
+
+/// A one-line reply with fixed text, written straight to the wire form: the replies every
+/// session sends (250, 354, 221, 235) skip building a [`Reply`] first.
+fn says(code: ReplyCode, text: &str) -> Response {
+    Response::line(Reply::wire_line(code, text))
+}
+
+fn says_and_closes(code: ReplyCode, text: &str) -> Response {
+    Response::closing(Reply::wire_line(code, text))
 }
 
 fn decode_b64(text: &str) -> Option<String> {

@@ -138,6 +138,15 @@ impl Reply {
         out.push_str(text);
     }
 
+    /// One wire line `CODE text`, without CRLF: [`Reply::to_wire`] for a one-line reply.
+    pub fn wire_line(code: ReplyCode, text: &str) -> String {
+        let mut out = String::with_capacity(4 + text.len());
+        out.push_str(std::str::from_utf8(&code.digits()).expect("ASCII digits"));
+        out.push(' ');
+        out.push_str(text);
+        out
+    }
+
     /// The text of the first line, for captions and bounces.
     pub fn first_line(&self) -> String {
         format!(
