@@ -169,7 +169,7 @@ fn fields(block: &str) -> impl Iterator<Item = (&str, Cow<'_, str>)> + '_ {
             if line.is_empty() {
                 return None;
             }
-            let Some((name, value)) = line.split_once(':') else {
+            let Some((name, value)) = crate::proto::split_once_byte(line, b':') else {
                 continue;
             };
             let mut value = Cow::Borrowed(value.trim());
@@ -196,7 +196,7 @@ pub fn header_value(block: &str, name: &str) -> Option<String> {
         if line.is_empty() {
             return None;
         }
-        let Some((field, value)) = line.split_once(':') else {
+        let Some((field, value)) = crate::proto::split_once_byte(line, b':') else {
             continue;
         };
         if line.starts_with([' ', '\t']) || !field.trim().eq_ignore_ascii_case(name) {

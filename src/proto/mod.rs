@@ -88,9 +88,25 @@ pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// `str::split_once` for an ASCII byte, found with memchr: header fields and command verbs are
+/// split this way on every hop.
+pub fn split_once_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    debug_assert!(byte.is_ascii());
+    let i = memchr::memchr(byte, text.as_bytes())?;
+    // An ASCII byte is always a character boundary.
+    Some((&text[..i], &text[i + 1..]))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::split_lines;
+    use super::{split_lines, split_once_byte};
+
+    #[test]
+    fn split_once_byte_is_split_once() {
+        for text in ["Subject: hi: there", "no colon", ":", "é:ü", ""] {
+            assert_eq!(split_once_byte(text, b':'), text.split_once(':'));
+        }
+    }
 
     #[test]
     fn split_lines_drops_crlf_and_bare_lf() {

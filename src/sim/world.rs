@@ -946,7 +946,12 @@ impl<'s> World<'s> {
                         s.on_line(line, &mut self.hosts[server].store, self.now)
                     }
                 };
-                out.lines.extend(r.lines);
+                // Usually one line came in and one response goes out: keep it as it is.
+                if out.lines.is_empty() {
+                    out.lines = r.lines;
+                } else {
+                    out.lines.extend(r.lines);
+                }
                 if r.close {
                     out.close = true;
                     break;

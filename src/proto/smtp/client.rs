@@ -105,11 +105,16 @@ impl SmtpClient {
                 )));
             }
         };
-        self.pending.push(text.to_string());
         if !last {
+            self.pending.push(text.to_string());
             return ClientStep::default();
         }
-        let reply = Reply::multi(code, std::mem::take(&mut self.pending));
+        let reply = if self.pending.is_empty() {
+            Reply::new(code, text)
+        } else {
+            self.pending.push(text.to_string());
+            Reply::multi(code, std::mem::take(&mut self.pending))
+        };
         self.on_reply(reply)
     }
 

@@ -318,8 +318,8 @@ impl Command {
         if line.len() + 2 > super::MAX_COMMAND_LINE {
             return Err(WireError::LineTooLong);
         }
-        let (verb, rest) = match line.find(' ') {
-            Some(i) => (&line[..i], line[i + 1..].trim()),
+        let (verb, rest) = match crate::proto::split_once_byte(line, b' ') {
+            Some((verb, rest)) => (verb, rest.trim()),
             None => (line, ""),
         };
         let no_args = |cmd: Command| {
