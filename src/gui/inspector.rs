@@ -9,7 +9,7 @@ use super::Loaded;
 use super::index::{Exchange, TraceIndex};
 use super::playback::Playback;
 use crate::proto::dns::{DnsCache, DnsMessage, RecordType};
-use crate::sim::{EventKind, Payload, Trace};
+use crate::sim::{EventKind, Payload, Protocol, Trace};
 
 /// What the inspector shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +30,11 @@ pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspe
     let cursor = cursor.min(trace.len().checked_sub(1)?);
     let message = index.message_at(cursor)?;
     // The latest hop on which its text travelled: the lines after DATA.
-    let i = *index.data_of(message, cursor + 1).last()? as usize;
+    let Some(&i) = index.data_of(message, cursor + 1).last() else {
+        // A bounce its own server delivered travels no SMTP hop: it is seen when downloaded.
+        return downloaded(trace, message, cursor);
+    };
+    let i = i as usize;
     let carrier = &trace.events[i];
     let Payload::Text(data) = &carrier.payload else {
         return None;
@@ -57,25 +61,87 @@ pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspe
             rcpt_to.push(t[8..].trim().to_string());
         }
     }
+    let headers = header_block(data.split("\r\n"));
+    Some(Inspection {
+        name: trace.messages[message as usize].name.clone(),
+        hop: (carrier.from?, carrier.to?),
+        mail_from,
+        rcpt_to,
+        received: received_count(&headers),
+        headers,
+    })
+}
+
+/// The header lines up to the empty line, dot-stuffing (SMTP, POP3) undone, one per line.
+fn header_block<'a>(lines: impl Iterator<Item = &'a str>) -> String {
     let mut headers = String::new();
-    for line in data.split("\r\n") {
+    for line in lines {
         if line.is_empty() {
             break;
         }
         headers.push_str(line.strip_prefix('.').unwrap_or(line));
         headers.push('\n');
     }
-    let received = headers
+    headers
+}
+
+fn received_count(headers: &str) -> usize {
+    headers
         .lines()
         .filter(|l| l.to_ascii_lowercase().starts_with("received:"))
-        .count();
+        .count()
+}
+
+/// How far back from the cursor the inspector looks for a download of the message.
+const DOWNLOAD_LOOKBACK: usize = 5_000;
+
+/// The message as a POP3 RETR or an IMAP FETCH brought it down: its header block is the one
+/// holding its Message-ID, in the latest server response before the cursor. There is no
+/// envelope any more: `Return-Path:` shows what MAIL FROM was (RFC 5321 section 4.4).
+fn downloaded(trace: &Trace, message: u32, cursor: usize) -> Option<Inspection> {
+    let id = &trace.messages.get(message as usize)?.message_id;
+    if id.is_empty() {
+        return None;
+    }
+    let start = cursor.saturating_sub(DOWNLOAD_LOOKBACK);
+    let (event, text) = trace.events[start..=cursor].iter().rev().find_map(|e| {
+        let fetch = matches!(e.protocol, Some(Protocol::Pop3 | Protocol::Imap));
+        match &e.payload {
+            Payload::Text(t)
+                if fetch && e.kind == EventKind::ServerLine && t.contains(id.as_str()) =>
+            {
+                Some((e, t))
+            }
+            _ => None,
+        }
+    })?;
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    let id_line = lines.iter().position(|l| {
+        l.to_ascii_lowercase().starts_with("message-id:") && l.contains(id.as_str())
+    })?;
+    // The block begins after the response line that announced it: POP3's `+OK ...` or the
+    // IMAP FETCH line that ends in a literal's `{size}`; or after an empty line of a message
+    // before it in the same response.
+    let first = lines[..id_line]
+        .iter()
+        .rposition(|l| l.starts_with("+OK") || l.ends_with('}') || l.is_empty())
+        .map_or(0, |k| k + 1);
+    let headers = header_block(lines[first..].iter().copied());
+    let mail_from = headers
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(n, _)| n.eq_ignore_ascii_case("return-path"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
     Some(Inspection {
         name: trace.messages[message as usize].name.clone(),
-        hop: (carrier.from?, carrier.to?),
+        hop: (event.from?, event.to?),
         mail_from,
-        rcpt_to,
+        rcpt_to: Vec::new(),
+        received: received_count(&headers),
         headers,
-        received,
     })
 }
 
@@ -320,6 +386,42 @@ mod tests {
         let stamps: Vec<usize> = seen.iter().map(|s| s.1).collect();
         // Laptop to submission (none yet), to the backup MX (one), to the primary MX (two).
         assert_eq!(stamps, [0, 1, 2]);
+    }
+
+    #[test]
+    fn a_bounce_that_only_travels_by_download_is_inspected_there() {
+        let mut found = 0;
+        for entry in std::fs::read_dir(format!("{}/scenarios", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let (_, trace, index) = lesson(&name);
+            for (c, e) in trace.events.iter().enumerate() {
+                let Some(m) = e.message.filter(|_| e.kind == EventKind::Fetched) else {
+                    continue;
+                };
+                if !trace.messages[m as usize].name.starts_with("bounce")
+                    || !index.data_of(m, c + 1).is_empty()
+                {
+                    continue;
+                }
+                let i = inspect(&trace, &index, c).expect("the downloaded bounce is shown");
+                assert_eq!(i.name, trace.messages[m as usize].name, "{name}");
+                assert_eq!(
+                    i.mail_from, "<>",
+                    "{name}: a bounce has the null reverse path"
+                );
+                assert!(
+                    i.headers.to_ascii_lowercase().contains("message-id:"),
+                    "{}",
+                    i.headers
+                );
+                found += 1;
+            }
+        }
+        assert!(
+            found > 0,
+            "some lesson downloads a bounce that no SMTP hop carried"
+        );
     }
 
     #[test]

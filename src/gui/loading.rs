@@ -80,8 +80,26 @@ impl Plugin for LoadingPlugin {
                 )
                     .chain()
                     .in_set(super::GuiSet::Input),
+            )
+            .add_systems(
+                Update,
+                title_follows_scenario.run_if(resource_changed::<Loaded>),
             );
     }
+}
+
+/// The window's title names the scenario on show, also after another file is opened.
+fn title_follows_scenario(loaded: Res<Loaded>, mut windows: Query<&mut Window>) {
+    let title = window_title(&loaded.scenario);
+    for mut window in &mut windows {
+        if window.title != title {
+            window.title.clone_from(&title);
+        }
+    }
+}
+
+pub(super) fn window_title(scenario: &crate::scenario::Scenario) -> String {
+    format!("mailsim: {}", scenario.title)
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -285,6 +303,21 @@ mod tests {
             None
         );
         assert!(why_no_dialog(path, |_| false).is_some());
+    }
+
+    #[test]
+    fn the_window_title_follows_the_file_opened() {
+        let mut app = app();
+        // The window opens with the first file's title (see `app`); this one starts untitled.
+        let window = app.world_mut().spawn(Window::default()).id();
+        let title = |app: &App| app.world().get::<Window>(window).unwrap().title.clone();
+        let other = lesson("05-nxdomain.ron");
+        let expected = window_title(&load_file(&other).unwrap());
+        app.world_mut().write_message(OpenFile(other));
+        for _ in 0..3 {
+            app.update();
+        }
+        assert_eq!(title(&app), expected);
     }
 
     #[test]

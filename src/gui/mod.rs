@@ -88,7 +88,7 @@ pub struct ShotRequest {
 }
 
 fn app(loaded: Loaded, size: (u32, u32), present: bool) -> App {
-    let title = format!("mailsim: {}", loaded.scenario.title);
+    let title = loading::window_title(&loaded.scenario);
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {

@@ -118,6 +118,9 @@ fn message_inspector(ui: &mut Ui, loaded: &Loaded, inspection: Option<&Inspectio
             for r in &i.rcpt_to {
                 ui.label(RichText::new(format!("RCPT TO:{r}")).monospace().size(11.0));
             }
+            if i.rcpt_to.is_empty() {
+                ui.weak("Downloaded from the mailbox: the envelope stayed behind; Return-Path keeps MAIL FROM.");
+            }
         });
         ui.vertical(|ui| {
             ui.label(RichText::new(format!("Headers ({} Received)", i.received)).underline());
@@ -309,18 +312,22 @@ struct PanelState<'w> {
     dialog: ResMut<'w, OpenDialog>,
     opens: MessageWriter<'w, OpenFile>,
     exported: ResMut<'w, super::export_menu::ExportStatus>,
+    quiz: Option<Res<'w, super::quiz::Quiz>>,
 }
 
 /// A run and a cursor in it.
 type CursorKey = (u64, Option<usize>);
+
+/// What the event list's rows depend on: the run, the filter, and where a question hides the rest.
+type RowsKey = (u64, EventFilter, Option<usize>);
 
 /// What the panels keep between frames, so that a frame only redoes what the cursor changed.
 #[derive(Default)]
 struct PanelCache {
     /// The cursor the event list last scrolled to.
     last_cursor: Option<Option<usize>>,
-    /// The rows the filter lets through, for (run, filter).
-    rows: Option<((u64, EventFilter), Vec<usize>)>,
+    /// The rows the filter lets through, for (run, filter, where a question hides the rest).
+    rows: Option<(RowsKey, Vec<usize>)>,
     /// The message inspected, for (run, cursor).
     inspection: Option<(CursorKey, Option<Inspection>)>,
     resolver: CacheAt,
@@ -346,6 +353,7 @@ fn panels(
         mut dialog,
         mut opens,
         mut exported,
+        quiz,
     } = state;
     let cache = &mut *cache;
     let generation = loaded.index.generation;
@@ -465,12 +473,16 @@ fn panels(
                 // Only the rows in view are laid out, so long traces stay quick; the list jumps
                 // to the current event only when the cursor moves, so it can be scrolled freely.
                 // The filtered rows are kept until the run or the filter changes.
-                let key = (generation, filter.clone());
+                let hidden_from = quiz.as_ref().and_then(|q| q.hides_from());
+                let key = (generation, filter.clone(), hidden_from);
                 if cache.rows.as_ref().is_none_or(|(k, _)| *k != key) {
-                    let rows = (0..trace.len())
+                    let rows = (0..hidden_from.unwrap_or(trace.len()).min(trace.len()))
                         .filter(|&i| filter.shows(&trace.events[i]))
                         .collect();
                     cache.rows = Some((key, rows));
+                }
+                if hidden_from.is_some() {
+                    ui.weak("Later events show once you answer the question ahead.");
                 }
                 let shown: &[usize] = cache.rows.as_ref().map_or(&[], |(_, r)| r);
                 let row = 14.0;

@@ -59,6 +59,21 @@ impl Quiz {
         Some(k)
     }
 
+    /// Where the event list stops, so that it does not give away the answers: the moment of
+    /// the first question not answered yet. Teacher mode and `off` show everything.
+    pub fn hides_from(&self) -> Option<usize> {
+        if self.off || self.teacher {
+            return None;
+        }
+        self.pinned
+            .predictions
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !self.answers.contains_key(k))
+            .map(|(_, (event, _))| *event)
+            .min()
+    }
+
     /// Records an answer to the open question.
     pub fn answer(&mut self, scenario: &crate::scenario::Scenario, chosen: &str) {
         let Some(k) = self.open else { return };
@@ -248,6 +263,26 @@ mod tests {
             None,
             "an answered question does not stop again"
         );
+    }
+
+    #[test]
+    fn the_event_list_stops_at_the_next_unanswered_question() {
+        let (scenario, outcome) = lesson_one();
+        let mut quiz = Quiz {
+            pinned: pin(&scenario, &outcome.trace),
+            ..Quiz::default()
+        };
+        let moments: Vec<usize> = quiz.pinned.predictions.iter().map(|(e, _)| *e).collect();
+        assert_eq!(quiz.hides_from(), moments.iter().min().copied());
+        quiz.answers.insert(0, ("ns.example".into(), true));
+        let rest = moments.iter().skip(1).min().copied();
+        assert_eq!(
+            quiz.hides_from(),
+            rest,
+            "an answered question no longer hides"
+        );
+        quiz.teacher = true;
+        assert_eq!(quiz.hides_from(), None, "the teacher sees everything");
     }
 
     #[test]
