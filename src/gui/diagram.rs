@@ -77,15 +77,14 @@ pub struct DiagramPlugin;
 
 impl Plugin for DiagramPlugin {
     fn build(&self, app: &mut App) {
-        app.init_gizmo_group::<LinkGizmos>()
-            .add_systems(Startup, gizmos_on_top)
+        app.add_systems(Startup, gizmos_on_top)
             .add_systems(PostUpdate, follow_zoom)
             .add_systems(
                 Update,
                 (
                     spawn_diagram.run_if(resource_changed::<Loaded>),
                     (
-                        draw_regions_and_links,
+                        retain_regions_and_links,
                         draw_packets,
                         draw_queued,
                         grey_down_hosts,
@@ -130,10 +129,20 @@ pub struct DiagramLabel(pub f32);
 /// Below this height on screen, in pixels, a label is not drawn.
 const SMALLEST_LABEL_PX: f32 = 6.0;
 
-/// The lines between hosts: their own gizmo group, so that their width follows the zoom apart
-/// from the packets'.
-#[derive(Default, Reflect, GizmoConfigGroup)]
-pub struct LinkGizmos;
+/// The run and the links down that the retained lines show.
+type LinksDrawn = (u64, Vec<(usize, usize)>);
+
+/// About half a host shape across: where a link line ends.
+const HOST_RADIUS: f32 = 27.0;
+
+/// The regions and the lines between hosts, drawn as one retained gizmo: they change only when
+/// a run is loaded or a link goes down or up, so they are built then, not on every frame (a
+/// 200-host scene has 1,680 links). Its line width follows the zoom apart from the packets'.
+#[derive(Component)]
+pub struct LinkLayer;
+
+/// What needs the zoom's line width and label sizes from its first frame on.
+type NewlyZoomed = Or<(Added<DiagramLabel>, Added<LinkLayer>)>;
 
 /// Line widths follow the zoom: 3 pixels at full size, thinner as the view zooms out (at least
 /// one pixel), so that a large scene is not a thicket of thick lines (and a CPU renderer is not
@@ -142,7 +151,8 @@ fn follow_zoom(
     camera: Query<&Projection, (With<Camera2d>, Changed<Projection>)>,
     mut store: ResMut<GizmoConfigStore>,
     mut labels: Query<(&DiagramLabel, &mut Visibility)>,
-    added: Query<(), Added<DiagramLabel>>,
+    mut link_layer: Query<&mut Gizmo, With<LinkLayer>>,
+    added: Query<(), NewlyZoomed>,
     mut scale: Local<f32>,
 ) {
     if let Some(Projection::Orthographic(o)) = camera.iter().next() {
@@ -153,8 +163,9 @@ fn follow_zoom(
     let scale = scale.max(0.01);
     let (config, _) = store.config_mut::<DefaultGizmoConfigGroup>();
     config.line.width = (3.0 / scale).clamp(1.0, 3.0);
-    let (config, _) = store.config_mut::<LinkGizmos>();
-    config.line.width = (2.0 / scale).clamp(1.0, 2.0);
+    for mut layer in &mut link_layer {
+        layer.line_config.width = (2.0 / scale).clamp(1.0, 2.0);
+    }
     for (label, mut visibility) in &mut labels {
         let shown = if label.0 / scale >= SMALLEST_LABEL_PX {
             Visibility::Inherited
@@ -267,30 +278,62 @@ fn spawn_diagram(
     commands.insert_resource(Diagram { layout, links });
 }
 
-fn draw_regions_and_links(
-    mut gizmos: Gizmos<LinkGizmos>,
+/// Rebuilds the retained regions and links when the diagram or the set of links down changes.
+fn retain_regions_and_links(
+    mut commands: Commands,
     diagram: Res<Diagram>,
     loaded: Res<Loaded>,
     playback: Res<Playback>,
+    mut assets: ResMut<Assets<GizmoAsset>>,
+    mut layer: Query<&mut Gizmo, With<LinkLayer>>,
+    mut drawn: Local<Option<LinksDrawn>>,
 ) {
+    let down = loaded
+        .index
+        .links_down(&loaded.outcome.trace, playback.cursor);
+    let key = (loaded.index.generation, down);
+    if !diagram.is_changed() && drawn.as_ref() == Some(&key) {
+        return;
+    }
+    let mut gizmo = GizmoAsset::default();
     for (_, rect) in &diagram.layout.regions {
-        gizmos.rect_2d(
+        gizmo.rect_2d(
             Isometry2d::from_translation(rect.center()),
             rect.size(),
             palette::REGION,
         );
     }
-    let down = loaded
-        .index
-        .links_down(&loaded.outcome.trace, playback.cursor);
     for &(a, b) in &diagram.links {
-        let color = if down.contains(&(a.min(b), a.max(b))) {
+        let color = if key.1.contains(&(a.min(b), a.max(b))) {
             palette::LINK_DOWN
         } else {
             palette::LINK
         };
-        gizmos.line_2d(diagram.layout.hosts[a], diagram.layout.hosts[b], color);
+        let (from, to) = (diagram.layout.hosts[a], diagram.layout.hosts[b]);
+        // A retained 2D gizmo draws over everything, so the line stops at the host's edge.
+        let inset = (to - from).normalize_or_zero() * HOST_RADIUS;
+        if from.distance(to) > 2.0 * HOST_RADIUS {
+            gizmo.line_2d(from + inset, to - inset, color);
+        }
     }
+    let handle = assets.add(gizmo);
+    match layer.single_mut() {
+        Ok(mut layer) => layer.handle = handle,
+        Err(_) => {
+            commands.spawn((
+                LinkLayer,
+                Gizmo {
+                    handle,
+                    line_config: GizmoLineConfig {
+                        width: 2.0,
+                        ..default()
+                    },
+                    ..default()
+                },
+            ));
+        }
+    }
+    *drawn = Some(key);
 }
 
 /// An envelope: a rectangle and its flap; a returned one (a bounce) has another colour and a
