@@ -12,7 +12,8 @@
 //! way: delivered once (in the mailbox, or downloaded by the recipient's mail program), still
 //! queued with a reason, or bounced. Every bounce is itself delivered once to the sender, queued,
 //! or (its sender being `<>`) discarded (RFC 5321 section 6.1). No message reaches anyone who was
-//! not a recipient.
+//! not a recipient. And nothing is forgotten in a queue: on a host that is up at the end, a
+//! queued message has its next attempt ahead or under way.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -773,6 +774,39 @@ pub fn check(sc: &Scenario, out: &Outcome) -> (Vec<Violation>, Tally) {
             }
         }
     }
+    // Nothing is stuck: a queued message on a host that is up has its next attempt ahead, or
+    // an attempt under way (an hour is far longer than any attempt takes).
+    for q in &out.state.queued {
+        let up_at_end = sc
+            .faults
+            .iter()
+            .rev()
+            .filter(|f| f.at_ms <= out.state.end_ms)
+            .find_map(|f| match f.kind {
+                FaultKind::HostDown(h) if h == q.host => Some(false),
+                FaultKind::HostUp(h) if h == q.host => Some(true),
+                _ => None,
+            })
+            .unwrap_or(true);
+        if up_at_end && q.next_attempt_ms + 3_600_000 < out.state.end_ms {
+            let name = q
+                .message
+                .map(|m| out.trace.messages[m as usize].name.clone())
+                .unwrap_or_default();
+            bad.push(Violation {
+                message: name,
+                recipient: q.recipient.to_string(),
+                detail: format!(
+                    "stuck in the queue of {} ({}): its next attempt was due at {}, the run ended at {}; {}",
+                    sc.hosts[q.host].name,
+                    q.queue_id,
+                    format_time(q.next_attempt_ms),
+                    format_time(out.state.end_ms),
+                    q.reason
+                ),
+            });
+        }
+    }
     // Whatever copies are left reached a mailbox that was not a recipient.
     let names: BTreeMap<&str, &str> = out
         .trace
@@ -836,7 +870,7 @@ mod tests {
     }
 
     #[test]
-    fn the_check_sees_a_duplicate_a_loss_and_a_stray_copy() {
+    fn the_check_sees_a_duplicate_a_loss_a_stray_copy_and_a_stuck_one() {
         let (sc, out, h, key) = delivered_run();
         let first = |o: &mut Outcome| {
             o.state.stores[h].mailboxes.get_mut(&key).unwrap().folders[0]
@@ -885,6 +919,23 @@ mod tests {
         let (bad, _) = check(&sc, &stray);
         assert!(
             bad.iter().any(|v| v.detail.starts_with("not a recipient")),
+            "{bad:?}"
+        );
+        // Forgotten in a queue: its next attempt long past, on a host that is up.
+        let mut stuck = out.clone();
+        stuck.state.end_ms += 86_400_000;
+        stuck.state.queued.push(crate::sim::QueuedMail {
+            host: h,
+            queue_id: "Q1".into(),
+            message: None,
+            recipient: Address::parse(&key).unwrap(),
+            reason: "waiting".into(),
+            next_attempt_ms: 0,
+        });
+        let (bad, _) = check(&sc, &stuck);
+        assert!(
+            bad.iter()
+                .any(|v| v.detail.starts_with("stuck in the queue")),
             "{bad:?}"
         );
     }
