@@ -12,7 +12,8 @@
 //! - [`lesson`]: a teacher's captions and prediction questions, pinned to moments of a trace.
 //! - [`live`]: `mailsim serve`, the scenario's servers on loopback ports for real mail programs.
 //! - [`export`]: `mailsim export`: transcripts, sequence diagrams (Mermaid, SVG), JSON lines.
-//! - [`cli`]: the `mailsim` command; [`bench`]: the generated benchmark world.
+//! - [`cli`]: the `mailsim` command; [`bench`]: the generated benchmark world; [`storm`]: random
+//!   worlds under random faults, and the check that no mail is lost or duplicated in them.
 //! - `gui` (feature `gui`): the Bevy window that plays a trace.
 
 pub mod bench;
@@ -25,6 +26,7 @@ pub mod node;
 pub mod proto;
 pub mod scenario;
 pub mod sim;
+pub mod storm;
 pub mod text;
 
 #[cfg(feature = "gui")]

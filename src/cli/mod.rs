@@ -63,6 +63,9 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Fault storms: random worlds under random faults; check that no mail is lost or
+    /// duplicated. Exit 1 if a seed fails; each failure names its seed to rerun.
+    Storm(StormArgs),
     /// Serve the scenario's servers on loopback ports for real mail programs (live mode).
     Serve(ServeArgs),
     /// Open a scenario in the window.
@@ -135,6 +138,27 @@ pub(crate) fn parse_size(text: &str) -> Result<(u32, u32), String> {
             .ok_or(format!("{s:?} is not a size from 200 to 8000"))
     };
     Ok((n(w)?, n(h)?))
+}
+
+/// `mailsim storm`: `--seeds N [--from S]` runs seeds S..S+N; `--seed S` runs one and
+/// explains it; `--seed S --print` writes its scenario as RON (for `mailsim run`) with the verdict.
+#[derive(clap::Args, Debug)]
+pub struct StormArgs {
+    /// How many seeds to run.
+    #[arg(long, default_value_t = 1000, conflicts_with = "seed")]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0, conflicts_with = "seed")]
+    from: u64,
+    /// Run this one seed and say how each message ended.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// With --seed: print the generated scenario as a RON file, the verdict in comments.
+    #[arg(long, requires = "seed")]
+    print: bool,
+    /// Threads (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 /// `mailsim serve`: ports default to the well-known ones plus 2000; 0 picks a free port.
@@ -408,6 +432,7 @@ pub fn main(cli: Cli) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Storm(args) => storm(args),
         Command::Serve(args) => {
             let scenario = match load(&args.file, None) {
                 Ok(s) => s,
@@ -497,5 +522,110 @@ pub fn main(cli: Cli) -> ExitCode {
             },
             launch,
         ),
+    }
+}
+
+/// `mailsim storm`.
+fn storm(args: StormArgs) -> ExitCode {
+    use crate::storm::{Tally, run_seed};
+    if let Some(seed) = args.seed {
+        let (scenario, bad, tally) = run_seed(seed);
+        let verdict = if bad.is_empty() {
+            format!(
+                "seed {seed}: ok: {} messages, {} (message, recipient) pairs: delivered {}, queued {}, bounced {}, refused by the first server {}; {} bounces",
+                tally.messages,
+                tally.pairs,
+                tally.delivered,
+                tally.queued,
+                tally.bounced,
+                tally.refused,
+                tally.bounces
+            )
+        } else {
+            format!("seed {seed}: FAILED")
+        };
+        if args.print {
+            print!("{}", crate::scenario::to_ron(&scenario));
+            println!("// {verdict}");
+            for v in &bad {
+                println!("// {v}");
+            }
+        } else {
+            println!("{verdict}");
+            for v in &bad {
+                println!("  {v}");
+            }
+        }
+        return if bad.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    let start = Instant::now();
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1) as u64;
+    let (from, n) = (args.from, args.seeds);
+    // Each thread takes every jobs-th seed; the failures are printed in seed order at the end.
+    type Failures = Vec<(u64, Vec<crate::storm::Violation>)>;
+    let results: Vec<(Tally, Failures)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|j| {
+                scope.spawn(move || {
+                    let mut tally = Tally::default();
+                    let mut failed = Vec::new();
+                    let mut seed = from + j;
+                    while seed < from + n {
+                        let (_, bad, t) = run_seed(seed);
+                        tally += t;
+                        if !bad.is_empty() {
+                            eprintln!("seed {seed}: FAILED ({} problems)", bad.len());
+                            failed.push((seed, bad));
+                        }
+                        seed += jobs;
+                    }
+                    (tally, failed)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a storm thread panicked"))
+            .collect()
+    });
+    let mut tally = Tally::default();
+    let mut failed = Vec::new();
+    for (t, f) in results {
+        tally += t;
+        failed.extend(f);
+    }
+    failed.sort_by_key(|(seed, _)| *seed);
+    for (seed, bad) in &failed {
+        println!("seed {seed}: FAILED; rerun with: mailsim storm --seed {seed} --print");
+        for v in bad {
+            println!("  {v}");
+        }
+    }
+    println!(
+        "{n} seeds ({from}..{}): {} failed; {} messages to {} (message, recipient) pairs: delivered {}, queued {}, bounced {}, refused by the first server {} (of which {} taken anyway, RFC 1047); {} bounces ({} discarded); {:.1} s",
+        from + n,
+        failed.len(),
+        tally.messages,
+        tally.pairs,
+        tally.delivered,
+        tally.queued,
+        tally.bounced,
+        tally.refused,
+        tally.refused_but_taken,
+        tally.bounces,
+        tally.bounces_discarded,
+        start.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

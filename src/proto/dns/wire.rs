@@ -545,7 +545,12 @@ impl Reader<'_> {
                     if label.contains(&b'.') {
                         return Err(DnsError::BadLabel);
                     }
-                    labels.push(String::from_utf8_lossy(label).to_ascii_lowercase());
+                    // Names are kept as text. RFC 1035 section 3.1 lets a label hold any
+                    // octet, but replacing bytes that are not UTF-8 would change the name (and
+                    // its length, past the 63 octets of section 2.3.4): refuse such a label,
+                    // as a host name is letters, digits and hyphens anyway (section 2.3.1).
+                    let label = std::str::from_utf8(label).map_err(|_| DnsError::BadLabel)?;
+                    labels.push(label.to_ascii_lowercase());
                     pos += 1 + len;
                 }
                 0xC0 => {
@@ -789,6 +794,24 @@ mod tests {
         // Counts that the bytes cannot hold are refused before anything is allocated.
         let absurd = [0, 1, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0];
         assert_eq!(DnsMessage::decode(&absurd), Err(DnsError::Truncated));
+    }
+
+    /// Found by the `dns_wire` fuzz target: a 30-octet label holding 18 octets that are not
+    /// UTF-8 was read with replacement characters, three octets each, into 66 octets; encoding
+    /// cut it to 63 (RFC 1035 section 2.3.4), so the message no longer encoded to itself.
+    #[test]
+    fn a_label_that_is_not_utf8_is_a_bad_label() {
+        let bytes = [
+            0x00, 0x07, 0x81, 0x83, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x1e, 0x00,
+            0x00, 0x00, 0x68, 0x65, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf7, 0xff, 0xff, 0x65,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x32, 0x61, 0x6d, 0x70, 0x6c, 0x65,
+            0x00, 0x00, 0x01, 0xe6, 0x00, 0x01, 0x00, 0x00, 0x29, 0x10, 0x00, 0x00, 0x0a, 0x03,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        assert_eq!(DnsMessage::decode(&bytes), Err(DnsError::BadLabel));
+        // UTF-8 labels keep their octets, so they still round-trip.
+        let m = DnsMessage::query(1, "b\u{e9}ta.example", RecordType::Mx);
+        assert_eq!(DnsMessage::decode(&m.encode()).unwrap(), m);
     }
 
     #[test]

@@ -86,18 +86,32 @@ fn quoted(text: &str) -> Result<(String, usize), String> {
 }
 
 /// Where the bare word starting at `start` ends.
+///
+/// A `[` that is never closed does not group: `[` is an ordinary ATOM-CHAR (RFC 3501 section
+/// 9; only `]` is a resp-special), so a flag keyword such as `FLA[G` ends at the next space or
+/// parenthesis like any atom, in a list too.
 fn word_end(text: &str, start: usize) -> Result<usize, String> {
     let mut depth = 0usize;
+    // Where the word ends if brackets do not group.
+    let mut plain_end = None;
     for (i, c) in text[start..].char_indices() {
+        let delimiter = matches!(c, ' ' | '(' | ')' | '"');
+        if delimiter && plain_end.is_none() {
+            plain_end = Some(start + i);
+        }
         match c {
             '[' => depth += 1,
             ']' => depth = depth.saturating_sub(1),
-            ' ' | '(' | ')' | '"' if depth == 0 => return Ok(start + i),
+            _ if delimiter && depth == 0 => return Ok(start + i),
             c if c.is_control() => return Err("control characters are not allowed".into()),
             _ => {}
         }
     }
-    Ok(text.len())
+    Ok(if depth > 0 {
+        plain_end.unwrap_or(text.len())
+    } else {
+        text.len()
+    })
 }
 
 /// A quoted string with `"` and `\` escaped.
@@ -990,6 +1004,27 @@ mod tests {
         Command::parse(line)
             .unwrap_or_else(|e| panic!("{line}: {e}"))
             .1
+    }
+
+    /// Found by the `imap_wire` fuzz target: `FLA[GGED` is a legal flag keyword (RFC 3501
+    /// section 9: `[` is an ATOM-CHAR), but in the rendered list `(... FLA[GGED)` the open
+    /// bracket swallowed the closing parenthesis, and the line mailsim wrote was "unbalanced (".
+    #[test]
+    fn a_flag_with_an_unclosed_bracket_round_trips() {
+        let line = "a8 STORE 1 +FLAGS NOT DELETED OR SEEN FLA[GGED";
+        let (tag, command) = Command::parse(line).unwrap();
+        let Command::Store { flags, .. } = &command else {
+            panic!("{command:?}");
+        };
+        assert_eq!(flags.last().map(String::as_str), Some("FLA[GGED"));
+        let wire = command.to_line(&tag);
+        assert_eq!(wire, "a8 STORE 1 +FLAGS (NOT DELETED OR SEEN FLA[GGED)");
+        assert_eq!(Command::parse(&wire), Ok((tag, command)));
+        // A closed bracket still groups, spaces and parentheses included.
+        assert_eq!(
+            tokenize("BODY[HEADER.FIELDS (FROM)]"),
+            Ok(vec![Token::Atom("BODY[HEADER.FIELDS (FROM)]".into())])
+        );
     }
 
     #[test]

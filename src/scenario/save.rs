@@ -1,0 +1,230 @@
+//! A validated [`Scenario`] written back as a scenario file, so that a generated world (a fault
+//! storm, say) can be saved, read, edited and run like any lesson: `load_str(&to_ron(s))` gives
+//! `s` again. The lesson layer (captions and questions) is not written.
+
+use super::Millis;
+use super::file::*;
+use super::model::*;
+
+/// The scenario as the file structure a teacher writes, every name spelled out.
+pub fn to_file(sc: &Scenario) -> ScenarioFile {
+    let host = |h: HostId| sc.hosts[h].name.clone();
+    let user = |u: UserId| sc.users[u].address.to_string();
+    let addresses = |xs: &[crate::mail::Address]| xs.iter().map(ToString::to_string).collect();
+    ScenarioFile {
+        title: sc.title.clone(),
+        description: sc.description.clone(),
+        seed: sc.seed,
+        domains: sc
+            .domains
+            .iter()
+            .map(|d| DomainFile {
+                name: d.name.clone(),
+                mx: d.mx.clone(),
+                null_mx: d.null_mx,
+                a: d.a
+                    .iter()
+                    .map(|(k, ip)| (k.clone(), ip.to_string()))
+                    .collect(),
+                cname: d.cname.clone(),
+                ttl: d.ttl,
+                ns: Some(host(d.ns)),
+            })
+            .collect(),
+        hosts: sc
+            .hosts
+            .iter()
+            .map(|h| HostFile {
+                name: h.name.clone(),
+                ip: h.ip.to_string(),
+                roles: h.roles.clone(),
+                domain: h.domain.map(|d| sc.domains[d].name.clone()),
+                position: h.position,
+                greylist: h.greylist_ms.map(Millis),
+                max_message_size: Some(h.max_message_size),
+            })
+            .collect(),
+        users: sc
+            .users
+            .iter()
+            .map(|u| UserFile {
+                address: u.address.to_string(),
+                password: u.password.clone(),
+                client: Some(host(u.client)),
+            })
+            .collect(),
+        links: sc
+            .links
+            .iter()
+            .map(|l| LinkFile {
+                between: (host(l.a), host(l.b)),
+                latency_ms: l.spec.latency_ms,
+                loss: l.spec.loss,
+            })
+            .collect(),
+        default_link: sc.default_link.clone(),
+        retry: RetryFile {
+            schedule: sc.retry.schedule_ms.iter().copied().map(Millis).collect(),
+            give_up: Millis(sc.retry.give_up_ms),
+        },
+        faults: sc
+            .faults
+            .iter()
+            .map(|f| {
+                let at = Millis(f.at_ms);
+                match &f.kind {
+                    FaultKind::HostDown(h) => FaultFile::HostDown { at, host: host(*h) },
+                    FaultKind::HostUp(h) => FaultFile::HostUp { at, host: host(*h) },
+                    FaultKind::LinkDown(a, b) => FaultFile::LinkDown {
+                        at,
+                        between: (host(*a), host(*b)),
+                    },
+                    FaultKind::LinkUp(a, b) => FaultFile::LinkUp {
+                        at,
+                        between: (host(*a), host(*b)),
+                    },
+                    FaultKind::DnsChange { name, record, .. } => FaultFile::DnsChange {
+                        at,
+                        name: name.clone(),
+                        record: match record {
+                            RecordChange::A(ip) => RecordFile::A(ip.to_string()),
+                            RecordChange::Mx(list) => RecordFile::Mx(list.clone()),
+                            RecordChange::Cname(t) => RecordFile::Cname(t.clone()),
+                            RecordChange::Remove => RecordFile::Remove,
+                        },
+                    },
+                    FaultKind::MailboxFull(u) => FaultFile::MailboxFull { at, user: user(*u) },
+                    FaultKind::MailboxFreed(u) => FaultFile::MailboxFreed { at, user: user(*u) },
+                    FaultKind::Greylist(h, Some(delay)) => FaultFile::GreylistOn {
+                        at,
+                        host: host(*h),
+                        delay: Millis(*delay),
+                    },
+                    FaultKind::Greylist(h, None) => FaultFile::GreylistOff { at, host: host(*h) },
+                }
+            })
+            .collect(),
+        script: sc
+            .script
+            .iter()
+            .map(|a| {
+                let at = Millis(a.at_ms);
+                match &a.kind {
+                    ActionKind::Send(s) => ActionFile::Send(SendFile {
+                        at,
+                        id: Some(s.id.clone()),
+                        from: user(s.from),
+                        to: addresses(&s.to),
+                        cc: addresses(&s.cc),
+                        bcc: addresses(&s.bcc),
+                        subject: s.subject.clone(),
+                        body: s.body.clone(),
+                        header_from: s.header_from.clone(),
+                        via: s.via.map(host),
+                    }),
+                    ActionKind::FetchPop3 { user: u, keep } => ActionFile::FetchPop3 {
+                        at,
+                        user: user(*u),
+                        keep: *keep,
+                    },
+                    ActionKind::FetchImap { user: u } => {
+                        ActionFile::FetchImap { at, user: user(*u) }
+                    }
+                }
+            })
+            .collect(),
+        expect: sc
+            .expectations
+            .iter()
+            .map(|e| match e {
+                Expectation::Delivered {
+                    message,
+                    to,
+                    folder,
+                } => ExpectFile::Delivered {
+                    message: message.clone(),
+                    to: user(*to),
+                    folder: Some(folder.clone()),
+                },
+                Expectation::NotDelivered { message, to } => ExpectFile::NotDelivered {
+                    message: message.clone(),
+                    to: user(*to),
+                },
+                Expectation::Bounced { message } => ExpectFile::Bounced {
+                    message: message.clone(),
+                },
+                Expectation::Queued { message } => ExpectFile::Queued {
+                    message: message.clone(),
+                },
+                Expectation::Rejected { message } => ExpectFile::Rejected {
+                    message: message.clone(),
+                },
+                Expectation::MailboxCount {
+                    user: u,
+                    folder,
+                    count,
+                } => ExpectFile::MailboxCount {
+                    user: user(*u),
+                    folder: Some(folder.clone()),
+                    count: *count,
+                },
+                Expectation::DnsQueries {
+                    host: h,
+                    name,
+                    qtype,
+                    count,
+                } => ExpectFile::DnsQueries {
+                    host: host(*h),
+                    name: name.clone(),
+                    qtype: qtype.clone(),
+                    count: *count,
+                },
+                Expectation::Downloaded { user: u, count } => ExpectFile::Downloaded {
+                    user: user(*u),
+                    count: *count,
+                },
+            })
+            .collect(),
+        run_until: Some(Millis(sc.run_until_ms)),
+        lesson: LessonFile::default(),
+    }
+}
+
+/// The scenario as RON text that [`load_str`](super::load_str) reads back.
+pub fn to_ron(sc: &Scenario) -> String {
+    let options = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
+    let pretty = ron::ser::PrettyConfig::default()
+        .indentor("  ")
+        .separate_tuple_members(false);
+    let mut text = options
+        .to_string_pretty(&to_file(sc), pretty)
+        .expect("a scenario always serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{load_file, load_str};
+
+    #[test]
+    fn every_lesson_reads_back_as_itself() {
+        let mut dir: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+            .collect();
+        dir.sort();
+        assert!(!dir.is_empty());
+        for path in dir {
+            let mut sc = load_file(&path).unwrap();
+            sc.lesson = Lesson::default();
+            let text = to_ron(&sc);
+            let back = load_str(&text, "saved.ron").unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(back, sc, "{}", path.display());
+        }
+    }
+}
