@@ -4,6 +4,7 @@ mod bad_files;
 mod conservation;
 mod determinism;
 mod export;
+mod fidelity;
 mod fuzz_smoke;
 mod lessons;
 mod live;
