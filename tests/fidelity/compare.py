@@ -12,6 +12,11 @@ Dovecot, dnsmasq), and compares what matters for a client, not the vendors' text
   OK[UIDVALIDITY]...);
 - DNS: the rcode and the answer records (name, type, data; not the TTL).
 
+The dialogues: smtplib on the submission port (AUTH, relay refused without it) and on the MX
+port (known and unknown users, relaying); raw SMTP lines for the error cases and for the error
+limit; poplib and imaplib as a mail program uses them; raw POP3 and IMAP lines for the error
+cases; hand-made DNS queries over UDP (MX, A, CNAME, NXDOMAIN, no data).
+
 Prints a table of the differences. A difference listed in KNOWN-DIFFERENCES.md (its step and
 both values, exactly) is deliberate; any other makes the exit status 1.
 
@@ -20,6 +25,7 @@ both values, exactly) is deliberate; any other makes the exit status 1.
 Standard library only.
 """
 import argparse
+import imaplib
 import os
 import poplib
 import random
@@ -379,6 +385,65 @@ def imap_read(c, tag):
             return "+ (continuation)"
 
 
+def poplib_client(ports):
+    """Python's poplib, the way a mail program reads a mailbox without deleting."""
+    d = Dialogue("poplib")
+
+    def call(fn):
+        try:
+            resp = fn()
+            if isinstance(resp, tuple):
+                resp = resp[0]
+            return "+OK" if resp is None or resp.startswith(b"+OK") else "?"
+        except poplib.error_proto:
+            return "-ERR"
+
+    p = poplib.POP3(HOST, ports["pop3"], timeout=TIMEOUT)
+    d.add("greeting", "pop3", "+OK" if p.getwelcome().startswith(b"+OK") else "-ERR")
+    d.add("capa", "value", "ok" if isinstance(p.capa(), dict) else "?")
+    d.add("user", "pop3", call(lambda: p.user("bob")))
+    d.add("pass_", "pop3", call(lambda: p.pass_(BOB_PW)))
+    d.add("stat", "value", "ok" if p.stat()[0] >= 2 else "fewer than 2")
+    d.add("list", "pop3", call(p.list))
+    d.add("uidl", "pop3", call(p.uidl))
+    d.add("retr 1", "pop3", call(lambda: p.retr(1)))
+    d.add("top 1 0", "pop3", call(lambda: p.top(1, 0)))
+    d.add("retr 99", "pop3", call(lambda: p.retr(99)))
+    d.add("quit", "pop3", call(p.quit))
+    return d
+
+
+def imaplib_client(ports):
+    """Python's imaplib: its status words (OK, NO) or the exception it raises on BAD."""
+    d = Dialogue("imaplib")
+
+    def call(fn):
+        try:
+            return fn()[0]
+        except imaplib.IMAP4.error as e:
+            return "error (BAD or NO): " + type(e).__name__
+
+    im = imaplib.IMAP4(HOST, ports["imap"], timeout=TIMEOUT)
+    d.add("login wrong password", "imap", call(lambda: im.login("bob", "wrong")))
+    d.add("login", "imap", call(lambda: im.login(BOB, BOB_PW)))
+    d.add("list", "imap", call(im.list))
+    d.add("select missing", "imap", call(lambda: im.select("Nope")))
+    d.add("select INBOX", "imap", call(lambda: im.select("INBOX")))
+    d.add("search ALL", "imap", call(lambda: im.search(None, "ALL")))
+    d.add("fetch 1 header", "imap", call(lambda: im.fetch("1", "(BODY.PEEK[HEADER])")))
+    d.add("uid fetch 1:* flags", "imap", call(lambda: im.uid("FETCH", "1:*", "(FLAGS)")))
+
+    def seen():
+        typ, data = im.fetch("1", "(FLAGS)")
+        return "yes" if b"\\Seen" in data[0] else "no"
+
+    # poplib's RETR 1 above: does the POP3 server mark the message read for IMAP?
+    d.add("message 1 \\Seen after POP3 RETR", "value", guarded(seen))
+    d.add("close", "imap", call(im.close))
+    d.add("logout", "imap", call(im.logout))
+    return d
+
+
 def imap_prelogin(ports):
     """Bad commands before LOGIN, more than a careful server lets pass."""
     d = Dialogue("imap-prelogin")
@@ -417,8 +482,9 @@ def imap(ports):
         ("FETCH missing message", "a9", "FETCH 99 (FLAGS)"),
         ("UID FETCH missing UID", "a10", "UID FETCH 999 (FLAGS)"),
         ("UID SEARCH ALL", "a11", "UID SEARCH ALL"),
-        ("STORE +FLAGS \\Seen", "a12", "STORE 1 +FLAGS (\\Seen)"),
-        ("STORE missing message", "a13", "STORE 99 +FLAGS (\\Seen)"),
+        ("STORE +FLAGS \\Flagged", "a12", "STORE 1 +FLAGS (\\Flagged)"),
+        ("STORE +FLAGS \\Seen, already set", "a18", "STORE 1 +FLAGS (\\Seen)"),
+        ("STORE missing message", "a13", "STORE 99 +FLAGS (\\Flagged)"),
         ("STORE +FLAGS.SILENT \\Deleted", "a14", "STORE 1 +FLAGS.SILENT (\\Deleted)"),
         ("EXPUNGE", "a15", "EXPUNGE"),
         ("NOOP", "a16", "NOOP"),
@@ -533,8 +599,10 @@ def run_all(ports):
     out += smtp_errors(ports)
     out += smtp_flood(ports).steps
     wait_for_mail(ports, before + 2)
+    out += poplib_client(ports).steps
     out += pop3(ports).steps
     out += imap_prelogin(ports).steps
+    out += imaplib_client(ports).steps
     out += imap(ports).steps
     out += dns(ports).steps
     return out
