@@ -2,7 +2,8 @@
 //! dnsmasq on loopback, tests/fidelity/compare.py sends the same dialogues to them and to
 //! `mailsim serve`, and fails on any difference that tests/fidelity/KNOWN-DIFFERENCES.md does
 //! not list. Skipped where the servers are not installed (or not as root), unless
-//! MAILSIM_REQUIRE_FIDELITY=1, as .ci/run sets.
+//! MAILSIM_REQUIRE_FIDELITY=1, as .ci/run sets. Only the `--no-default-features` pass of the
+//! test command runs it (tests/it/main.rs): the window changes nothing in `mailsim serve`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
