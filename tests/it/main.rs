@@ -4,6 +4,9 @@ mod bad_files;
 mod conservation;
 mod determinism;
 mod export;
+// Once per CI run: the core pass (`--no-default-features`) serves with the same engines.
+#[cfg(not(feature = "gui"))]
+mod fidelity;
 mod fuzz_smoke;
 mod lessons;
 mod live;

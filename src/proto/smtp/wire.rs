@@ -276,7 +276,10 @@ pub enum WireError {
     UnknownCommand(String),
     /// 501: the verb is known but its arguments are wrong.
     BadArguments(&'static str),
+    /// 501 5.1.3: a recipient's address is malformed.
     BadAddress(AddressError),
+    /// 501 5.1.7: the sender's address is malformed (RFC 3463 section 3.2, X.1.7).
+    BadSenderAddress(AddressError),
     /// 500: longer than section 4.5.3.1.4 allows.
     LineTooLong,
     BadReply(String),
@@ -287,7 +290,9 @@ impl fmt::Display for WireError {
         match self {
             WireError::UnknownCommand(v) => write!(f, "command {v:?} not recognized"),
             WireError::BadArguments(why) => write!(f, "{why}"),
-            WireError::BadAddress(e) => write!(f, "bad address: {e}"),
+            WireError::BadAddress(e) | WireError::BadSenderAddress(e) => {
+                write!(f, "bad address: {e}")
+            }
             WireError::LineTooLong => write!(f, "line too long"),
             WireError::BadReply(l) => write!(f, "not an SMTP reply: {l:?}"),
         }
@@ -306,6 +311,10 @@ impl WireError {
             WireError::BadAddress(e) => Reply::new(
                 ReplyCode::PARAMETER_ERROR,
                 format!("5.1.3 Bad address syntax: {e}"),
+            ),
+            WireError::BadSenderAddress(e) => Reply::new(
+                ReplyCode::PARAMETER_ERROR,
+                format!("5.1.7 Bad sender address syntax: {e}"),
             ),
             other => Reply::new(ReplyCode::PARAMETER_ERROR, format!("5.5.4 {other}")),
         }
@@ -343,11 +352,17 @@ impl Command {
             "EHLO" => Ok(Command::Ehlo(rest.to_string())),
             "HELO" => Ok(Command::Helo(rest.to_string())),
             "MAIL" => {
-                let (path, params) = split_path(rest, "FROM:")?;
+                let sender = |e| match e {
+                    WireError::BadAddress(e) => WireError::BadSenderAddress(e),
+                    e => e,
+                };
+                let (path, params) = split_path(rest, "FROM:").map_err(sender)?;
                 let from = if path.is_empty() {
                     ReversePath::Null
                 } else {
-                    ReversePath::Address(Address::parse(path).map_err(WireError::BadAddress)?)
+                    ReversePath::Address(
+                        Address::parse(path).map_err(|e| sender(WireError::BadAddress(e)))?,
+                    )
                 };
                 Ok(Command::Mail { from, params })
             }
@@ -403,7 +418,7 @@ fn split_path<'a>(rest: &'a str, keyword: &str) -> Result<(&'a str, Vec<MailPara
     ))?;
     let end = rest
         .find('>')
-        .ok_or(WireError::BadArguments("missing closing angle bracket"))?;
+        .ok_or(WireError::BadAddress(AddressError::BadCharacter('<')))?;
     let mut path = &rest[..end];
     // A source route `@a,@b:user@c` is ignored (RFC 5321 section 4.1.2 and appendix C).
     if path.starts_with('@')
@@ -522,6 +537,23 @@ mod tests {
         );
         let long = format!("NOOP {}", "x".repeat(600));
         assert_eq!(Command::parse(&long), Err(WireError::LineTooLong));
+    }
+
+    /// RFC 3463 section 3.2: a malformed sender is X.1.7, a malformed recipient X.1.3; an
+    /// unclosed `<` is a malformed address, as Postfix also answers (tests/fidelity).
+    #[test]
+    fn bad_addresses_get_the_enhanced_code_of_their_role() {
+        let status = |line: &str| {
+            let r = Command::parse(line).unwrap_err().reply();
+            (r.code, r.enhanced_status().map(str::to_string))
+        };
+        let code = |s: &str| (ReplyCode::PARAMETER_ERROR, Some(s.to_string()));
+        assert_eq!(status("MAIL FROM:<eve@@stranger.example>"), code("5.1.7"));
+        assert_eq!(status("MAIL FROM:<eve@stranger.example"), code("5.1.7"));
+        assert_eq!(status("RCPT TO:<bob@@beta.example>"), code("5.1.3"));
+        assert_eq!(status("RCPT TO:<bob@beta.example"), code("5.1.3"));
+        // The command's own syntax stays X.5.4.
+        assert_eq!(status("MAIL FROM eve@stranger.example"), code("5.5.4"));
     }
 
     #[test]
