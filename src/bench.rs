@@ -67,15 +67,7 @@ pub fn generate_within(domains: usize, messages: usize, seed: u64, window_ms: u6
             store: Some(base + 2),
             submission: Some(base + 1),
         });
-        for u in 0..USERS_PER_DOMAIN {
-            users.push(User {
-                address: Address::parse(&format!("user{u}@{name}"))
-                    .expect("generated addresses are valid"),
-                password: format!("pw{u}"),
-                domain: d,
-                client: base + 3,
-            });
-        }
+        users.extend(numbered_users(&name, d, base + 3, USERS_PER_DOMAIN));
     }
     let mut script = Vec::new();
     for m in 0..messages {
@@ -124,6 +116,23 @@ pub fn generate_within(domains: usize, messages: usize, seed: u64, window_ms: u6
         run_until_ms: 7 * 86_400_000,
         lesson: Default::default(),
     }
+}
+
+/// `user0@domain`, `user1@domain`, ... with passwords `pw0`, `pw1`, ...: the users of a
+/// generated world (the benchmark's and the fault storm's).
+pub fn numbered_users(
+    domain_name: &str,
+    domain: usize,
+    client: usize,
+    count: usize,
+) -> impl Iterator<Item = User> + '_ {
+    (0..count).map(move |u| User {
+        address: Address::parse(&format!("user{u}@{domain_name}"))
+            .expect("generated addresses are valid"),
+        password: format!("pw{u}"),
+        domain,
+        client,
+    })
 }
 
 /// The peak resident memory of this process in KiB, where the system tells it.

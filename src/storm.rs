@@ -367,15 +367,12 @@ impl Storm {
                 store: Some(store),
                 submission: Some(submission),
             });
-            for u in 0..USERS_PER_DOMAIN {
-                users.push(User {
-                    address: Address::parse(&format!("user{u}@{name}"))
-                        .expect("generated addresses are valid"),
-                    password: format!("pw{u}"),
-                    domain: d,
-                    client,
-                });
-            }
+            users.extend(crate::bench::numbered_users(
+                &name,
+                d,
+                client,
+                USERS_PER_DOMAIN,
+            ));
         }
         for (i, h) in hosts.iter().enumerate() {
             if let Some(d) = h.domain {
@@ -531,16 +528,10 @@ impl Storm {
             },
             give_up_ms: self.give_up_ms,
         };
-        let last = faults
-            .iter()
-            .map(|f| f.at_ms)
-            .chain(script.iter().map(|a| a.at_ms))
-            .max()
-            .unwrap_or(0);
-        // Like a file without run_until: a day past the give-up time after the last event.
+        // Like a file without run_until.
         let run_until_ms = self
             .run_until_ms
-            .unwrap_or(last + retry.give_up_ms + 86_400_000);
+            .unwrap_or_else(|| retry.default_end(&faults, &script));
         Scenario {
             title: format!("storm {}", self.seed),
             description: format!(
@@ -610,6 +601,27 @@ impl std::ops::AddAssign for Tally {
         self.refused_but_taken += o.refused_but_taken;
         self.bounces += o.bounces;
         self.bounces_discarded += o.bounces_discarded;
+    }
+}
+
+/// The summary both `mailsim storm` forms print.
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} messages to {} (message, recipient) pairs: delivered {}, queued {}, bounced {}, \
+             refused by the first server {} (of which {} taken anyway, RFC 1047); \
+             {} bounces ({} discarded)",
+            self.messages,
+            self.pairs,
+            self.delivered,
+            self.queued,
+            self.bounced,
+            self.refused,
+            self.refused_but_taken,
+            self.bounces,
+            self.bounces_discarded
+        )
     }
 }
 

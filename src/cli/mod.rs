@@ -531,16 +531,7 @@ fn storm(args: StormArgs) -> ExitCode {
     if let Some(seed) = args.seed {
         let (scenario, bad, tally) = run_seed(seed);
         let verdict = if bad.is_empty() {
-            format!(
-                "seed {seed}: ok: {} messages, {} (message, recipient) pairs: delivered {}, queued {}, bounced {}, refused by the first server {}; {} bounces",
-                tally.messages,
-                tally.pairs,
-                tally.delivered,
-                tally.queued,
-                tally.bounced,
-                tally.refused,
-                tally.bounces
-            )
+            format!("seed {seed}: ok: {tally}")
         } else {
             format!("seed {seed}: FAILED")
         };
@@ -609,18 +600,9 @@ fn storm(args: StormArgs) -> ExitCode {
         }
     }
     println!(
-        "{n} seeds ({from}..{}): {} failed; {} messages to {} (message, recipient) pairs: delivered {}, queued {}, bounced {}, refused by the first server {} (of which {} taken anyway, RFC 1047); {} bounces ({} discarded); {:.1} s",
+        "{n} seeds ({from}..{}): {} failed; {tally}; {:.1} s",
         from + n,
         failed.len(),
-        tally.messages,
-        tally.pairs,
-        tally.delivered,
-        tally.queued,
-        tally.bounced,
-        tally.refused,
-        tally.refused_but_taken,
-        tally.bounces,
-        tally.bounces_discarded,
         start.elapsed().as_secs_f64()
     );
     if failed.is_empty() {

@@ -759,16 +759,9 @@ impl Validator<'_> {
 
         let lesson = self.lesson(&hosts)?;
 
-        let last = faults
-            .iter()
-            .map(|f| f.at_ms)
-            .chain(script.iter().map(|a| a.at_ms))
-            .max()
-            .unwrap_or(0);
         let run_until_ms = p
             .run_until
-            .map(|m| m.0)
-            .unwrap_or(last + retry.give_up_ms + 86_400_000);
+            .map_or_else(|| retry.default_end(&faults, &script), |m| m.0);
 
         Ok(Scenario {
             title: p.title.clone(),

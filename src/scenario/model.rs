@@ -142,6 +142,18 @@ pub struct Retry {
 }
 
 impl Retry {
+    /// When a scenario without `run_until` ends: a day past the give-up time after its last
+    /// fault or action, so that every queued message has met its fate by then.
+    pub fn default_end(&self, faults: &[Fault], script: &[Action]) -> u64 {
+        let last = faults
+            .iter()
+            .map(|f| f.at_ms)
+            .chain(script.iter().map(|a| a.at_ms))
+            .max()
+            .unwrap_or(0);
+        last + self.give_up_ms + 86_400_000
+    }
+
     /// The wait after the given number of failed attempts (1 for the first failure).
     pub fn wait_after(&self, failures: u32) -> u64 {
         let i = (failures.max(1) as usize - 1).min(self.schedule_ms.len().saturating_sub(1));

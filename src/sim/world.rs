@@ -1350,11 +1350,12 @@ impl<'s> World<'s> {
         // The last holder of the message takes it; only the others need a copy.
         let mut message = Some(message);
         for (n, (domain, rcpts)) in remote.into_iter().enumerate() {
-            let last_holder = n + 1 == entries && local_failed.is_empty();
-            let text = match last_holder {
-                true => message.take().expect("taken only by the last holder"),
-                false => message.clone().expect("taken only by the last holder"),
-            };
+            let text = if n + 1 == entries && local_failed.is_empty() {
+                message.take()
+            } else {
+                message.clone()
+            }
+            .expect("taken only by the last holder");
             let id = if several {
                 format!("{qid}.{}", n + 1)
             } else {

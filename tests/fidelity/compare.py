@@ -122,6 +122,14 @@ def guarded(fn):
         return "(no reply)"
 
 
+def send_data(s, body):
+    """DATA with its message through smtplib; a refusal is a reply like any other."""
+    try:
+        return smtp_value(*s.data(body))
+    except smtplib.SMTPDataError as e:
+        return smtp_value(e.smtp_code, e.smtp_error)
+
+
 def smtp_submission(ports):
     d = Dialogue("submission")
     s = smtplib.SMTP(timeout=TIMEOUT)
@@ -148,14 +156,8 @@ def smtp_submission(ports):
     d.add("MAIL after AUTH", "smtp", guarded(lambda: smtp_value(*s.mail(ALICE))))
     d.add("RCPT bob", "smtp", guarded(lambda: smtp_value(*s.rcpt(BOB))))
 
-    def data():
-        body = f"From: {ALICE}\r\nTo: {BOB}\r\nSubject: submitted\r\n\r\nHello Bob.\r\n"
-        try:
-            return smtp_value(*s.data(body))
-        except smtplib.SMTPDataError as e:
-            return smtp_value(e.smtp_code, e.smtp_error)
-
-    d.add("DATA", "smtp", guarded(data))
+    body = f"From: {ALICE}\r\nTo: {BOB}\r\nSubject: submitted\r\n\r\nHello Bob.\r\n"
+    d.add("DATA", "smtp", guarded(lambda: send_data(s, body)))
     d.add("QUIT", "smtp", guarded(lambda: smtp_value(*s.docmd("QUIT"))))
     s.close()
     return d
@@ -176,14 +178,8 @@ def smtp_mx(ports):
     d.add("RCPT unknown user", "smtp",
           guarded(lambda: smtp_value(*s.rcpt("nobody@" + DOMAIN))))
 
-    def data():
-        body = f"From: eve@stranger.example\r\nTo: {BOB}\r\nSubject: from afar\r\n\r\nHi.\r\n"
-        try:
-            return smtp_value(*s.data(body))
-        except smtplib.SMTPDataError as e:
-            return smtp_value(e.smtp_code, e.smtp_error)
-
-    d.add("DATA", "smtp", guarded(data))
+    body = f"From: eve@stranger.example\r\nTo: {BOB}\r\nSubject: from afar\r\n\r\nHi.\r\n"
+    d.add("DATA", "smtp", guarded(lambda: send_data(s, body)))
     d.add("QUIT", "smtp", guarded(lambda: smtp_value(*s.docmd("QUIT"))))
     s.close()
     return d
