@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
-#[cfg(not(feature = "gui"))]
 fn every_fuzz_target_survives_a_short_run() {
     let required = std::env::var("MAILSIM_REQUIRE_FUZZ").is_ok_and(|v| v == "1");
     let seconds = std::env::var("MAILSIM_FUZZ_SECONDS").ok();

@@ -7,6 +7,7 @@ mod export;
 // Once per CI run: the core pass (`--no-default-features`) serves with the same engines.
 #[cfg(not(feature = "gui"))]
 mod fidelity;
+#[cfg(not(feature = "gui"))]
 mod fuzz_smoke;
 mod lessons;
 mod live;
