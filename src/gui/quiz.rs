@@ -35,18 +35,29 @@ impl Quiz {
 
     /// Stops playback before the moment of a question not answered yet: the cursor may reach
     /// the event just before it, not the event itself. Returns the question's number.
+    /// An open question not answered yet keeps holding: stepping or scrubbing cannot pass it.
     pub fn hold(&mut self, playback: &mut Playback, trace: &crate::sim::Trace) -> Option<usize> {
-        if self.off || self.open.is_some() {
+        if self.off {
             return None;
         }
         let cursor = playback.cursor?;
-        let (k, event) = self
-            .pinned
-            .predictions
-            .iter()
-            .enumerate()
-            .find(|(k, (e, _))| *e <= cursor && !self.answers.contains_key(k))
-            .map(|(k, (e, _))| (k, *e))?;
+        let unanswered = |k: &usize| !self.answers.contains_key(k);
+        let (k, event) = match self.open {
+            Some(k) if unanswered(&k) => (k, self.pinned.predictions[k].0),
+            // The feedback is showing: the student may go on.
+            Some(_) => return None,
+            None => self
+                .pinned
+                .predictions
+                .iter()
+                .enumerate()
+                .find(|(k, (e, _))| *e <= cursor && unanswered(k))
+                .map(|(k, (e, _))| (k, *e))?,
+        };
+        if cursor < event {
+            return None;
+        }
+        let newly = self.open.is_none();
         match event.checked_sub(1) {
             Some(before) => playback.go_to(trace, before),
             None => {
@@ -56,7 +67,7 @@ impl Quiz {
         }
         playback.playing = false;
         self.open = Some(k);
-        Some(k)
+        newly.then_some(k)
     }
 
     /// Where the event list stops, so that it does not give away the answers: the moment of
@@ -263,6 +274,27 @@ mod tests {
             None,
             "an answered question does not stop again"
         );
+    }
+
+    #[test]
+    fn an_open_question_cannot_be_stepped_past() {
+        let (scenario, outcome) = lesson_one();
+        let trace = &outcome.trace;
+        let mut quiz = Quiz {
+            pinned: pin(&scenario, trace),
+            ..Quiz::default()
+        };
+        let first = quiz.pinned.predictions[0].0;
+        let mut playback = Playback::default();
+        playback.go_to(trace, first);
+        assert_eq!(quiz.hold(&mut playback, trace), Some(0));
+        playback.go_to(trace, first + 10);
+        assert_eq!(quiz.hold(&mut playback, trace), None, "already open");
+        assert_eq!(playback.cursor, Some(first - 1), "held before the moment");
+        quiz.answer(&scenario, "ns.example");
+        playback.go_to(trace, first + 10);
+        quiz.hold(&mut playback, trace);
+        assert_eq!(playback.cursor, Some(first + 10), "answered: free to go on");
     }
 
     #[test]
