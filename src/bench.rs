@@ -53,7 +53,7 @@ pub fn generate_within(domains: usize, messages: usize, seed: u64, window_ms: u6
                 domain: Some(d),
                 position: None,
                 greylist_ms: None,
-                max_message_size: 10 * 1024 * 1024,
+                max_message_size: crate::scenario::DEFAULT_MAX_MESSAGE_SIZE,
             });
         }
         doms.push(Domain {

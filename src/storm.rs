@@ -321,7 +321,7 @@ impl Storm {
                 domain: Some(d),
                 position: None,
                 greylist_ms: None,
-                max_message_size: 10 * 1024 * 1024,
+                max_message_size: crate::scenario::DEFAULT_MAX_MESSAGE_SIZE,
             });
             hosts.len() - 1
         };

@@ -19,23 +19,23 @@ pub struct ScenarioFile {
     pub seed: u64,
     pub domains: Vec<DomainFile>,
     pub hosts: Vec<HostFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<UserFile>,
     /// Links with their own latency and loss; any other pair of hosts uses `default_link`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkFile>,
     #[serde(default)]
     pub default_link: LinkSpec,
     #[serde(default)]
     pub retry: RetryFile,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub script: Vec<ActionFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expect: Vec<ExpectFile>,
     /// Stop the simulation here even if mail is still queued (default: 6 days, past the give-up time).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_until: Option<Millis>,
     /// The teacher's own captions and prediction questions, pinned to moments of the trace.
     #[serde(default)]
@@ -47,10 +47,10 @@ pub struct ScenarioFile {
 #[serde(deny_unknown_fields)]
 pub struct LessonFile {
     /// Captions that replace the automatic ones at chosen moments.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub captions: Vec<CaptionFile>,
     /// Questions asked just before a moment is shown; playback waits for the answer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub predictions: Vec<PredictionFile>,
 }
 
@@ -65,19 +65,62 @@ pub struct CaptionFile {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MomentFile {
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "as_file_name"
+    )]
     pub kind: Option<crate::sim::EventKind>,
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "as_file_name"
+    )]
     pub protocol: Option<crate::sim::Protocol>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Text the event contains (its wire text, or the words of a note), in any case.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nth: Option<usize>,
+}
+
+/// Something a file names by a variant of its own spelling (`DnsQuery`), where JSON output
+/// spells it in snake case (`dns_query`).
+pub trait FileName: Copy {
+    fn file_name(self) -> &'static str;
+}
+
+impl FileName for crate::sim::EventKind {
+    fn file_name(self) -> &'static str {
+        crate::sim::EventKind::file_name(self)
+    }
+}
+
+impl FileName for crate::sim::Protocol {
+    fn file_name(self) -> &'static str {
+        crate::sim::Protocol::file_name(self)
+    }
+}
+
+fn as_file_name<T: FileName, S: serde::Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    /// A unit variant by name: how RON writes `DnsQuery`.
+    struct Variant(&'static str);
+    impl Serialize for Variant {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_unit_variant("Variant", 0, self.0)
+        }
+    }
+    match value {
+        Some(v) => serializer.serialize_some(&Variant(v.file_name())),
+        None => serializer.serialize_none(),
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -89,7 +132,7 @@ pub struct PredictionFile {
     pub answer: AnswerFile,
     /// The options offered for a `Text` answer (they must include it). A `Host` answer is given
     /// by clicking a host, or by choosing from the hosts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
     /// Why, shown after the answer whether it was right or not.
     #[serde(default)]
@@ -105,6 +148,10 @@ pub enum AnswerFile {
     Text(String),
 }
 
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
 fn default_seed() -> u64 {
     1
 }
@@ -117,22 +164,22 @@ pub struct DomainFile {
     pub name: String,
     /// MX records as (preference, exchange host name). Empty: no MX, so senders fall back to
     /// the domain's own A record (the implicit MX of RFC 5321 section 5.1).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mx: Vec<(u16, String)>,
     /// Publish the null MX `MX 0 .` of RFC 7505: this domain receives no mail.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub null_mx: bool,
     /// A records by owner name (the domain itself or any name inside it).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub a: BTreeMap<String, String>,
     /// CNAME records: alias name to canonical name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cname: BTreeMap<String, String>,
     /// The TTL of every record of the domain, in seconds.
     #[serde(default = "default_ttl")]
     pub ttl: u32,
     /// The authoritative DNS host (default: the only host with the `Dns` role).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ns: Option<String>,
 }
 
@@ -164,17 +211,17 @@ pub struct HostFile {
     pub ip: String,
     pub roles: Vec<Role>,
     /// The domain whose mail this host handles (default: the domain its name ends in).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// Where the window draws it, in the diagram's units (default: laid out automatically).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<(f32, f32)>,
     /// Greylisting (an MX): refuse a new (client, sender, recipient) with 451 until this much
     /// time has passed since the first try.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub greylist: Option<Millis>,
     /// Largest message accepted, in octets (the SIZE extension, RFC 1870).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_message_size: Option<usize>,
 }
 
@@ -184,7 +231,7 @@ pub struct UserFile {
     pub address: String,
     pub password: String,
     /// The host of the user's mail program (default: the only client host of the user's domain).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
 }
 
@@ -322,7 +369,7 @@ pub enum ActionFile {
     FetchPop3 {
         at: Millis,
         user: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "is_false")]
         keep: bool,
     },
     /// Fetch with IMAP: the messages stay on the server, marked \Seen.
@@ -337,27 +384,27 @@ pub enum ActionFile {
 pub struct SendFile {
     pub at: Millis,
     /// The name expectations use for this message (default: m1, m2, ... in script order).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The sender: the envelope's MAIL FROM and, unless `header_from` says otherwise, From:.
     pub from: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cc: Vec<String>,
     /// Blind copies: in the envelope, never in the headers.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bcc: Vec<String>,
     #[serde(default = "default_subject")]
     pub subject: String,
     #[serde(default = "default_body")]
     pub body: String,
     /// A From: header different from the envelope sender.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header_from: Option<String>,
     /// Hand the message to this host on port 25 without AUTH, instead of the sender's
     /// submission server (how a stranger tries an open relay).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
 }
 
@@ -377,7 +424,7 @@ pub enum ExpectFile {
     Delivered {
         message: String,
         to: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         folder: Option<String>,
     },
     /// The message never reached this user.
@@ -391,7 +438,7 @@ pub enum ExpectFile {
     /// A folder holds exactly this many messages.
     MailboxCount {
         user: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         folder: Option<String>,
         count: usize,
     },

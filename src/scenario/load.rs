@@ -324,7 +324,7 @@ impl Validator<'_> {
                 domain,
                 position: h.position,
                 greylist_ms: h.greylist.map(|m| m.0),
-                max_message_size: h.max_message_size.unwrap_or(10 * 1024 * 1024),
+                max_message_size: h.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE),
             });
         }
         let dns_hosts: Vec<HostId> = (0..hosts.len())

@@ -1,13 +1,16 @@
 //! Scenario files: the RON a teacher writes ([`file`]), and the validated [`Scenario`] the
-//! simulation runs, with every name resolved to an id ([`load`]); and back ([`to_ron`]).
+//! simulation runs, with every name resolved to an id ([`load`]); and back ([`to_ron`]); and the
+//! topology editor's drafts ([`edit`]).
 
 mod duration;
+pub mod edit;
 pub mod file;
 mod load;
 mod model;
 mod save;
 
 pub use duration::Millis;
+pub use edit::{Draft, Edit, EditError};
 pub use load::{LoadError, load_file, load_str};
 pub use model::*;
-pub use save::{to_file, to_ron};
+pub use save::{file_to_ron, to_file, to_ron};

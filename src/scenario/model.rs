@@ -92,6 +92,9 @@ pub struct Domain {
     pub submission: Option<HostId>,
 }
 
+/// The largest message a server takes when the file does not say (the SIZE extension, RFC 1870).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Host {
     pub name: String,

@@ -1,6 +1,8 @@
 //! A validated [`Scenario`] written back as a scenario file, so that a generated world (a fault
-//! storm, say) can be saved, read, edited and run like any lesson: `load_str(&to_ron(s))` gives
-//! `s` again. The lesson layer (captions and questions) is not written.
+//! storm, say) or a topology drawn in the window's editor can be saved, read, edited and run like
+//! any lesson: `load_str(&to_ron(s))` gives `s` again, lesson layer included. What the loader
+//! derives by itself (a host's A record and domain from its name, the default message size and
+//! end of the run) is left out, so that the file reads like one a teacher wrote.
 
 use super::Millis;
 use super::file::*;
@@ -24,6 +26,7 @@ pub fn to_file(sc: &Scenario) -> ScenarioFile {
                 null_mx: d.null_mx,
                 a: d.a
                     .iter()
+                    .filter(|(owner, ip)| !automatic_a_record(sc, owner, **ip))
                     .map(|(k, ip)| (k.clone(), ip.to_string()))
                     .collect(),
                 cname: d.cname.clone(),
@@ -38,10 +41,15 @@ pub fn to_file(sc: &Scenario) -> ScenarioFile {
                 name: h.name.clone(),
                 ip: h.ip.to_string(),
                 roles: h.roles.clone(),
-                domain: h.domain.map(|d| sc.domains[d].name.clone()),
+                // Only a domain the name does not already say.
+                domain: h
+                    .domain
+                    .filter(|&d| sc.domain_of_name(&h.name) != Some(d))
+                    .map(|d| sc.domains[d].name.clone()),
                 position: h.position,
                 greylist: h.greylist_ms.map(Millis),
-                max_message_size: Some(h.max_message_size),
+                max_message_size: Some(h.max_message_size)
+                    .filter(|&size| size != DEFAULT_MAX_MESSAGE_SIZE),
             })
             .collect(),
         users: sc
@@ -185,22 +193,78 @@ pub fn to_file(sc: &Scenario) -> ScenarioFile {
                 },
             })
             .collect(),
-        run_until: Some(Millis(sc.run_until_ms)),
-        lesson: LessonFile::default(),
+        run_until: Some(Millis(sc.run_until_ms))
+            .filter(|m| m.0 != sc.retry.default_end(&sc.faults, &sc.script)),
+        lesson: lesson_file(sc),
+    }
+}
+
+/// Whether the loader would make this A record by itself: a host's own name and address, in
+/// the domain its name ends in.
+fn automatic_a_record(sc: &Scenario, owner: &str, ip: std::net::Ipv4Addr) -> bool {
+    sc.host_by_name(owner).is_some_and(|h| sc.hosts[h].ip == ip)
+}
+
+/// The teacher's captions and questions, every host by name.
+fn lesson_file(sc: &Scenario) -> LessonFile {
+    let host = |h: &Option<HostId>| h.map(|h| sc.hosts[h].name.clone());
+    let moment = |m: &Moment| MomentFile {
+        kind: m.kind,
+        protocol: m.protocol,
+        from: host(&m.from),
+        to: host(&m.to),
+        text: m.text.clone(),
+        nth: Some(m.nth).filter(|&n| n != 1),
+    };
+    LessonFile {
+        captions: sc
+            .lesson
+            .captions
+            .iter()
+            .map(|c| CaptionFile {
+                at: moment(&c.at),
+                text: c.text.clone(),
+            })
+            .collect(),
+        predictions: sc
+            .lesson
+            .predictions
+            .iter()
+            .map(|p| PredictionFile {
+                at: moment(&p.at),
+                question: p.question.clone(),
+                answer: match &p.answer {
+                    Answer::Host(h) => AnswerFile::Host(sc.hosts[*h].name.clone()),
+                    Answer::Text(t) => AnswerFile::Text(t.clone()),
+                },
+                choices: p.choices.clone(),
+                explain: p.explain.clone(),
+            })
+            .collect(),
     }
 }
 
 /// The scenario as RON text that [`load_str`](super::load_str) reads back.
 pub fn to_ron(sc: &Scenario) -> String {
+    file_to_ron(&to_file(sc))
+}
+
+/// A scenario file as RON text, in the style of the bundled lessons (optional fields bare, no
+/// `Some(...)`; lists one entry to a line).
+pub fn file_to_ron(file: &ScenarioFile) -> String {
     let options = ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
         .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
     let pretty = ron::ser::PrettyConfig::default()
         .indentor("  ")
-        .separate_tuple_members(false);
-    let mut text = options
-        .to_string_pretty(&to_file(sc), pretty)
+        .separate_tuple_members(false)
+        // Each host, link, action and question on a line of its own, as in the lessons.
+        .depth_limit(2);
+    let text = options
+        .to_string_pretty(file, pretty)
         .expect("a scenario always serializes");
+    // RON escapes every apostrophe; a teacher's "Bob's" reads better without the backslash.
+    let mut text = text.replace("\\'", "'");
     text.push('\n');
     text
 }
@@ -220,8 +284,7 @@ mod tests {
         dir.sort();
         assert!(!dir.is_empty());
         for path in dir {
-            let mut sc = load_file(&path).unwrap();
-            sc.lesson = Lesson::default();
+            let sc = load_file(&path).unwrap();
             let text = to_ron(&sc);
             let back = load_str(&text, "saved.ron").unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert_eq!(back, sc, "{}", path.display());

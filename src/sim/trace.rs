@@ -109,6 +109,28 @@ pub enum EventKind {
     Note,
 }
 
+/// The name of each variant as a scenario file spells it (`DnsQuery`), for writing lessons back;
+/// the match is exhaustive, so a new kind cannot be forgotten here.
+macro_rules! file_names {
+    ($ty:ident: $($variant:ident),* $(,)?) => {
+        impl $ty {
+            pub fn file_name(self) -> &'static str {
+                match self {
+                    $($ty::$variant => stringify!($variant),)*
+                }
+            }
+        }
+    };
+}
+
+file_names!(Protocol: Smtp, Submission, Dns, Pop3, Imap);
+file_names!(EventKind:
+    Connect, ConnectFailed, ClientLine, ServerLine, Close, ConnectionLost, DnsQuery, DnsAnswer,
+    DnsCacheHit, DnsTimeout, MxChoice, Queued, Deferred, Dequeued, Relayed, Delivered, Bounced,
+    Discarded, Rejected, Fetched, HostDown, HostUp, LinkDown, LinkUp, DnsChanged, MailboxFull,
+    MailboxFreed, UserAction, Note,
+);
+
 /// One thing that happened.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TraceEvent {
