@@ -52,7 +52,7 @@ pub struct Diagram {
 }
 
 impl Diagram {
-    /// The layout of a scenario and the links its run uses.
+    /// The layout of a scenario, and the links its run uses or its file names.
     pub fn of(loaded: &Loaded) -> Diagram {
         let mut links: Vec<(usize, usize)> = loaded
             .outcome
@@ -63,6 +63,14 @@ impl Diagram {
                 (Some(a), Some(b)) if a != b => Some((a.min(b), a.max(b))),
                 _ => None,
             })
+            // A link the file gives its own latency is part of the network, used or not.
+            .chain(
+                loaded
+                    .scenario
+                    .links
+                    .iter()
+                    .map(|l| (l.a.min(l.b), l.a.max(l.b))),
+            )
             .collect();
         links.sort();
         links.dedup();

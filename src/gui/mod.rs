@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub(crate) mod diagram;
+pub mod editor;
 mod export_menu;
 mod frames;
 mod index;
@@ -116,6 +117,7 @@ fn app(loaded: Loaded, size: (u32, u32), present: bool) -> App {
         loading::LoadingPlugin,
         quiz::QuizPlugin { teacher: false },
         whatif::WhatIfPlugin,
+        editor::EditorPlugin,
     ));
     app
 }
@@ -222,7 +224,13 @@ impl Plugin for CameraPlugin {
             .add_systems(Startup, |mut commands: Commands| {
                 commands.spawn(Camera2d);
             })
-            .add_systems(Update, (click_host, pan_and_zoom, fit_camera).chain());
+            // After the editor has seen the press, so that a drag on a host moves the host.
+            .add_systems(
+                Update,
+                (click_host, pan_and_zoom, fit_camera)
+                    .chain()
+                    .after(GuiSet::Input),
+            );
     }
 }
 
@@ -384,9 +392,14 @@ fn pan_and_zoom(
     scroll: Res<bevy::input::mouse::AccumulatedMouseScroll>,
     camera: Single<&Projection, With<Camera2d>>,
     mut view: ResMut<View>,
+    editor: Option<Res<editor::Editor>>,
 ) {
     if keys.just_pressed(KeyCode::Digit0) {
         *view = View::default();
+    }
+    // The editor is moving a host: the view stays put.
+    if editor.is_some_and(|e| e.dragging.is_some()) {
+        return;
     }
     // Only over the diagram, not over the panels around it.
     if pointer.over_diagram().is_none() {

@@ -313,6 +313,7 @@ struct PanelState<'w> {
     opens: MessageWriter<'w, OpenFile>,
     exported: ResMut<'w, super::export_menu::ExportStatus>,
     quiz: Option<Res<'w, super::quiz::Quiz>>,
+    editor: Option<ResMut<'w, super::editor::Editor>>,
 }
 
 /// A run and a cursor in it.
@@ -354,6 +355,7 @@ fn panels(
         mut opens,
         mut exported,
         quiz,
+        mut editor,
     } = state;
     let cache = &mut *cache;
     let generation = loaded.index.generation;
@@ -381,6 +383,25 @@ fn panels(
                         dialog.requested = true;
                     }
                     super::export_menu::menu(ui, &loaded, &mut exported);
+                    if let Some(editor) = editor.as_mut() {
+                        let label = if editor.open {
+                            "✎ editing"
+                        } else {
+                            "✎ Edit"
+                        };
+                        if ui
+                            .selectable_label(editor.open, label)
+                            .on_hover_text("Edit the network: hosts, links, roles, DNS (E)")
+                            .clicked()
+                        {
+                            let request = if editor.open {
+                                super::editor::Request::Close
+                            } else {
+                                super::editor::Request::Open
+                            };
+                            editor.request(request);
+                        }
+                    }
                     ui.heading(&sc.title);
                     ui.separator();
                     ui.monospace(format_time(playback.now_ms as u64));
@@ -677,6 +698,8 @@ fn panels(
                     ("click", "select a host: its card, its events"),
                     ("D", "what if the selected host went down (or came up) now"),
                     ("U", "undo the last what-if change"),
+                    ("E", "edit the network (hosts, links, roles, DNS)"),
+                    ("Ctrl+Z / Y / S", "in the editor: undo, redo, save"),
                     ("drag, wheel, 0", "pan, zoom, fit the diagram"),
                     ("?", "this help"),
                 ] {
