@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use bevy::prelude::*;
-use bevy::window::PrimaryWindow;
 use bevy_egui::egui::{self, Color32, RichText};
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
 
@@ -131,9 +130,7 @@ fn editor_keys(keys: Res<ButtonInput<KeyCode>>, mut editor: ResMut<Editor>, typi
 /// With the editor open, dragging a host moves it (the view pans only when the drag starts on
 /// empty space); letting go records the move as one edit.
 fn drag_hosts(
-    buttons: Res<ButtonInput<MouseButton>>,
-    window: Single<&Window, With<PrimaryWindow>>,
-    margins: Res<super::Margins>,
+    pointer: super::Pointer,
     camera: Single<(&Camera, &GlobalTransform), With<Camera2d>>,
     diagram: Option<ResMut<Diagram>>,
     loaded: Res<Loaded>,
@@ -146,10 +143,10 @@ fn drag_hosts(
         return;
     }
     let (camera, transform) = *camera;
-    let at = window
-        .cursor_position()
-        .filter(|p| margins.free_area(&window).contains(*p))
+    let at = pointer
+        .over_diagram()
         .and_then(|p| camera.viewport_to_world_2d(transform, p).ok());
+    let buttons = &pointer.buttons;
     if buttons.just_pressed(MouseButton::Left)
         && let Some(at) = at
         && let (Some(h), _) = super::pick(&diagram, at)
@@ -280,11 +277,11 @@ fn apply_requests(
                 };
                 let result = draft.apply(edit);
                 changed |= result.is_ok();
-                if result.is_ok() {
-                    if let Some(name) = added {
-                        editor.fields.host = None;
-                        editor.select_after_run = Some(name);
-                    }
+                if result.is_ok()
+                    && let Some(name) = added
+                {
+                    editor.fields.host = None;
+                    editor.select_after_run = Some(name);
                 }
                 editor.status = Some(result.map_err(|e| e.0));
             }
@@ -406,19 +403,22 @@ fn editor_window(
     let mut open = true;
     egui::Window::new("Topology editor")
         .open(&mut open)
-        .default_pos([super::panels::LEFT + 16.0, super::panels::TOP + 16.0])
-        .default_width(340.0)
+        // Over the message and transcript panel: while the network changes, the diagram matters.
+        .anchor(egui::Align2::RIGHT_TOP, [-8.0, super::panels::TOP + 8.0])
+        .default_width(super::panels::RIGHT - 40.0)
+        .max_height(900.0)
+        .resizable(false)
         .show(ctx, |ui| {
             ui.horizontal(|ui| {
                 if ui
-                    .add_enabled(draft.can_undo(), egui::Button::new("↶ undo"))
+                    .add_enabled(draft.can_undo(), egui::Button::new("undo"))
                     .on_hover_text("Ctrl+Z")
                     .clicked()
                 {
                     requests.push(Request::Undo);
                 }
                 if ui
-                    .add_enabled(draft.can_redo(), egui::Button::new("↷ redo"))
+                    .add_enabled(draft.can_redo(), egui::Button::new("redo"))
                     .on_hover_text("Ctrl+Y")
                     .clicked()
                 {
@@ -468,28 +468,27 @@ fn editor_window(
                         fields.ip.clone_from(&host.ip);
                     }
                     ui.strong(&host.name);
-                    egui::Grid::new("host-fields")
-                        .num_columns(3)
-                        .show(ui, |ui| {
-                            ui.label("name");
-                            ui.text_edit_singleline(&mut fields.name);
-                            if ui.button("rename").clicked() {
-                                edits.push(Edit::RenameHost {
-                                    host: host.name.clone(),
-                                    to: fields.name.clone(),
-                                });
-                            }
-                            ui.end_row();
-                            ui.label("address");
-                            ui.text_edit_singleline(&mut fields.ip);
-                            if ui.button("set").clicked() {
-                                edits.push(Edit::SetIp {
-                                    host: host.name.clone(),
-                                    ip: fields.ip.clone(),
-                                });
-                            }
-                            ui.end_row();
+                    let field =
+                        |ui: &mut egui::Ui, label: &str, text: &mut String, button: &str| {
+                            ui.horizontal(|ui| {
+                                ui.add_sized([56.0, 18.0], egui::Label::new(label));
+                                ui.add(egui::TextEdit::singleline(text).desired_width(230.0));
+                                ui.button(button).clicked()
+                            })
+                            .inner
+                        };
+                    if field(ui, "name", &mut fields.name, "rename") {
+                        edits.push(Edit::RenameHost {
+                            host: host.name.clone(),
+                            to: fields.name.clone(),
                         });
+                    }
+                    if field(ui, "address", &mut fields.ip, "set") {
+                        edits.push(Edit::SetIp {
+                            host: host.name.clone(),
+                            ip: fields.ip.clone(),
+                        });
+                    }
                     ui.horizontal_wrapped(|ui| {
                         for role in ROLES {
                             let mut on = host.roles.contains(&role);
@@ -749,7 +748,7 @@ fn dns_records(
         ui.add(egui::DragValue::new(&mut fields.mx_preference).range(0..=65535));
         ui.add(
             egui::TextEdit::singleline(&mut fields.mx_exchange)
-                .hint_text("mx.example")
+                .hint_text(format!("mx.{domain}"))
                 .desired_width(150.0),
         );
         if ui.button("add MX").clicked() {
@@ -778,7 +777,7 @@ fn dns_records(
     ui.horizontal(|ui| {
         ui.add(
             egui::TextEdit::singleline(&mut fields.a_owner)
-                .hint_text("www.example")
+                .hint_text(format!("www.{domain}"))
                 .desired_width(120.0),
         );
         ui.add(

@@ -102,6 +102,19 @@ pub fn layout(scenario: &Scenario) -> Layout {
             hosts[h] = Vec2::new(x, y);
         }
     }
+    // A region grows to hold a member placed by hand (in the file or the editor), with room
+    // for its label below it.
+    for (k, (_, members)) in rows.iter().flatten().enumerate() {
+        for &h in members {
+            if scenario.hosts[h].position.is_some() {
+                let around = Rect::from_center_size(
+                    hosts[h] - Vec2::new(0.0, 12.0),
+                    Vec2::new(170.0, 110.0),
+                );
+                regions[k].1 = regions[k].1.union(around);
+            }
+        }
+    }
     Layout { hosts, regions }
 }
 
@@ -153,5 +166,20 @@ mod tests {
                 host.name
             );
         }
+    }
+
+    #[test]
+    fn a_host_placed_by_hand_stays_inside_its_domain() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/01-alice-writes-to-bob.ron"
+        );
+        let mut sc = crate::scenario::load_file(std::path::Path::new(path)).unwrap();
+        let mx = sc.host_by_name("mx.beta.example").unwrap();
+        sc.hosts[mx].position = Some((900.0, -400.0));
+        let l = layout(&sc);
+        assert_eq!(l.hosts[mx], Vec2::new(900.0, -400.0));
+        let (_, beta) = l.regions.iter().find(|(n, _)| n == "beta.example").unwrap();
+        assert!(beta.contains(l.hosts[mx]));
     }
 }

@@ -311,7 +311,7 @@ fn distance_to_segment(p: Vec2, a: Vec2, b: Vec2) -> f32 {
 /// The mouse over the diagram: where it is (when it is over the diagram, not a panel) and its
 /// buttons.
 #[derive(bevy::ecs::system::SystemParam)]
-struct Pointer<'w, 's> {
+pub(crate) struct Pointer<'w, 's> {
     margins: Res<'w, Margins>,
     window: Single<'w, 's, &'static Window, With<PrimaryWindow>>,
     buttons: Res<'w, ButtonInput<MouseButton>>,

@@ -546,9 +546,14 @@ fn panels(
                 });
             });
 
+        let editing = editor.as_ref().is_some_and(|e| e.open);
         egui::Panel::right("transcript")
             .exact_size(RIGHT)
             .show(&mut root, |ui| {
+                // The editor's window takes this side while it is open.
+                if editing {
+                    return;
+                }
                 host_card(
                     ui,
                     loaded.as_ref(),

@@ -53,8 +53,8 @@ impl Playback {
         };
     }
 
-    /// After the trace was replaced (a reload, a what-if), stays at the same moment: the cursor
-    /// becomes the last event at or before it.
+    /// After the trace was replaced (a reload, a what-if, an edit), stays at the same moment:
+    /// the cursor becomes the last event at or before it.
     pub fn keep_time(&mut self, trace: &Trace) {
         let now = self.now_ms;
         self.cursor = trace.events.iter().rposition(|e| e.t_ms as f64 <= now);

@@ -106,6 +106,8 @@ pub struct Draft {
     file: ScenarioFile,
     undo: Vec<ScenarioFile>,
     redo: Vec<ScenarioFile>,
+    /// The last edit made, so that a run of adjustments to one link is one step to undo.
+    last: Option<Edit>,
 }
 
 fn same(a: &str, b: &str) -> bool {
@@ -124,6 +126,7 @@ impl Draft {
             file: save::to_file(scenario),
             undo: Vec::new(),
             redo: Vec::new(),
+            last: None,
         }
     }
 
@@ -154,6 +157,7 @@ impl Draft {
         match self.undo.pop() {
             Some(before) => {
                 self.redo.push(std::mem::replace(&mut self.file, before));
+                self.last = None;
                 true
             }
             None => false,
@@ -165,6 +169,7 @@ impl Draft {
         match self.redo.pop() {
             Some(after) => {
                 self.undo.push(std::mem::replace(&mut self.file, after));
+                self.last = None;
                 true
             }
             None => false,
@@ -176,9 +181,20 @@ impl Draft {
     /// without MX host, say); the editor shows that and the teacher can go on or undo.
     pub fn apply(&mut self, edit: Edit) -> Result<String, EditError> {
         let mut file = self.file.clone();
-        let done = apply_to(&mut file, edit)?;
-        self.undo.push(std::mem::replace(&mut self.file, file));
+        let done = apply_to(&mut file, edit.clone())?;
+        // Dragging a latency slider makes an edit a frame: they count as one.
+        let adjusts_last = matches!(
+            (&self.last, &edit),
+            (Some(Edit::SetLink { between: a, .. }), Edit::SetLink { between: b, .. }) if a == b
+        ) && self.redo.is_empty()
+            && !self.undo.is_empty();
+        if adjusts_last {
+            self.file = file;
+        } else {
+            self.undo.push(std::mem::replace(&mut self.file, file));
+        }
         self.redo.clear();
+        self.last = Some(edit);
         Ok(done)
     }
 
@@ -800,6 +816,33 @@ mod tests {
             })
             .unwrap();
         assert!(!draft.can_redo(), "a new edit starts a new future");
+    }
+
+    #[test]
+    fn adjusting_one_link_many_times_is_one_step_to_undo() {
+        let mut draft = lesson_1();
+        let pair = || {
+            (
+                "smtp.alpha.example".to_string(),
+                "mx.beta.example".to_string(),
+            )
+        };
+        draft.apply(Edit::AddLink(pair().0, pair().1)).unwrap();
+        let linked = draft.to_ron();
+        for high in 41..60 {
+            draft
+                .apply(Edit::SetLink {
+                    between: pair(),
+                    latency_ms: (20, high),
+                    loss: 0.0,
+                })
+                .unwrap();
+        }
+        assert!(draft.to_ron().contains("(20, 59)"));
+        assert!(draft.undo());
+        assert_eq!(draft.to_ron(), linked);
+        assert!(draft.undo());
+        assert!(!draft.can_undo());
     }
 
     #[test]
