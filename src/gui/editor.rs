@@ -466,6 +466,15 @@ fn editor_window(
                         fields.host = Some(host.name.clone());
                         fields.name.clone_from(&host.name);
                         fields.ip.clone_from(&host.ip);
+                        // The records below follow the host's domain.
+                        if let Some(d) = file.domains.iter().find(|d| {
+                            host.name
+                                .to_ascii_lowercase()
+                                .ends_with(&format!(".{}", d.name.to_ascii_lowercase()))
+                        }) {
+                            fields.domain_name.clone_from(&d.name);
+                            fields.new_domain.clone_from(&d.name);
+                        }
                     }
                     ui.strong(&host.name);
                     let field =
@@ -647,9 +656,11 @@ fn editor_window(
                     }
                 });
 
-            egui::CollapsingHeader::new("Domains and DNS records").show(ui, |ui| {
-                dns_records(ui, file, fields, &mut edits);
-            });
+            egui::CollapsingHeader::new("Domains and DNS records")
+                .default_open(true)
+                .show(ui, |ui| {
+                    dns_records(ui, file, fields, &mut edits);
+                });
         });
     requests.extend(edits.into_iter().map(Request::Edit));
     if !open {
