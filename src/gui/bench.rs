@@ -114,8 +114,9 @@ fn thread_cpu_ns() -> Vec<(String, u64)> {
 }
 
 /// The CPU time the program's threads have run, in nanoseconds, leaving out Mesa's software
-/// rasteriser (`llvmpipe-*`); None where Linux does not tell (no schedstat).
-fn own_cpu_ns() -> Option<u64> {
+/// rasteriser (`llvmpipe-*`), which stands in for a GPU; None where Linux does not tell (no
+/// schedstat).
+pub fn own_cpu_ns() -> Option<u64> {
     let threads = thread_cpu_ns();
     (!threads.is_empty()).then(|| {
         threads
@@ -338,6 +339,106 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
     }
 }
 
+/// The window's app without a window, for criterion (`benches/window.rs`): the camera draws
+/// into an image and the caller pumps the frames. Criterion times a closure many times over,
+/// and a winit event loop can start only once in a process, so the real window cannot be
+/// sampled that way; everything else (the diagram, the panels, Bevy's renderer and lavapipe)
+/// is the window's own.
+pub struct HeadlessWindow(bevy::app::SubApps);
+
+impl HeadlessWindow {
+    /// The `bench-window` scene (or the empty one, with `domains` 0) at its busiest moment,
+    /// playing at 1x and jumping back every [`LOOP_MS`] of virtual time.
+    pub fn new(domains: usize, messages: usize, spread_ms: u64, size: (u32, u32)) -> Self {
+        use bevy::asset::RenderAssetUsages;
+        use bevy::camera::RenderTarget;
+        use bevy::render::RenderPlugin;
+        use bevy::render::render_resource::{
+            Extent3d, TextureDimension, TextureFormat, TextureUsages,
+        };
+        use bevy::window::ExitCondition;
+        use bevy::winit::WinitPlugin;
+
+        let scenario = crate::bench::generate_within(domains, messages, 1, spread_ms);
+        let loaded = Loaded::new(PathBuf::from("(generated)"), scenario);
+        let (moment, _) = busiest_moment(&loaded.outcome.trace);
+        let mut playback = Playback {
+            playing: true,
+            ..Playback::default()
+        };
+        playback.now_ms = moment as f64;
+        playback.keep_time(&loaded.outcome.trace);
+
+        let mut app = App::new();
+        app.add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: None,
+                    exit_condition: ExitCondition::DontExit,
+                    ..default()
+                })
+                .set(RenderPlugin {
+                    // Every shader ready for the first frame, not compiled during the timing.
+                    synchronous_pipeline_compilation: true,
+                    ..default()
+                })
+                .disable::<WinitPlugin>(),
+        );
+        super::add_window_plugins(&mut app, loaded, false);
+        let mut image = Image::new_uninit(
+            Extent3d {
+                width: size.0,
+                height: size.1,
+                depth_or_array_layers: 1,
+            },
+            TextureDimension::D2,
+            TextureFormat::Rgba8UnormSrgb,
+            RenderAssetUsages::RENDER_WORLD,
+        );
+        image.texture_descriptor.usage |= TextureUsages::RENDER_ATTACHMENT;
+        let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
+        app.add_observer(move |add: On<Add, Camera2d>, mut commands: Commands| {
+            commands
+                .entity(add.entity)
+                .insert(RenderTarget::from(target.clone()));
+        })
+        .insert_resource(playback)
+        .insert_resource(Busy {
+            from_ms: moment as f64,
+            to_ms: moment as f64 + LOOP_MS,
+        })
+        .add_systems(PostUpdate, play_in_a_loop);
+        // No runner: the caller pumps the frames, so the app is finished here.
+        app.finish();
+        app.cleanup();
+        HeadlessWindow(std::mem::take(app.sub_apps_mut()))
+    }
+
+    /// One frame: the update of every system, then the renderer's work, waited for.
+    pub fn frame(&mut self) {
+        use bevy::render::render_resource::PollType;
+        use bevy::render::renderer::RenderDevice;
+        self.0.update();
+        let device = self.0.main.world().resource::<RenderDevice>();
+        let _ = device.wgpu_device().poll(PollType::Wait {
+            submission_index: None,
+            timeout: None,
+        });
+    }
+
+    /// The packets and envelopes drawn in the last frame's moment (to check the scene is busy).
+    pub fn in_flight(&self) -> usize {
+        let world = self.0.main.world();
+        let now = world.resource::<Playback>().now_ms;
+        world
+            .resource::<Loaded>()
+            .index
+            .in_flight(now)
+            .filter(|f| f.drawn.is_some())
+            .count()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +450,24 @@ mod tests {
         let trace = crate::sim::run(&scenario).trace;
         let (moment, n) = busiest_moment(&trace);
         assert!(n >= 950, "{n} messages in flight at {moment} ms");
+    }
+
+    #[test]
+    fn the_window_renders_headless_for_the_criterion_benchmark() {
+        let mut window = HeadlessWindow::new(3, 30, 50, (800, 450));
+        for _ in 0..3 {
+            window.frame();
+        }
+        assert!(
+            window.in_flight() > 0,
+            "the busiest moment has packets in flight"
+        );
+        let world = window.0.main.world();
+        assert!(
+            world
+                .get_resource::<super::super::diagram::Diagram>()
+                .is_some()
+        );
     }
 
     #[test]

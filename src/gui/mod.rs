@@ -98,28 +98,34 @@ fn app(loaded: Loaded, size: (u32, u32), present: bool) -> App {
             ..default()
         }),
         ..default()
-    }))
-    .add_plugins(EguiPlugin::default())
-    .insert_resource(ClearColor(Color::srgb(0.09, 0.10, 0.13)))
-    .insert_resource(Margins::for_mode(present))
-    .insert_resource(Presentation(present))
-    .insert_resource(Playback {
-        playing: present,
-        present,
-        ..Playback::default()
-    })
-    .insert_resource(loaded)
-    .add_plugins((
-        playback::PlaybackPlugin,
-        diagram::DiagramPlugin,
-        panels::PanelsPlugin,
-        CameraPlugin,
-        loading::LoadingPlugin,
-        quiz::QuizPlugin { teacher: false },
-        whatif::WhatIfPlugin,
-        editor::EditorPlugin,
-    ));
+    }));
+    add_window_plugins(&mut app, loaded, present);
     app
+}
+
+/// Everything the window shows and does, on top of Bevy's default plugins (with a window, or
+/// rendering into an image for the frame-time benchmark).
+fn add_window_plugins(app: &mut App, loaded: Loaded, present: bool) {
+    app.add_plugins(EguiPlugin::default())
+        .insert_resource(ClearColor(Color::srgb(0.09, 0.10, 0.13)))
+        .insert_resource(Margins::for_mode(present))
+        .insert_resource(Presentation(present))
+        .insert_resource(Playback {
+            playing: present,
+            present,
+            ..Playback::default()
+        })
+        .insert_resource(loaded)
+        .add_plugins((
+            playback::PlaybackPlugin,
+            diagram::DiagramPlugin,
+            panels::PanelsPlugin,
+            CameraPlugin,
+            loading::LoadingPlugin,
+            quiz::QuizPlugin { teacher: false },
+            whatif::WhatIfPlugin,
+            editor::EditorPlugin,
+        ));
 }
 
 /// Opens the window on a scenario; returns when the window closes.
@@ -419,16 +425,19 @@ fn pan_and_zoom(
 
 fn fit_camera(
     margins: Res<Margins>,
-    window: Single<&Window, With<PrimaryWindow>>,
     diagram: Option<Res<diagram::Diagram>>,
     view: Res<View>,
-    camera: Single<(&mut Transform, &mut Projection), With<Camera2d>>,
+    camera: Single<(&Camera, &mut Transform, &mut Projection), With<Camera2d>>,
 ) {
     let Some(diagram) = diagram else { return };
-    let (mut transform, mut projection) = camera.into_inner();
+    let (camera, mut transform, mut projection) = camera.into_inner();
+    // The size of what the camera draws into: the window, or an image without one.
+    let Some(size) = camera.logical_target_size() else {
+        return;
+    };
     let free = Vec2::new(
-        window.width() - margins.left - margins.right,
-        window.height() - margins.top - margins.bottom,
+        size.x - margins.left - margins.right,
+        size.y - margins.top - margins.bottom,
     )
     .max(Vec2::splat(100.0));
     let mut bounds = Rect::EMPTY;

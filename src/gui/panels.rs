@@ -390,7 +390,7 @@ fn panels(
                             "✎ Edit"
                         };
                         if ui
-                            .selectable_label(editor.open, label)
+                            .add(egui::Button::new(label).selected(editor.open))
                             .on_hover_text("Edit the network: hosts, links, roles, DNS (E)")
                             .clicked()
                         {
