@@ -100,8 +100,8 @@ fn editor_keys(keys: Res<ButtonInput<KeyCode>>, mut editor: ResMut<Editor>, typi
     if typing.active() {
         return;
     }
-    let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]);
-    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    let ctrl = super::held(&keys, super::CTRL);
+    let shift = super::held(&keys, super::SHIFT);
     if keys.just_pressed(KeyCode::KeyE) && !ctrl {
         let request = if editor.open {
             Request::Close

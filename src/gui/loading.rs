@@ -139,10 +139,7 @@ pub fn why_no_dialog(
 
 /// Ctrl+O opens the dialog.
 fn open_shortcut(keys: Res<ButtonInput<KeyCode>>, mut dialog: ResMut<OpenDialog>) {
-    // Held, or pressed and let go within this frame (a quick chord, or a driven window).
-    let ctrl = [KeyCode::ControlLeft, KeyCode::ControlRight];
-    let ctrl = keys.any_pressed(ctrl) || keys.any_just_released(ctrl);
-    if ctrl && keys.just_pressed(KeyCode::KeyO) {
+    if super::held(&keys, super::CTRL) && keys.just_pressed(KeyCode::KeyO) {
         dialog.requested = true;
     }
 }

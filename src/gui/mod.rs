@@ -307,6 +307,16 @@ impl Typing<'_> {
     }
 }
 
+/// The Control keys and the Shift keys, for [`held`].
+pub(crate) const CTRL: [KeyCode; 2] = [KeyCode::ControlLeft, KeyCode::ControlRight];
+pub(crate) const SHIFT: [KeyCode; 2] = [KeyCode::ShiftLeft, KeyCode::ShiftRight];
+
+/// Whether a modifier is held, or was let go within this frame (a quick chord, or a driven
+/// window whose key events all arrive in one frame).
+pub(crate) fn held(keys: &ButtonInput<KeyCode>, modifier: [KeyCode; 2]) -> bool {
+    keys.any_pressed(modifier) || keys.any_just_released(modifier)
+}
+
 /// The distance from a point to a segment.
 fn distance_to_segment(p: Vec2, a: Vec2, b: Vec2) -> f32 {
     let ab = b - a;

@@ -38,7 +38,7 @@ pub struct ScenarioFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_until: Option<Millis>,
     /// The teacher's own captions and prediction questions, pinned to moments of the trace.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "LessonFile::is_empty")]
     pub lesson: LessonFile,
 }
 
@@ -52,6 +52,12 @@ pub struct LessonFile {
     /// Questions asked just before a moment is shown; playback waits for the answer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub predictions: Vec<PredictionFile>,
+}
+
+impl LessonFile {
+    pub fn is_empty(&self) -> bool {
+        self.captions.is_empty() && self.predictions.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -249,24 +249,46 @@ pub fn to_ron(sc: &Scenario) -> String {
     file_to_ron(&to_file(sc))
 }
 
-/// A scenario file as RON text, in the style of the bundled lessons (optional fields bare, no
-/// `Some(...)`; lists one entry to a line).
+/// A scenario file as RON text, in the style of the bundled lessons: optional fields bare (no
+/// `Some(...)`), each host, link, action, caption and question on a line of its own.
 pub fn file_to_ron(file: &ScenarioFile) -> String {
+    // The lesson sits one level deeper than the hosts, so it is written on its own and put in.
+    let without = ScenarioFile {
+        lesson: LessonFile::default(),
+        ..file.clone()
+    };
+    let mut text = ron_text(&without);
+    if !file.lesson.is_empty() {
+        let inner = ron_text(&file.lesson);
+        let end = text.rfind(')').expect("a struct ends with a parenthesis");
+        text.truncate(end);
+        text.push_str("  lesson: ");
+        for (i, line) in inner.trim_end().lines().enumerate() {
+            if i > 0 {
+                text.push_str("\n  ");
+            }
+            text.push_str(line);
+        }
+        text.push_str(",\n)");
+    }
+    text.push('\n');
+    text
+}
+
+/// A value as RON with the lessons' conventions, two levels of nesting spread over lines.
+fn ron_text<T: serde::Serialize>(value: &T) -> String {
     let options = ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
         .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
     let pretty = ron::ser::PrettyConfig::default()
         .indentor("  ")
         .separate_tuple_members(false)
-        // Each host, link, action and question on a line of its own, as in the lessons.
         .depth_limit(2);
     let text = options
-        .to_string_pretty(file, pretty)
+        .to_string_pretty(value, pretty)
         .expect("a scenario always serializes");
     // RON escapes every apostrophe; a teacher's "Bob's" reads better without the backslash.
-    let mut text = text.replace("\\'", "'");
-    text.push('\n');
-    text
+    text.replace("\\'", "'")
 }
 
 #[cfg(test)]
