@@ -314,6 +314,8 @@ struct PanelState<'w> {
     exported: ResMut<'w, super::export_menu::ExportStatus>,
     quiz: Option<Res<'w, super::quiz::Quiz>>,
     editor: Option<ResMut<'w, super::editor::Editor>>,
+    /// Live mode: real clients on a fixed network, so no editor.
+    live: Option<Res<'w, super::LiveFeed>>,
 }
 
 /// A run and a cursor in it.
@@ -356,6 +358,7 @@ fn panels(
         mut exported,
         quiz,
         mut editor,
+        live,
     } = state;
     let cache = &mut *cache;
     let generation = loaded.index.generation;
@@ -383,7 +386,7 @@ fn panels(
                         dialog.requested = true;
                     }
                     super::export_menu::menu(ui, &loaded, &mut exported);
-                    if let Some(editor) = editor.as_mut() {
+                    if let Some(editor) = editor.as_mut().filter(|_| live.is_none()) {
                         let label = if editor.open {
                             "✎ editing"
                         } else {

@@ -129,8 +129,11 @@ fn toggle_key(
     playback: Res<Playback>,
     mut whatif: ResMut<WhatIf>,
     typing: super::Typing,
+    editor: Option<Res<super::editor::Editor>>,
 ) {
-    if typing.active() {
+    // While the network is being edited, D and U belong to nobody: what-if changes sit on
+    // top of a finished network.
+    if typing.active() || editor.is_some_and(|e| e.open) {
         return;
     }
     if keys.just_pressed(KeyCode::KeyU) {
