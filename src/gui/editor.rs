@@ -75,6 +75,11 @@ impl Editor {
     }
 }
 
+/// A run condition: the editor is not open (or not there at all).
+pub fn closed(editor: Option<Res<Editor>>) -> bool {
+    editor.is_none_or(|e| !e.open)
+}
+
 pub struct EditorPlugin;
 
 impl Plugin for EditorPlugin {

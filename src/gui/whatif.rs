@@ -85,7 +85,9 @@ impl Plugin for WhatIfPlugin {
             // A what-if reruns the simulation from the start; live mode has real clients instead.
             .add_systems(
                 Update,
-                (toggle_key, rerun)
+                // While the network is being edited, D and U do nothing: what-if changes sit
+                // on top of a finished network.
+                (toggle_key.run_if(super::editor::closed), rerun)
                     .chain()
                     .run_if(not(resource_exists::<super::LiveFeed>))
                     .in_set(GuiSet::Input),
@@ -129,11 +131,8 @@ fn toggle_key(
     playback: Res<Playback>,
     mut whatif: ResMut<WhatIf>,
     typing: super::Typing,
-    editor: Option<Res<super::editor::Editor>>,
 ) {
-    // While the network is being edited, D and U belong to nobody: what-if changes sit on
-    // top of a finished network.
-    if typing.active() || editor.is_some_and(|e| e.open) {
+    if typing.active() {
         return;
     }
     if keys.just_pressed(KeyCode::KeyU) {
