@@ -453,24 +453,6 @@ mod tests {
     }
 
     #[test]
-    fn the_window_renders_headless_for_the_criterion_benchmark() {
-        let mut window = HeadlessWindow::new(3, 30, 50, (800, 450));
-        for _ in 0..3 {
-            window.frame();
-        }
-        assert!(
-            window.in_flight() > 0,
-            "the busiest moment has packets in flight"
-        );
-        let world = window.0.main.world();
-        assert!(
-            world
-                .get_resource::<super::super::diagram::Diagram>()
-                .is_some()
-        );
-    }
-
-    #[test]
     fn quantiles() {
         let mut t = vec![5.0, 1.0, 3.0, 2.0, 4.0];
         assert_eq!(quantile(&mut t, 0.5), 3.0);

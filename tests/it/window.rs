@@ -27,6 +27,38 @@ fn can_render() -> bool {
     false
 }
 
+/// Whether a Vulkan driver is installed (Mesa's lavapipe will do) for rendering without a window.
+fn can_render_headless() -> bool {
+    let drivers =
+        std::fs::read_dir("/usr/share/vulkan/icd.d").is_ok_and(|mut d| d.next().is_some());
+    if drivers {
+        return true;
+    }
+    assert!(
+        std::env::var_os("MAILSIM_REQUIRE_WINDOW_TEST").is_none(),
+        "no Vulkan driver in /usr/share/vulkan/icd.d"
+    );
+    eprintln!("skipped: no Vulkan driver (apt-get install mesa-vulkan-drivers)");
+    false
+}
+
+/// The frame-time benchmark (benches/window.rs) draws the whole window into an image with no
+/// window at all; here it draws a few frames of a busy scene.
+#[test]
+fn the_window_renders_headless_for_the_frame_time_benchmark() {
+    if !can_render_headless() {
+        return;
+    }
+    let mut window = mailsim::gui::bench::HeadlessWindow::new(3, 30, 50, (800, 450));
+    for _ in 0..3 {
+        window.frame();
+    }
+    assert!(
+        window.in_flight() > 0,
+        "the busiest moment has packets in flight"
+    );
+}
+
 #[test]
 fn a_lesson_renders_mid_delivery_with_the_envelope_and_panels() {
     if !can_render() {
