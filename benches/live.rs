@@ -6,65 +6,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-/// `mailsim serve` on lesson 01 with every port chosen by the system; killed when dropped.
-struct Server {
-    child: Child,
-    smtp_port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = std::env::temp_dir().join(format!("mailsim-bench-live-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ports = dir.join("ports.json");
-        let scenario = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/01-alice-writes-to-bob.ron"
-        );
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mailsim"));
-        command.args(["serve", scenario, "--format", "quiet"]);
-        for port in ["--submission-port", "--smtp-port", "--pop3-port"] {
-            command.args([port, "0"]);
-        }
-        command.args(["--imap-port", "0", "--dns-port", "0", "--ports-file"]);
-        let child = command
-            .arg(&ports)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mailsim serve starts");
-        let smtp_port = loop {
-            if let Ok(text) = std::fs::read_to_string(&ports)
-                && let Some(p) = text
-                    .lines()
-                    .find(|l| l.contains("\"smtp\""))
-                    .and_then(|l| l.split(':').nth(1))
-                    .and_then(|v| v.trim().trim_end_matches(',').parse::<u16>().ok())
-            {
-                break p;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Server {
-            child,
-            smtp_port,
-            dir,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+#[path = "support/server.rs"]
+mod server;
+use server::Server;
 
 /// One client connection after its greeting and EHLO.
 struct Client {
@@ -113,7 +61,7 @@ impl Client {
 }
 
 fn live(c: &mut Criterion) {
-    let server = Server::start();
+    let server = Server::start(env!("CARGO_BIN_EXE_mailsim").as_ref(), &[]);
     let mut group = c.benchmark_group("live");
     group.throughput(Throughput::Elements(1));
     group.measurement_time(Duration::from_secs(10));

@@ -10,9 +10,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+#[path = "../benches/support/server.rs"]
+mod server;
+use server::Server;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -23,49 +26,9 @@ fn main() {
     let seconds: u64 = args.get(3).map_or(10, |a| a.parse().expect("a number"));
     let idle: usize = args.get(4).map_or(1000, |a| a.parse().expect("a number"));
 
-    let dir = std::env::temp_dir().join(format!("mailsim-live-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ports_file = dir.join("ports.json");
-    let scenario = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/01-alice-writes-to-bob.ron"
-    );
     let max = (idle + connections + 10).to_string();
-    let mut server = Command::new(binary)
-        .args([
-            "serve",
-            scenario,
-            "--format",
-            "quiet",
-            "--max-connections",
-            &max,
-        ])
-        .args([
-            "--submission-port",
-            "0",
-            "--smtp-port",
-            "0",
-            "--pop3-port",
-            "0",
-        ])
-        .args(["--imap-port", "0", "--dns-port", "0", "--ports-file"])
-        .arg(&ports_file)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mailsim serve starts");
-    let port = loop {
-        if let Ok(text) = std::fs::read_to_string(&ports_file)
-            && let Some(p) = text
-                .lines()
-                .find(|l| l.contains("\"smtp\""))
-                .and_then(|l| l.split(':').nth(1))
-                .and_then(|v| v.trim().trim_end_matches(',').parse::<u16>().ok())
-        {
-            break p;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let pid = server.id();
+    let server = Server::start(binary.as_ref(), &["--max-connections", &max]);
+    let (port, pid) = (server.smtp_port, server.pid());
 
     // Throughput: `connections` clients, each running transactions back to back.
     let done = AtomicU64::new(0);
@@ -149,7 +112,4 @@ fn main() {
         (after.saturating_sub(before)) as f64 / idle.max(1) as f64
     );
     drop(held);
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
 }

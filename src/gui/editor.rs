@@ -778,69 +778,42 @@ fn dns_records(
     });
     ui.strong("A");
     ui.weak("Every host has the A record of its own name; these are extra or override it.");
-    for (owner, ip) in &d.a {
-        ui.horizontal(|ui| {
-            ui.monospace(format!("{owner} {ip}"));
-            if ui.small_button("✖").clicked() {
-                edits.push(Edit::SetA {
-                    domain: domain.clone(),
-                    owner: owner.clone(),
-                    ip: None,
-                });
-            }
+    if let Some(owner) = record_rows(ui, &d.a, " ") {
+        edits.push(Edit::SetA {
+            domain: domain.clone(),
+            owner,
+            ip: None,
         });
     }
-    ui.horizontal(|ui| {
-        ui.add(
-            egui::TextEdit::singleline(&mut fields.a_owner)
-                .hint_text(format!("www.{domain}"))
-                .desired_width(120.0),
-        );
-        ui.add(
-            egui::TextEdit::singleline(&mut fields.a_ip)
-                .hint_text("192.0.2.80")
-                .desired_width(90.0),
-        );
-        if ui.button("add A").clicked() {
-            edits.push(Edit::SetA {
-                domain: domain.clone(),
-                owner: fields.a_owner.clone(),
-                ip: Some(fields.a_ip.clone()),
-            });
-        }
-    });
+    let owner_hint = format!("www.{domain}");
+    if add_row(
+        ui,
+        [&mut fields.a_owner, &mut fields.a_ip],
+        [&owner_hint, "192.0.2.80"],
+        "add A",
+    ) {
+        edits.push(Edit::SetA {
+            domain: domain.clone(),
+            owner: fields.a_owner.clone(),
+            ip: Some(fields.a_ip.clone()),
+        });
+    }
     ui.strong("CNAME");
-    for (alias, target) in &d.cname {
-        ui.horizontal(|ui| {
-            ui.monospace(format!("{alias} → {target}"));
-            if ui.small_button("✖").clicked() {
-                edits.push(Edit::SetCname {
-                    domain: domain.clone(),
-                    alias: alias.clone(),
-                    target: None,
-                });
-            }
+    if let Some(alias) = record_rows(ui, &d.cname, " → ") {
+        edits.push(Edit::SetCname {
+            domain: domain.clone(),
+            alias,
+            target: None,
         });
     }
-    ui.horizontal(|ui| {
-        ui.add(
-            egui::TextEdit::singleline(&mut fields.cname_alias)
-                .hint_text("alias")
-                .desired_width(110.0),
-        );
-        ui.add(
-            egui::TextEdit::singleline(&mut fields.cname_target)
-                .hint_text("canonical name")
-                .desired_width(110.0),
-        );
-        if ui.button("add CNAME").clicked() {
-            edits.push(Edit::SetCname {
-                domain: domain.clone(),
-                alias: fields.cname_alias.clone(),
-                target: Some(fields.cname_target.clone()),
-            });
-        }
-    });
+    let fields_cname = [&mut fields.cname_alias, &mut fields.cname_target];
+    if add_row(ui, fields_cname, ["alias", "canonical name"], "add CNAME") {
+        edits.push(Edit::SetCname {
+            domain: domain.clone(),
+            alias: fields.cname_alias.clone(),
+            target: Some(fields.cname_target.clone()),
+        });
+    }
     ui.separator();
     ui.horizontal(|ui| {
         ui.add(
@@ -866,6 +839,40 @@ fn dns_records(
             });
         }
     });
+}
+
+/// A domain's records of one type, one to a line with a button to remove it; returns the
+/// owner whose record is to go.
+fn record_rows(
+    ui: &mut egui::Ui,
+    records: &std::collections::BTreeMap<String, String>,
+    between: &str,
+) -> Option<String> {
+    let mut remove = None;
+    for (owner, value) in records {
+        ui.horizontal(|ui| {
+            ui.monospace(format!("{owner}{between}{value}"));
+            if ui.small_button("✖").clicked() {
+                remove = Some(owner.clone());
+            }
+        });
+    }
+    remove
+}
+
+/// Two fields and a button to add a record; true when the button was pressed.
+fn add_row(ui: &mut egui::Ui, fields: [&mut String; 2], hints: [&str; 2], button: &str) -> bool {
+    ui.horizontal(|ui| {
+        for (field, hint) in fields.into_iter().zip(hints) {
+            ui.add(
+                egui::TextEdit::singleline(field)
+                    .hint_text(hint)
+                    .desired_width(125.0),
+            );
+        }
+        ui.button(button).clicked()
+    })
+    .inner
 }
 
 #[cfg(test)]
