@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy::render::{Render, RenderApp, RenderSystems};
@@ -339,6 +339,14 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
     }
 }
 
+/// The CPU time of a frame's parts; see [`HeadlessWindow::frame_in_parts`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FrameParts {
+    pub update: Duration,
+    pub render: Duration,
+    pub wait: Duration,
+}
+
 /// The window's app without a window, for criterion (`benches/window.rs`): the camera draws
 /// into an image and the caller pumps the frames. Criterion times a closure many times over,
 /// and a winit event loop can start only once in a process, so the real window cannot be
@@ -416,14 +424,38 @@ impl HeadlessWindow {
 
     /// One frame: the update of every system, then the renderer's work, waited for.
     pub fn frame(&mut self) {
+        self.frame_in_parts();
+    }
+
+    /// One frame, with the CPU time (of the program's threads, lavapipe's rasteriser left out)
+    /// of its three parts: the main world's update (every system of the window: the diagram,
+    /// the panels, the playback), the renderer's extraction and rendering (Bevy's render world,
+    /// and lavapipe's driver on the same thread, which stands in for a GPU's command processor),
+    /// and the wait for the rasteriser to finish.
+    pub fn frame_in_parts(&mut self) -> FrameParts {
         use bevy::render::render_resource::PollType;
         use bevy::render::renderer::RenderDevice;
-        self.0.update();
-        let device = self.0.main.world().resource::<RenderDevice>();
+        let cpu = || Duration::from_nanos(own_cpu_ns().unwrap_or(0));
+        let start = cpu();
+        let apps = &mut self.0;
+        apps.main.run_default_schedule();
+        let updated = cpu();
+        for sub_app in apps.sub_apps.values_mut() {
+            sub_app.extract(apps.main.world_mut());
+            sub_app.update();
+        }
+        apps.main.world_mut().clear_trackers();
+        let rendered = cpu();
+        let device = apps.main.world().resource::<RenderDevice>();
         let _ = device.wgpu_device().poll(PollType::Wait {
             submission_index: None,
             timeout: None,
         });
+        FrameParts {
+            update: updated - start,
+            render: rendered - updated,
+            wait: cpu() - rendered,
+        }
     }
 
     /// The packets and envelopes drawn in the last frame's moment (to check the scene is busy).

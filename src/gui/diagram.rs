@@ -5,8 +5,6 @@
 use bevy::prelude::*;
 
 use super::Loaded;
-use super::index::Look;
-use super::inspector::Queues;
 use super::layout::{Layout, layout};
 use super::playback::Playback;
 use crate::scenario::Role;
@@ -91,12 +89,7 @@ impl Plugin for DiagramPlugin {
                 Update,
                 (
                     spawn_diagram.run_if(resource_changed::<Loaded>),
-                    (
-                        retain_regions_and_links,
-                        draw_packets,
-                        draw_queued,
-                        grey_down_hosts,
-                    ),
+                    (retain_regions_and_links, grey_down_hosts),
                 )
                     // The diagram exists before anything draws it, from the very first frame.
                     .chain()
@@ -342,104 +335,6 @@ fn retain_regions_and_links(
         }
     }
     *drawn = Some(key);
-}
-
-/// An envelope: a rectangle and its flap; a returned one (a bounce) has another colour and a
-/// stamp across it, so that colour is not the only cue.
-fn envelope(gizmos: &mut Gizmos, at: Vec2, size: Vec2, bounce: bool, border: bool) {
-    let color = if bounce {
-        palette::BOUNCE
-    } else {
-        palette::ENVELOPE
-    };
-    let half = size / 2.0;
-    gizmos.rect_2d(Isometry2d::from_translation(at), size, color);
-    if border {
-        gizmos.rect_2d(
-            Isometry2d::from_translation(at),
-            size - Vec2::splat(6.0),
-            color,
-        );
-    }
-    let fold = at + Vec2::new(0.0, -half.y / 8.0);
-    gizmos.line_2d(at + Vec2::new(-half.x, half.y), fold, color);
-    gizmos.line_2d(at + Vec2::new(half.x, half.y), fold, color);
-    if bounce {
-        gizmos.line_2d(at - half, at + half, color);
-    }
-}
-
-fn draw_packets(
-    mut gizmos: Gizmos,
-    diagram: Res<Diagram>,
-    loaded: Res<Loaded>,
-    playback: Res<Playback>,
-    camera: Query<&Projection, With<Camera2d>>,
-) {
-    // Zoomed out (a large scene), a packet is a few pixels across: fewer segments draw the same
-    // picture, and a thousand packets in flight cost a third as much.
-    let detail = match camera.iter().next() {
-        Some(Projection::Orthographic(o)) => o.scale < 2.0,
-        _ => true,
-    };
-    let now = playback.now_ms;
-    let hosts = &diagram.layout.hosts;
-    for flight in loaded.index.in_flight(now) {
-        let Some(d) = flight.drawn else { continue };
-        let (Some(&a), Some(&b)) = (hosts.get(d.from), hosts.get(d.to)) else {
-            continue;
-        };
-        let (t0, t1) = (flight.t0 as f64, flight.t1 as f64);
-        let f = ((now - t0) / (t1 - t0)).clamp(0.0, 1.0) as f32;
-        let at = a.lerp(b, f);
-        let color = protocol_color(d.protocol);
-        match d.look {
-            Look::Envelope { bounce } => {
-                envelope(&mut gizmos, at, Vec2::new(48.0, 32.0), bounce, detail);
-            }
-            Look::Dns => gizmos.rect_2d(
-                Isometry2d::new(at, Rot2::degrees(45.0)),
-                Vec2::splat(12.0),
-                color,
-            ),
-            Look::Mailbox => {
-                gizmos.rect_2d(Isometry2d::from_translation(at), Vec2::splat(12.0), color);
-            }
-            Look::Line => {
-                gizmos
-                    .circle_2d(Isometry2d::from_translation(at), 7.0, color)
-                    .resolution(if detail { 16 } else { 6 });
-            }
-        }
-    }
-}
-
-/// Each message waiting in a host's queue is a small envelope parked beside it (at most five
-/// a host); a bounce waiting to go home is a returned one.
-fn draw_queued(
-    mut gizmos: Gizmos,
-    diagram: Res<Diagram>,
-    loaded: Res<Loaded>,
-    queues: Res<Queues>,
-) {
-    if !queues.is_for(&loaded.index) {
-        return;
-    }
-    for (h, queue) in queues.hosts.iter().enumerate() {
-        let Some(&home) = diagram.layout.hosts.get(h) else {
-            continue;
-        };
-        for (k, parked) in queue.iter().take(5).enumerate() {
-            let at = home + Vec2::new(44.0 + 8.0 * k as f32, 14.0 - 6.0 * k as f32);
-            let bounce = loaded
-                .index
-                .bounce
-                .get(parked.message as usize)
-                .copied()
-                .unwrap_or(false);
-            envelope(&mut gizmos, at, Vec2::new(26.0, 17.0), bounce, false);
-        }
-    }
 }
 
 /// Greys out the hosts that are down at the cursor. Only the hosts whose state changed get

@@ -12,6 +12,7 @@ mod inspector;
 mod layout;
 mod live;
 mod loading;
+mod packets;
 mod panels;
 mod playback;
 pub(crate) mod quiz;
@@ -119,6 +120,7 @@ fn add_window_plugins(app: &mut App, loaded: Loaded, present: bool) {
         .add_plugins((
             playback::PlaybackPlugin,
             diagram::DiagramPlugin,
+            packets::PacketsPlugin,
             panels::PanelsPlugin,
             CameraPlugin,
             loading::LoadingPlugin,

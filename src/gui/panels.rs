@@ -387,13 +387,14 @@ fn panels(
                     }
                     super::export_menu::menu(ui, &loaded, &mut exported);
                     if let Some(editor) = editor.as_mut().filter(|_| live.is_none()) {
+                        // Yellow while the editor is open, like a lit switch.
                         let label = if editor.open {
-                            "✎ editing"
+                            RichText::new("Editing").color(Color32::YELLOW)
                         } else {
-                            "✎ Edit"
+                            RichText::new("Edit")
                         };
                         if ui
-                            .add(egui::Button::new(label).selected(editor.open))
+                            .button(label)
                             .on_hover_text("Edit the network: hosts, links, roles, DNS (E)")
                             .clicked()
                         {

@@ -1,0 +1,381 @@
+//! Packets and envelopes: every transmission in flight as a small picture moving along its
+//! link, and every message waiting in a queue as an envelope parked beside its server.
+//!
+//! They are sprites from a pool, one textured quad each, rather than outlines drawn anew every
+//! frame: an envelope's outline is eight line segments of six vertices, so a thousand packets
+//! in flight were tens of thousands of vertices a frame for a software renderer to shade; as
+//! sprites they are a thousand quads in one batch. The pictures are drawn once, at start-up,
+//! into small textures tinted by each sprite's colour.
+
+use bevy::asset::RenderAssetUsages;
+use bevy::prelude::*;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+
+use super::diagram::{Diagram, palette, protocol_color};
+use super::index::Look;
+use super::inspector::Queues;
+use super::{GuiSet, Loaded, Playback};
+
+pub struct PacketsPlugin;
+
+impl Plugin for PacketsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Pool>()
+            .add_systems(Startup, draw_pictures)
+            .add_systems(Update, show_packets.in_set(GuiSet::Draw));
+    }
+}
+
+/// The pictures, white on transparent, tinted by the sprites' colours: side by side in one
+/// texture, so that every packet on screen is drawn in a single batch.
+#[derive(Resource)]
+struct Pictures {
+    atlas: Handle<Image>,
+    /// An SMTP line: a ring.
+    ring: Rect,
+    /// DNS: a diamond.
+    diamond: Rect,
+    /// POP3 and IMAP: a square.
+    square: Rect,
+    /// The message on its way: an envelope with a border inside it.
+    envelope: Rect,
+    /// A bounce on its way back: the envelope crossed out.
+    bounce: Rect,
+    /// Waiting in a queue: a plain envelope, and a plain crossed-out one.
+    parked: Rect,
+    parked_bounce: Rect,
+}
+
+/// Texels per world unit: sharp at the lessons' zoom, where a world unit is about a pixel.
+const TEXELS: f32 = 3.0;
+/// The width of an outline, in world units: three pixels at full size, like the links' ends.
+const LINE: f32 = 2.5;
+
+/// A picture of line segments (in world units, centred on the origin) the size of `size` world
+/// units plus a line's width around it: its width and height in texels, and its texels' alpha,
+/// opaque where the lines are, with soft edges.
+fn picture(size: Vec2, segments: &[(Vec2, Vec2)]) -> (u32, u32, Vec<u8>) {
+    let extent = size + Vec2::splat(LINE * 2.0);
+    let (w, h) = (
+        (extent.x * TEXELS).ceil() as u32,
+        (extent.y * TEXELS).ceil() as u32,
+    );
+    let mut alpha = Vec::with_capacity((w * h) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            // The texel's centre in world units, y up.
+            let p = Vec2::new(
+                (x as f32 + 0.5) / TEXELS - extent.x / 2.0,
+                extent.y / 2.0 - (y as f32 + 0.5) / TEXELS,
+            );
+            let distance = segments
+                .iter()
+                .map(|&(a, b)| distance_to_segment(p, a, b))
+                .fold(f32::INFINITY, f32::min);
+            let coverage = ((LINE / 2.0 - distance) * TEXELS + 0.5).clamp(0.0, 1.0);
+            alpha.push((coverage * 255.0).round() as u8);
+        }
+    }
+    (w, h, alpha)
+}
+
+/// Pictures side by side in one white texture (their alpha is their shape), a texel apart;
+/// returns the texture and each picture's rectangle in it.
+fn atlas(pictures: &[(u32, u32, Vec<u8>)]) -> (Image, Vec<Rect>) {
+    let width: u32 = pictures.iter().map(|p| p.0 + 1).sum();
+    let height = pictures.iter().map(|p| p.1).max().unwrap_or(1);
+    let mut data = vec![0u8; (width * height * 4) as usize];
+    let mut rects = Vec::new();
+    let mut left = 0;
+    for (w, h, alpha) in pictures {
+        for y in 0..*h {
+            for x in 0..*w {
+                let i = ((y * width + left + x) * 4) as usize;
+                data[i..i + 3].copy_from_slice(&[255, 255, 255]);
+                data[i + 3] = alpha[(y * w + x) as usize];
+            }
+        }
+        rects.push(Rect::new(left as f32, 0.0, (left + w) as f32, *h as f32));
+        left += w + 1;
+    }
+    let image = Image::new(
+        Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        data,
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    (image, rects)
+}
+
+fn distance_to_segment(p: Vec2, a: Vec2, b: Vec2) -> f32 {
+    let ab = b - a;
+    let t = ((p - a).dot(ab) / ab.length_squared().max(f32::EPSILON)).clamp(0.0, 1.0);
+    p.distance(a + ab * t)
+}
+
+/// The four sides of a rectangle of this size, centred on the origin.
+fn rectangle(size: Vec2) -> [(Vec2, Vec2); 4] {
+    let h = size / 2.0;
+    let corners = [
+        Vec2::new(-h.x, -h.y),
+        Vec2::new(h.x, -h.y),
+        Vec2::new(h.x, h.y),
+        Vec2::new(-h.x, h.y),
+    ];
+    std::array::from_fn(|i| (corners[i], corners[(i + 1) % 4]))
+}
+
+/// An envelope: its outline, the flap folded down to just below the middle, and optionally a
+/// border inside the outline and a cross over it (a bounce).
+fn envelope(size: Vec2, border: bool, crossed: bool) -> Vec<(Vec2, Vec2)> {
+    let h = size / 2.0;
+    let fold = Vec2::new(0.0, -h.y / 8.0);
+    let mut lines = rectangle(size).to_vec();
+    lines.push((Vec2::new(-h.x, h.y), fold));
+    lines.push((Vec2::new(h.x, h.y), fold));
+    if border {
+        lines.extend(rectangle(size - Vec2::splat(6.0)));
+    }
+    if crossed {
+        lines.push((-h, h));
+    }
+    lines
+}
+
+const ENVELOPE: Vec2 = Vec2::new(48.0, 32.0);
+const PARKED: Vec2 = Vec2::new(26.0, 17.0);
+const SMALL: f32 = 12.0;
+
+fn draw_pictures(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
+    let ring: Vec<(Vec2, Vec2)> = (0..24)
+        .map(|i| {
+            let at = |k: i32| Vec2::from_angle(k as f32 * std::f32::consts::TAU / 24.0) * 7.0;
+            (at(i), at(i + 1))
+        })
+        .collect();
+    let d = SMALL / std::f32::consts::SQRT_2;
+    let diamond = [
+        Vec2::new(0.0, d),
+        Vec2::new(d, 0.0),
+        Vec2::new(0.0, -d),
+        Vec2::new(-d, 0.0),
+    ];
+    let diamond: Vec<(Vec2, Vec2)> = (0..4).map(|i| (diamond[i], diamond[(i + 1) % 4])).collect();
+    let (image, rects) = atlas(&[
+        picture(Vec2::splat(14.0), &ring),
+        picture(Vec2::splat(2.0 * d), &diamond),
+        picture(Vec2::splat(SMALL), &rectangle(Vec2::splat(SMALL))),
+        picture(ENVELOPE, &envelope(ENVELOPE, true, false)),
+        picture(ENVELOPE, &envelope(ENVELOPE, true, true)),
+        picture(PARKED, &envelope(PARKED, false, false)),
+        picture(PARKED, &envelope(PARKED, false, true)),
+    ]);
+    let [
+        ring,
+        diamond,
+        square,
+        envelope,
+        bounce,
+        parked,
+        parked_bounce,
+    ] = rects[..].try_into().expect("seven pictures");
+    commands.insert_resource(Pictures {
+        atlas: images.add(image),
+        ring,
+        diamond,
+        square,
+        envelope,
+        bounce,
+        parked,
+        parked_bounce,
+    });
+}
+
+/// The sprites made so far, each either showing something this frame or hidden.
+#[derive(Resource, Default)]
+struct Pool(Vec<Entity>);
+
+/// One picture to show this frame.
+#[derive(Clone, Copy, PartialEq)]
+struct Shown {
+    at: Vec2,
+    /// Where the picture is in the atlas.
+    rect: Rect,
+    /// The picture's drawn size in world units (its texture has a line's width around it).
+    size: Vec2,
+    color: Color,
+}
+
+impl Shown {
+    /// The sprite's size: the picture's and a line's width around it, as in its texture.
+    fn drawn_size(&self) -> Vec2 {
+        self.size + Vec2::splat(LINE * 2.0)
+    }
+
+    fn sprite(&self, atlas: &Handle<Image>) -> Sprite {
+        Sprite {
+            image: atlas.clone(),
+            color: self.color,
+            rect: Some(self.rect),
+            custom_size: Some(self.drawn_size()),
+            ..default()
+        }
+    }
+}
+
+/// Above the hosts (at 1) and their labels (1 + 2).
+const Z: f32 = 10.0;
+
+/// What is in flight and what waits in queues at the moment on show, as pictures.
+fn pictures_now(
+    pictures: &Pictures,
+    diagram: &Diagram,
+    loaded: &Loaded,
+    playback: &Playback,
+    queues: &Queues,
+    shown: &mut Vec<Shown>,
+) {
+    let now = playback.now_ms;
+    let hosts = &diagram.layout.hosts;
+    for flight in loaded.index.in_flight(now) {
+        let Some(d) = flight.drawn else { continue };
+        let (Some(&a), Some(&b)) = (hosts.get(d.from), hosts.get(d.to)) else {
+            continue;
+        };
+        let (t0, t1) = (flight.t0 as f64, flight.t1 as f64);
+        let f = ((now - t0) / (t1 - t0)).clamp(0.0, 1.0) as f32;
+        let (rect, size, color) = match d.look {
+            Look::Envelope { bounce: false } => (pictures.envelope, ENVELOPE, palette::ENVELOPE),
+            Look::Envelope { bounce: true } => (pictures.bounce, ENVELOPE, palette::BOUNCE),
+            Look::Dns => (
+                pictures.diamond,
+                Vec2::splat(2.0 * SMALL / std::f32::consts::SQRT_2),
+                protocol_color(d.protocol),
+            ),
+            Look::Mailbox => (
+                pictures.square,
+                Vec2::splat(SMALL),
+                protocol_color(d.protocol),
+            ),
+            Look::Line => (pictures.ring, Vec2::splat(14.0), protocol_color(d.protocol)),
+        };
+        shown.push(Shown {
+            at: a.lerp(b, f),
+            rect,
+            size,
+            color,
+        });
+    }
+    if !queues.is_for(&loaded.index) {
+        return;
+    }
+    // At most five parked envelopes a host, stacked beside it.
+    for (h, queue) in queues.hosts.iter().enumerate() {
+        let Some(&home) = hosts.get(h) else { continue };
+        for (k, parked) in queue.iter().take(5).enumerate() {
+            let bounce = loaded
+                .index
+                .bounce
+                .get(parked.message as usize)
+                .copied()
+                .unwrap_or(false);
+            let (rect, color) = if bounce {
+                (pictures.parked_bounce, palette::BOUNCE)
+            } else {
+                (pictures.parked, palette::ENVELOPE)
+            };
+            shown.push(Shown {
+                at: home + Vec2::new(44.0 + 8.0 * k as f32, 14.0 - 6.0 * k as f32),
+                rect,
+                size: PARKED,
+                color,
+            });
+        }
+    }
+}
+
+/// What the pictures of a moment are made from.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Scene<'w> {
+    pictures: Option<Res<'w, Pictures>>,
+    diagram: Option<Res<'w, Diagram>>,
+    loaded: Res<'w, Loaded>,
+    playback: Res<'w, Playback>,
+    queues: Res<'w, Queues>,
+}
+
+/// Puts this frame's pictures on the pool's sprites (making more when there are not enough)
+/// and hides the sprites left over. A sprite is written only where it changed.
+fn show_packets(
+    mut commands: Commands,
+    scene: Scene,
+    mut pool: ResMut<Pool>,
+    mut sprites: Query<(&mut Sprite, &mut Transform, &mut Visibility)>,
+    mut shown: Local<Vec<Shown>>,
+) {
+    let (Some(pictures), Some(diagram)) = (&scene.pictures, &scene.diagram) else {
+        return;
+    };
+    shown.clear();
+    pictures_now(
+        pictures,
+        diagram,
+        &scene.loaded,
+        &scene.playback,
+        &scene.queues,
+        &mut shown,
+    );
+    for (i, s) in shown.iter().enumerate() {
+        let translation = s.at.extend(Z);
+        match pool.0.get(i).and_then(|&e| sprites.get_mut(e).ok()) {
+            Some((mut sprite, mut transform, mut visibility)) => {
+                let same = sprite.rect == Some(s.rect)
+                    && sprite.color == s.color
+                    && sprite.custom_size == Some(s.drawn_size());
+                if !same {
+                    *sprite = s.sprite(&pictures.atlas);
+                }
+                if transform.translation != translation {
+                    transform.translation = translation;
+                }
+                visibility.set_if_neq(Visibility::Visible);
+            }
+            None => {
+                let entity = commands
+                    .spawn((
+                        s.sprite(&pictures.atlas),
+                        Transform::from_translation(translation),
+                    ))
+                    .id();
+                pool.0.push(entity);
+            }
+        }
+    }
+    for &e in pool.0.iter().skip(shown.len()) {
+        if let Ok((_, _, mut visibility)) = sprites.get_mut(e) {
+            visibility.set_if_neq(Visibility::Hidden);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_picture_is_opaque_on_its_lines_and_clear_elsewhere() {
+        let (w, h, data) = picture(ENVELOPE, &envelope(ENVELOPE, false, false));
+        let alpha = |x: u32, y: u32| data[(y * w + x) as usize];
+        // The middle of the top edge is on the outline; the envelope's middle is empty.
+        let edge = (LINE * TEXELS) as u32;
+        assert_eq!(alpha(w / 2, edge), 255);
+        assert_eq!(alpha(w / 4, h / 2), 0);
+        // Nothing outside the outline's width.
+        assert_eq!(alpha(0, 0), 0);
+    }
+}
