@@ -675,7 +675,7 @@ pub fn check(sc: &Scenario, out: &Outcome) -> (Vec<Violation>, Tally) {
             .rev()
             .find(|e| e.message == Some(mi as u32) && e.from.is_some())
             .map(|e| {
-                let text = match &e.payload {
+                let text = match out.trace.payload(e) {
                     crate::sim::Payload::Text(t) => t.lines().next().unwrap_or("").to_string(),
                     crate::sim::Payload::Dns(_) => "a DNS message".into(),
                 };

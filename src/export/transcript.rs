@@ -164,7 +164,7 @@ fn event_lines(
 /// The marked lines of event `i` if it is a protocol line.
 fn wire_lines(trace: &Trace, i: usize) -> Option<Vec<(Mark, String)>> {
     let ev = &trace.events[i];
-    let text = ev.text();
+    let text = trace.text(ev);
     let count = text.lines().count();
     let lines_of = |mark: &dyn Fn(&str, usize) -> Mark| -> Vec<(Mark, String)> {
         text.lines()
@@ -175,11 +175,11 @@ fn wire_lines(trace: &Trace, i: usize) -> Option<Vec<(Mark, String)>> {
     let lines = match ev.kind {
         EventKind::ClientLine => lines_of(&|_, _| Mark::Client),
         EventKind::ServerLine => lines_of(&|l, n| server_mark(ev.protocol, l, n, count)),
-        EventKind::DnsQuery => match dns_message(ev) {
+        EventKind::DnsQuery => match dns_message(trace, ev) {
             Some(m) => vec![(Mark::Query, dns_questions(&m))],
             None => lines_of(&|_, _| Mark::Query),
         },
-        EventKind::DnsAnswer => match dns_message(ev) {
+        EventKind::DnsAnswer => match dns_message(trace, ev) {
             Some(m) => {
                 let mut out = Vec::new();
                 if m.rcode != Rcode::NoError {

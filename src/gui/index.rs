@@ -104,8 +104,8 @@ pub struct TraceIndex {
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// Whether an event carries the message itself (the text after DATA, or a download).
-fn carries_message(e: &TraceEvent) -> bool {
-    match &e.payload {
+fn carries_message(trace: &Trace, e: &TraceEvent) -> bool {
+    match trace.payload(e) {
         Payload::Text(t) => {
             (e.kind == EventKind::ClientLine && t.contains("\r\n") && t.ends_with("\r\n."))
                 || (e.kind == EventKind::ServerLine
@@ -202,7 +202,7 @@ impl TraceIndex {
             index.message_at.push(message);
             index.exchange_at.push(exchange);
             index.resolver_at.push(resolver);
-            let carries = carries_message(e);
+            let carries = carries_message(trace, e);
             if carries
                 && e.kind == EventKind::ClientLine
                 && matches!(e.protocol, Some(Protocol::Smtp | Protocol::Submission))
@@ -221,7 +221,7 @@ impl TraceIndex {
                         let bounce = match e.message {
                             Some(m) => index.bounce.get(m as usize).copied().unwrap_or(false),
                             // A download: the Message-IDs it holds tell which messages.
-                            None => message_ids(&e.text())
+                            None => message_ids(&trace.text(e))
                                 .filter_map(|id| by_id.get(id))
                                 .any(|&m| index.bounce[m]),
                         };

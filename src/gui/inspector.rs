@@ -36,7 +36,7 @@ pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspe
     };
     let i = i as usize;
     let carrier = &trace.events[i];
-    let Payload::Text(data) = &carrier.payload else {
+    let Payload::Text(data) = trace.payload(carrier) else {
         return None;
     };
     // The envelope: the MAIL FROM and RCPT TO of that transaction on the same connection.
@@ -50,7 +50,7 @@ pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspe
         if j as usize >= i || e.kind != EventKind::ClientLine || e.protocol != carrier.protocol {
             continue;
         }
-        let Payload::Text(t) = &e.payload else {
+        let Payload::Text(t) = trace.payload(e) else {
             continue;
         };
         let upper = t.to_ascii_uppercase();
@@ -106,7 +106,7 @@ fn downloaded(trace: &Trace, message: u32, cursor: usize) -> Option<Inspection> 
     let start = cursor.saturating_sub(DOWNLOAD_LOOKBACK);
     let (event, text) = trace.events[start..=cursor].iter().rev().find_map(|e| {
         let fetch = matches!(e.protocol, Some(Protocol::Pop3 | Protocol::Imap));
-        match &e.payload {
+        match trace.payload(e) {
             Payload::Text(t)
                 if fetch && e.kind == EventKind::ServerLine && t.contains(id.as_str()) =>
             {
@@ -178,7 +178,7 @@ impl CacheAt {
         if self.key != Some(key) {
             self.cache = DnsCache::default();
             for e in arrived() {
-                if let Payload::Dns(bytes) = &e.payload
+                if let Payload::Dns(bytes) = trace.payload(e)
                     && let Ok(answer) = DnsMessage::decode(bytes)
                 {
                     self.cache.store(&answer, e.arrive_ms);
@@ -229,7 +229,7 @@ impl Parked {
                 reason: "waiting for its first attempt".into(),
             };
         };
-        let text = trace.events[d].text();
+        let text = trace.text(&trace.events[d]);
         let after = text
             .split_once("in its queue: ")
             .map_or(text.as_ref(), |(_, r)| r);

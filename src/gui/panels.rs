@@ -504,7 +504,7 @@ fn panels(
                         let who = e.from.map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
                         let what = match e.kind {
                             EventKind::ClientLine | EventKind::ServerLine => {
-                                e.text().lines().next().unwrap_or("").to_string()
+                                trace.text(e).lines().next().unwrap_or("").to_string()
                             }
                             kind => format!("{kind:?}"),
                         };
@@ -588,7 +588,7 @@ fn panels(
                                     ("S: ", SERVER)
                                 };
                             let mut text = String::new();
-                            for line in e.text().lines() {
+                            for line in trace.text(e).lines() {
                                 text.push_str(prefix);
                                 text.push_str(line);
                                 text.push('\n');

@@ -72,7 +72,7 @@ pub fn push_event_text(
                 EventKind::ServerLine => "S: ",
                 _ => "   ",
             };
-            for line in ev.text().lines() {
+            for line in trace.text(ev).lines() {
                 let _ = writeln!(out, "    {prefix}{line}");
             }
             let _ = writeln!(out, "    -- {}", caption_of(scenario, trace, i, captions));
@@ -132,7 +132,7 @@ pub fn push_event_json(
         to: name(ev.to),
         conn: ev.conn,
         message: ev.message.map(|m| trace.messages[m as usize].name.as_str()),
-        text: ev.text(),
+        text: trace.text(ev),
         caption: caption_of(scenario, trace, i, captions),
     };
     out.push_str(&serde_json::to_string(&j).expect("plain data"));

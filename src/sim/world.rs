@@ -13,7 +13,7 @@ mod external;
 pub use external::{Front, SavedEntry, Snapshot};
 
 use super::dns_setup;
-use super::trace::{EventKind, Payload, Protocol, Trace, TraceEvent, TracedMessage};
+use super::trace::{EventHead, EventKind, Payload, Protocol, Trace, TracedMessage};
 use crate::mail::{Address, MailStore, Mailbox, Message, rfc5322_date};
 use crate::node::dsn::{FailedRecipient, build_bounce};
 use crate::node::mx::{MxPlan, plan_exchangers};
@@ -347,6 +347,35 @@ pub struct World<'s> {
     trace_base: u64,
     /// Live mode's sessions with real clients; `None` once ended.
     external: Vec<Option<Box<external::External>>>,
+    /// The text being delivered, copied out of the trace (a buffer kept between deliveries).
+    delivering: String,
+}
+
+/// What an event carries, as `World::emit` takes it: text, copied into the trace's text
+/// store, or a DNS message ([`DnsBytes`]).
+trait Said {
+    fn record(self, trace: &mut Trace, head: EventHead);
+}
+
+impl Said for &str {
+    fn record(self, trace: &mut Trace, head: EventHead) {
+        trace.push(head, self);
+    }
+}
+
+impl Said for String {
+    fn record(self, trace: &mut Trace, head: EventHead) {
+        trace.push(head, &self);
+    }
+}
+
+/// A DNS message in wire form, as an event's payload.
+struct DnsBytes(Vec<u8>);
+
+impl Said for DnsBytes {
+    fn record(self, trace: &mut Trace, head: EventHead) {
+        trace.push_dns(head, self.0);
+    }
 }
 
 impl<'s> World<'s> {
@@ -394,6 +423,7 @@ impl<'s> World<'s> {
             next_action: 0,
             external: Vec::new(),
             trace_base: 0,
+            delivering: String::new(),
         };
         // About forty events per message: reserving them saves copying a large trace as it grows.
         world.trace.events.reserve(sc.script.len() * 48);
@@ -491,10 +521,9 @@ impl<'s> World<'s> {
         conn: Option<u32>,
         message: Option<u32>,
         arrive_ms: u64,
-        payload: impl Into<Payload>,
+        payload: impl Said,
     ) {
-        let payload = payload.into();
-        self.trace.events.push(TraceEvent {
+        let head = EventHead {
             t_ms: self.now,
             arrive_ms,
             kind,
@@ -503,8 +532,8 @@ impl<'s> World<'s> {
             to,
             conn,
             message,
-            payload,
-        });
+        };
+        payload.record(&mut self.trace, head);
     }
 
     /// An event at one host with no transmission.
@@ -522,15 +551,17 @@ impl<'s> World<'s> {
                 to_server,
                 event,
             } => {
-                // Borrow the text out of the trace while the engines read it.
+                // Copy the text out of the trace while the engines read it (the world changes
+                // meanwhile); the buffer is kept for the next delivery.
                 let i = (event - self.trace_base) as usize;
-                let slot = &mut self.trace.events[i].payload;
-                let Payload::Text(text) = std::mem::replace(slot, Payload::Text(String::new()))
-                else {
-                    return;
-                };
+                let mut text = std::mem::take(&mut self.delivering);
+                text.clear();
+                match self.trace.payload(&self.trace.events[i]) {
+                    Payload::Text(t) => text.push_str(t),
+                    Payload::Dns(_) => return,
+                }
                 self.on_deliver(conn, to_server, &text);
-                self.trace.events[i].payload = Payload::Text(text);
+                self.delivering = text;
             }
             Ev::ConnLost(c) => self.on_conn_lost(c),
             Ev::DnsArrive {
@@ -1741,7 +1772,7 @@ impl<'s> World<'s> {
             Some(q),
             message,
             arrive,
-            Payload::Dns(bytes.clone()),
+            DnsBytes(bytes.clone()),
         );
         if let Some(d) = delay {
             let to_server = kind == EventKind::DnsQuery;

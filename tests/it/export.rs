@@ -80,7 +80,12 @@ fn svg_parses_as_xml_with_one_arrow_per_protocol_line() {
             let line = arrow.children().find(|n| n.has_tag_name("line")).unwrap();
             assert_eq!(line.attribute("stroke"), Some(colour(protocol)));
             let title = arrow.children().find(|n| n.has_tag_name("title")).unwrap();
-            let text = ev.text().lines().collect::<Vec<_>>().join("\n");
+            let text = outcome
+                .trace
+                .text(ev)
+                .lines()
+                .collect::<Vec<_>>()
+                .join("\n");
             assert!(title.text().unwrap().starts_with(&text));
         }
     }
