@@ -334,8 +334,11 @@ pub struct World<'s> {
     conns: Vec<Conn>,
     queries: Vec<DnsQuery>,
     trace: Trace,
-    /// Message-ID to traced message index.
-    by_message_id: BTreeMap<String, u32>,
+    /// Message-ID to traced message index. Only looked up, never iterated (so hashing order
+    /// cannot show); a BTreeMap of a million long keys cost a run more than its SMTP sessions.
+    by_message_id: HashMap<String, u32>,
+    /// Network DNS queries per (host, name, type); sorted into `FinalState::dns_queries` at the end.
+    dns_queries: HashMap<(HostId, String, RecordType), usize>,
     next_queue_id: u32,
     state: FinalState,
     index: Index,
@@ -412,7 +415,8 @@ impl<'s> World<'s> {
             conns: Vec::new(),
             queries: Vec::new(),
             trace: Trace::default(),
-            by_message_id: BTreeMap::new(),
+            by_message_id: HashMap::new(),
+            dns_queries: HashMap::new(),
             next_queue_id: 0,
             state: FinalState {
                 downloaded: vec![Vec::new(); sc.users.len()],
@@ -472,6 +476,11 @@ impl<'s> World<'s> {
         self.state.queued = self.queued_now();
         self.state.stores = self.hosts.into_iter().map(|h| h.store).collect();
         self.state.end_ms = self.now;
+        self.state.dns_queries = self
+            .dns_queries
+            .into_iter()
+            .map(|((host, name, qtype), n)| ((host, name, qtype.to_string()), n))
+            .collect();
         Outcome {
             trace: self.trace,
             state: self.state,
@@ -1727,9 +1736,8 @@ impl<'s> World<'s> {
             answered: false,
         });
         *self
-            .state
             .dns_queries
-            .entry((host, name.to_string(), qtype.to_string()))
+            .entry((host, name.to_string(), qtype))
             .or_default() += 1;
         self.send_query(q, 1);
     }
