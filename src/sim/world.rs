@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use rand::{RngExt, SeedableRng};
@@ -1679,15 +1680,21 @@ impl<'s> World<'s> {
 
     fn lookup(&mut self, host: HostId, entry: u32, name: &str, qtype: RecordType) {
         if let Some(answer) = self.hosts[host].cache.lookup(name, qtype, self.now) {
-            let text = match &answer {
-                CachedAnswer::Records(rs) => rs
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                CachedAnswer::NxDomain => format!("{name}: NXDOMAIN (cached)"),
-                CachedAnswer::NoData => format!("{name}: no {qtype} records (cached)"),
-            };
+            // The question, then the records one a line (or the negative answer), in one string.
+            let mut text = format!("{qtype} {name}?");
+            match &answer {
+                CachedAnswer::Records(rs) => {
+                    for r in rs {
+                        let _ = write!(text, "\n{r}");
+                    }
+                }
+                CachedAnswer::NxDomain => {
+                    let _ = write!(text, "\n{name}: NXDOMAIN (cached)");
+                }
+                CachedAnswer::NoData => {
+                    let _ = write!(text, "\n{name}: no {qtype} records (cached)");
+                }
+            }
             let message = self.hosts[host].queue[entry as usize].message_ref;
             self.emit(
                 EventKind::DnsCacheHit,
@@ -1697,7 +1704,7 @@ impl<'s> World<'s> {
                 None,
                 message,
                 self.now,
-                format!("{qtype} {name}?\n{text}"),
+                text,
             );
             let result = match answer {
                 CachedAnswer::Records(rs) => {
@@ -1923,17 +1930,12 @@ impl<'s> World<'s> {
                             );
                         }
                         MxPlan::Exchangers(list) => {
-                            let shown = list
-                                .iter()
-                                .map(|(p, n)| format!("{n} (preference {p})"))
-                                .collect::<Vec<_>>()
-                                .join(", then ");
-                            self.note(
-                                EventKind::MxChoice,
-                                Some(host),
-                                message,
-                                format!("{} will try {shown}", self.name(host)),
-                            );
+                            let mut text = crate::cat!(self.name(host), " will try ");
+                            for (i, (p, n)) in list.iter().enumerate() {
+                                let then = if i == 0 { "" } else { ", then " };
+                                let _ = write!(text, "{then}{n} (preference {p})");
+                            }
+                            self.note(EventKind::MxChoice, Some(host), message, text);
                             if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut()
                             {
                                 a.exchangers = list.into_iter().map(|(_, n)| n).collect();
