@@ -199,7 +199,7 @@ pub fn diagram(scenario: &Scenario, trace: &Trace) -> Diagram {
             .into_iter()
             .collect();
         if let Some(text) = captions.get(&i) {
-            let (first, last) = columns.span(ev.from, ev.to);
+            let (first, last) = columns.span(ev.from(), ev.to());
             items.push(Item::Note {
                 first,
                 last,
@@ -268,7 +268,7 @@ fn event_item(
         | EventKind::DnsQuery
         | EventKind::DnsAnswer => {
             // A real program in live mode has no lifeline; exports run the simulation.
-            let (Some(from), Some(to)) = (columns.of(ev.from), columns.of(ev.to)) else {
+            let (Some(from), Some(to)) = (columns.of(ev.from()), columns.of(ev.to())) else {
                 return None;
             };
             Some(Item::Arrow {
@@ -286,12 +286,12 @@ fn event_item(
             // failed or broke spans both ends.
             let name = |h: HostId| scenario.hosts[h].name.as_str();
             let actor = ev
-                .to
+                .to()
                 .filter(|&h| trace.text(ev).starts_with(name(h)))
-                .or(ev.from);
+                .or(ev.from());
             let (first, last) =
                 if matches!(kind, EventKind::ConnectFailed | EventKind::ConnectionLost) {
-                    columns.span(ev.from, ev.to)
+                    columns.span(ev.from(), ev.to())
                 } else {
                     columns.span(actor, None)
                 };

@@ -78,7 +78,7 @@ fn blocks(trace: &Trace) -> Vec<Block> {
     // DNS exchanges and TCP connections are numbered apart.
     let mut open: BTreeMap<(bool, u32), usize> = BTreeMap::new();
     for (i, ev) in trace.events.iter().enumerate() {
-        let Some(conn) = ev.conn else {
+        let Some(conn) = ev.conn() else {
             blocks.push(Block::Event(i));
             continue;
         };
@@ -108,11 +108,11 @@ fn heading(scenario: &Scenario, trace: &Trace, events: &[usize], arrow: &str) ->
             EventKind::Connect
             | EventKind::ConnectFailed
             | EventKind::ClientLine
-            | EventKind::DnsQuery => Some((ev.from, ev.to, ev.protocol)),
-            EventKind::ServerLine | EventKind::DnsAnswer => Some((ev.to, ev.from, ev.protocol)),
+            | EventKind::DnsQuery => Some((ev.from(), ev.to(), ev.protocol)),
+            EventKind::ServerLine | EventKind::DnsAnswer => Some((ev.to(), ev.from(), ev.protocol)),
             _ => None,
         })
-        .unwrap_or((first.from, first.to, first.protocol));
+        .unwrap_or((first.from(), first.to(), first.protocol));
     let (client, server) = (host_name(scenario, client), host_name(scenario, server));
     match protocol {
         Some(Protocol::Dns) => {

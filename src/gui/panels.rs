@@ -293,7 +293,7 @@ impl EventFilter {
         by_protocol
             && self
                 .host
-                .is_none_or(|h| e.from == Some(h) || e.to == Some(h))
+                .is_none_or(|h| e.from() == Some(h) || e.to() == Some(h))
     }
 }
 
@@ -501,7 +501,7 @@ fn panels(
                     for &i in &shown[range] {
                         let e = &trace.events[i];
                         let current = playback.cursor == Some(i);
-                        let who = e.from.map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
+                        let who = e.from().map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
                         let what = match e.kind {
                             EventKind::ClientLine | EventKind::ServerLine => {
                                 trace.text(e).lines().next().unwrap_or("").to_string()
@@ -722,7 +722,7 @@ mod tests {
                 .events
                 .iter()
                 .filter(|e| ns_only.shows(e))
-                .all(|e| e.from == Some(ns) || e.to == Some(ns))
+                .all(|e| e.from() == Some(ns) || e.to() == Some(ns))
         );
         assert_eq!(
             trace

@@ -17,8 +17,8 @@ impl Moment {
     pub fn matches(&self, trace: &Trace, ev: &TraceEvent) -> bool {
         self.kind.is_none_or(|k| k == ev.kind)
             && self.protocol.is_none_or(|p| Some(p) == ev.protocol)
-            && self.from.is_none_or(|h| Some(h) == ev.from)
-            && self.to.is_none_or(|h| Some(h) == ev.to)
+            && self.from.is_none_or(|h| Some(h) == ev.from())
+            && self.to.is_none_or(|h| Some(h) == ev.to())
             && self
                 .text
                 .as_ref()
@@ -150,7 +150,7 @@ pub fn pin(scenario: &Scenario, trace: &Trace) -> Pinned {
 /// host, the host itself), or text it contains.
 pub fn shows_answer(trace: &Trace, ev: &TraceEvent, answer: &Answer) -> bool {
     match answer {
-        Answer::Host(h) => ev.to == Some(*h) || (ev.to.is_none() && ev.from == Some(*h)),
+        Answer::Host(h) => ev.to() == Some(*h) || (ev.to().is_none() && ev.from() == Some(*h)),
         Answer::Text(t) => trace.text(ev).to_lowercase().contains(&t.to_lowercase()),
     }
 }

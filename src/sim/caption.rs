@@ -12,7 +12,7 @@ pub fn caption(scenario: &Scenario, trace: &Trace, i: usize) -> String {
         h.map(|h| scenario.hosts[h].name.as_str())
             .unwrap_or("the real client")
     };
-    let (from, to) = (name(ev.from), name(ev.to));
+    let (from, to) = (name(ev.from()), name(ev.to()));
     match ev.kind {
         EventKind::ClientLine | EventKind::ServerLine => {
             let previous = previous_client_line(trace, i).map(|p| trace.text(p));
@@ -54,12 +54,12 @@ pub fn caption(scenario: &Scenario, trace: &Trace, i: usize) -> String {
 
 /// The most recent client line on the same connection before event `i`.
 fn previous_client_line(trace: &Trace, i: usize) -> Option<&TraceEvent> {
-    let conn = trace.events[i].conn?;
+    let conn = trace.events[i].conn()?;
     trace.events[..i]
         .iter()
         .rev()
         .take(64)
-        .find(|e| e.conn == Some(conn) && e.kind == EventKind::ClientLine)
+        .find(|e| e.conn() == Some(conn) && e.kind == EventKind::ClientLine)
 }
 
 fn first_word(text: &str) -> String {

@@ -64,8 +64,8 @@ pub fn push_event_text(
             let _ = writeln!(
                 out,
                 "\n[{time}] {} -> {}  {proto}",
-                host_name(scenario, ev.from),
-                host_name(scenario, ev.to)
+                host_name(scenario, ev.from()),
+                host_name(scenario, ev.to())
             );
             let prefix = match ev.kind {
                 EventKind::ClientLine => "C: ",
@@ -128,10 +128,12 @@ pub fn push_event_json(
         arrive_ms: ev.arrive_ms,
         kind: ev.kind,
         protocol: ev.protocol,
-        from: name(ev.from),
-        to: name(ev.to),
-        conn: ev.conn,
-        message: ev.message.map(|m| trace.messages[m as usize].name.as_str()),
+        from: name(ev.from()),
+        to: name(ev.to()),
+        conn: ev.conn(),
+        message: ev
+            .message()
+            .map(|m| trace.messages[m as usize].name.as_str()),
         text: trace.text(ev),
         caption: caption_of(scenario, trace, i, captions),
     };
