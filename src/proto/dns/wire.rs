@@ -100,8 +100,15 @@ pub struct Record {
 }
 
 /// A name as a zone file writes it: with the final dot, so the root is ".".
-fn dotted(name: &str) -> String {
-    format!("{name}.")
+/// A name with its final dot, written straight to the formatter (no string built on the way:
+/// every cached answer a resolver reports is shown this way).
+struct Dotted<'a>(&'a str);
+
+impl fmt::Display for Dotted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)?;
+        f.write_str(".")
+    }
 }
 
 impl fmt::Display for Record {
@@ -110,17 +117,17 @@ impl fmt::Display for Record {
         write!(
             f,
             "{} {} IN {} ",
-            dotted(&self.name),
+            Dotted(&self.name),
             self.ttl,
             self.data.rtype()
         )?;
         match &self.data {
             RData::A(ip) => write!(f, "{ip}"),
-            RData::Ns(n) | RData::Cname(n) => write!(f, "{}", dotted(n)),
+            RData::Ns(n) | RData::Cname(n) => write!(f, "{}", Dotted(n)),
             RData::Mx {
                 preference,
                 exchange,
-            } => write!(f, "{preference} {}", dotted(exchange)),
+            } => write!(f, "{preference} {}", Dotted(exchange)),
             RData::Soa {
                 mname,
                 rname,
@@ -132,8 +139,8 @@ impl fmt::Display for Record {
             } => write!(
                 f,
                 "{} {} {serial} {refresh} {retry} {expire} {minimum}",
-                dotted(mname),
-                dotted(rname)
+                Dotted(mname),
+                Dotted(rname)
             ),
             // The generic form of RFC 3597 section 5.
             RData::Other { data, .. } => {
@@ -397,7 +404,7 @@ impl DnsMessage {
         for q in &self.questions {
             out.push_str(&format!(
                 ";; QUESTION: {} IN {}\n",
-                dotted(&q.name),
+                Dotted(&q.name),
                 q.qtype
             ));
         }
