@@ -1010,7 +1010,7 @@ impl<'s> World<'s> {
                 match &mut *engine {
                     ClientEngine::Smtp(s) => {
                         let step = s.on_line(line);
-                        for t in step.send {
+                        if let Some(t) = step.send {
                             self.transmit(conn, false, t);
                         }
                         if let Some(outcome) = step.done {
