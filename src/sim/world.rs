@@ -122,11 +122,12 @@ enum Ev {
     },
     /// The client notices that its connection is gone.
     ConnLost(u32),
-    /// A DNS message arrives (`to_server`: the query; otherwise the answer).
+    /// A DNS message arrives (`to_server`: the query; otherwise the answer); it is the payload
+    /// of trace event `event`.
     DnsArrive {
         query: u32,
         to_server: bool,
-        bytes: Vec<u8>,
+        event: u64,
     },
     DnsTimeout {
         query: u32,
@@ -353,6 +354,8 @@ pub struct World<'s> {
     external: Vec<Option<Box<external::External>>>,
     /// The text being delivered, copied out of the trace (a buffer kept between deliveries).
     delivering: String,
+    /// The same for a DNS message arriving.
+    datagram: Vec<u8>,
 }
 
 /// What an event carries, as `World::emit` takes it: text, copied into the trace's text
@@ -429,6 +432,7 @@ impl<'s> World<'s> {
             external: Vec::new(),
             trace_base: 0,
             delivering: String::new(),
+            datagram: Vec::new(),
         };
         // About forty events per message: reserving them saves copying a large trace as it grows.
         world.trace.events.reserve(sc.script.len() * 48);
@@ -577,8 +581,19 @@ impl<'s> World<'s> {
             Ev::DnsArrive {
                 query,
                 to_server,
-                bytes,
-            } => self.on_dns_arrive(query, to_server, &bytes),
+                event,
+            } => {
+                // As for text above: copied out of the trace into a buffer kept for the next.
+                let i = (event - self.trace_base) as usize;
+                let mut bytes = std::mem::take(&mut self.datagram);
+                bytes.clear();
+                match self.trace.payload(&self.trace.events[i]) {
+                    Payload::Dns(b) => bytes.extend_from_slice(b),
+                    Payload::Text(_) => return,
+                }
+                self.on_dns_arrive(query, to_server, &bytes);
+                self.datagram = bytes;
+            }
             Ev::DnsTimeout { query, attempt } => self.on_dns_timeout(query, attempt),
             Ev::QueueRun { host, entry } => self.on_queue_run(host, entry),
         }
@@ -1787,16 +1802,17 @@ impl<'s> World<'s> {
             Some(q),
             message,
             arrive,
-            DnsBytes(bytes.clone()),
+            DnsBytes(bytes),
         );
         if let Some(d) = delay {
             let to_server = kind == EventKind::DnsQuery;
+            let event = self.trace_base + self.trace.events.len() as u64 - 1;
             self.schedule(
                 self.now + d,
                 Ev::DnsArrive {
                     query: q,
                     to_server,
-                    bytes,
+                    event,
                 },
             );
         }
