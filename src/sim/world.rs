@@ -2,7 +2,9 @@
 //! the hosts with their engines, and the links between them. Same scenario and seed, same trace.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
+
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -419,8 +421,8 @@ impl<'s> World<'s> {
             conns: Vec::new(),
             queries: Vec::new(),
             trace: Trace::default(),
-            by_message_id: HashMap::new(),
-            dns_queries: HashMap::new(),
+            by_message_id: HashMap::default(),
+            dns_queries: HashMap::default(),
             next_queue_id: 0,
             state: FinalState {
                 downloaded: vec![Vec::new(); sc.users.len()],

@@ -2,7 +2,9 @@
 //! the SOA minimum (RFC 2308 section 5). Time is passed in, so the cache works in virtual time.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::wire::{DnsMessage, RData, Rcode, Record, RecordType};
 
