@@ -75,8 +75,8 @@ pub fn push_decimal(out: &mut String, mut n: u64, width: usize) {
         }
     }
     let start = i.min(digits.len().saturating_sub(width));
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+    // Pushed as chars: ASCII digits need no UTF-8 check.
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// Joins text and numbers into a new `String` with one allocation:
