@@ -798,7 +798,7 @@ impl<'s> World<'s> {
             );
             return;
         }
-        let client_ip = self.sc.hosts[client].ip.to_string();
+        let client_ip = crate::cat!(self.sc.hosts[client].ip);
         let (engine, greeting) = self.server_engine(protocol, server, conn, &client_ip);
         let c = &mut self.conns[conn as usize];
         c.server_engine = Some(Box::new(engine));
@@ -1191,10 +1191,11 @@ impl<'s> World<'s> {
             EventKind::UserAction,
             Some(client),
             Some(idx),
-            format!(
-                "{} writes \"{}\" to {}",
+            crate::cat!(
                 user.address,
+                " writes \"",
                 send.subject,
+                "\" to ",
                 list(&send.recipients())
             ),
         );
@@ -1698,7 +1699,7 @@ impl<'s> World<'s> {
     fn lookup(&mut self, host: HostId, entry: u32, name: &str, qtype: RecordType) {
         if let Some(answer) = self.hosts[host].cache.lookup(name, qtype, self.now) {
             // The question, then the records one a line (or the negative answer), in one string.
-            let mut text = format!("{qtype} {name}?");
+            let mut text = crate::cat!(qtype, " ", name, "?");
             match &answer {
                 CachedAnswer::Records(rs) => {
                     for r in rs {

@@ -52,6 +52,26 @@ impl fmt::Display for RecordType {
     }
 }
 
+/// The type's name, for [`cat!`](crate::cat): cache hits name it on every hop.
+impl crate::text::Piece for RecordType {
+    fn size(&self) -> usize {
+        9
+    }
+    fn push_to(&self, out: &mut String) {
+        match self {
+            RecordType::A => out.push('A'),
+            RecordType::Ns => out.push_str("NS"),
+            RecordType::Cname => out.push_str("CNAME"),
+            RecordType::Soa => out.push_str("SOA"),
+            RecordType::Mx => out.push_str("MX"),
+            RecordType::Other(c) => {
+                out.push_str("TYPE");
+                crate::text::push_decimal(out, u64::from(*c), 1);
+            }
+        }
+    }
+}
+
 /// Record data. Names are lower case without the final dot; the root is "".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RData {

@@ -184,7 +184,7 @@ impl SmtpClient {
                 match self.job.auth.clone() {
                     Some((user, password)) => {
                         self.state = State::Auth;
-                        let token = BASE64.encode(format!("\0{user}\0{password}"));
+                        let token = BASE64.encode(crate::cat!('\0', user, '\0', password));
                         self.send(crate::cat!("AUTH PLAIN ", token))
                     }
                     None => self.send_mail(),
