@@ -1703,7 +1703,8 @@ impl<'s> World<'s> {
             match &answer {
                 CachedAnswer::Records(rs) => {
                     for r in rs {
-                        let _ = write!(text, "\n{r}");
+                        text.push('\n');
+                        crate::text::Piece::push_to(r, &mut text);
                     }
                 }
                 CachedAnswer::NxDomain => {
