@@ -1187,6 +1187,7 @@ impl<'s> World<'s> {
                 Some((user.address.to_string(), user.password.clone())),
             ),
         };
+        let rcpt_to = send.recipients();
         self.note(
             EventKind::UserAction,
             Some(client),
@@ -1196,14 +1197,14 @@ impl<'s> World<'s> {
                 " writes \"",
                 send.subject,
                 "\" to ",
-                list(&send.recipients())
+                list(&rcpt_to)
             ),
         );
         let job = ClientJob {
             ehlo_name: client_name.to_string(),
             auth,
             mail_from: ReversePath::Address(user.address.clone()),
-            rcpt_to: send.recipients(),
+            rcpt_to,
             message,
         };
         self.open_conn(
@@ -1409,7 +1410,7 @@ impl<'s> World<'s> {
         // The last holder of the message takes it; only the others need a copy.
         let mut message = Some(message);
         for (n, (domain, rcpts)) in remote.into_iter().enumerate() {
-            let text = if n + 1 == entries && local_failed.is_empty() {
+            let held = if n + 1 == entries && local_failed.is_empty() {
                 message.take()
             } else {
                 message.clone()
@@ -1427,14 +1428,25 @@ impl<'s> World<'s> {
                 }
                 crate::text::Piece::push_to(r, &mut list);
             }
+            // The note first, so that the entry can take the id and domain without copies.
+            let text = crate::cat!(
+                self.name(host),
+                " queues ",
+                id,
+                " for ",
+                list,
+                " (",
+                domain,
+                ")"
+            );
             let entry = self.hosts[host].queue.len() as u32;
             self.hosts[host].queue.push(QueueEntry {
-                id: id.clone(),
+                id,
                 message_ref,
                 mail_from: mail_from.clone(),
                 rcpts,
-                domain: domain.clone(),
-                message: text,
+                domain,
+                message: held,
                 arrival_ms: self.now,
                 failures: 0,
                 next_attempt_ms: self.now,
@@ -1442,21 +1454,7 @@ impl<'s> World<'s> {
                 attempt: None,
                 done: false,
             });
-            self.note(
-                EventKind::Queued,
-                Some(host),
-                message_ref,
-                crate::cat!(
-                    self.name(host),
-                    " queues ",
-                    id,
-                    " for ",
-                    list,
-                    " (",
-                    domain,
-                    ")"
-                ),
-            );
+            self.note(EventKind::Queued, Some(host), message_ref, text);
             self.schedule(self.now, Ev::QueueRun { host, entry });
         }
         if !local_failed.is_empty() {
@@ -1496,7 +1494,8 @@ impl<'s> World<'s> {
         message_ref: Option<u32>,
     ) -> Result<(), Option<FailedRecipient>> {
         let store = &mut self.hosts[host].store;
-        let key = store.login_key(&rcpt.key()).filter(|k| k == &rcpt.key());
+        let wanted = rcpt.key();
+        let key = store.login_key(&wanted).filter(|k| *k == wanted);
         let Some(key) = key else {
             return Err(Some(FailedRecipient {
                 recipient: rcpt.clone(),
@@ -1920,69 +1919,75 @@ impl<'s> World<'s> {
             return;
         }
         let message = self.hosts[host].queue[entry as usize].message_ref;
-        let domain = self.hosts[host].queue[entry as usize].domain.clone();
         match qtype {
-            RecordType::Mx => match result {
-                DnsResult::Records(data) => {
-                    let records: Vec<(u16, String)> = data
-                        .iter()
-                        .filter_map(|d| match d {
-                            RData::Mx {
-                                preference,
-                                exchange,
-                            } => Some((*preference, exchange.clone())),
-                            _ => None,
-                        })
-                        .collect();
-                    let own = self.name(host);
-                    match plan_exchangers(&records, &[own], &mut self.rng) {
-                        MxPlan::NullMx => {
-                            self.note(EventKind::MxChoice, Some(host), message, format!("{domain} publishes a null MX (MX 0 .): it accepts no mail at all (RFC 7505)"));
-                            self.fail_entry(host, entry, "5.1.10", format!("556 5.1.10 Recipient address rejected: {domain} does not accept mail (null MX)"));
-                        }
-                        MxPlan::LoopsBackToMe => {
-                            self.note(EventKind::MxChoice, Some(host), message, format!("{} is itself the best MX for {domain} but does not keep its mail: the mail would loop", self.name(host)));
-                            self.fail_entry(
-                                host,
-                                entry,
-                                "5.4.6",
-                                format!("554 5.4.6 mail for {domain} loops back to myself"),
-                            );
-                        }
-                        MxPlan::Exchangers(list) => {
-                            let mut text = crate::cat!(self.name(host), " will try ");
-                            for (i, (p, n)) in list.iter().enumerate() {
-                                let then = if i == 0 { "" } else { ", then " };
-                                let _ = write!(text, "{then}{n} (preference {p})");
+            RecordType::Mx => {
+                // The domain is named only in the notes about MX answers.
+                let domain = self.hosts[host].queue[entry as usize].domain.clone();
+                match result {
+                    DnsResult::Records(data) => {
+                        let records: Vec<(u16, String)> = data
+                            .iter()
+                            .filter_map(|d| match d {
+                                RData::Mx {
+                                    preference,
+                                    exchange,
+                                } => Some((*preference, exchange.clone())),
+                                _ => None,
+                            })
+                            .collect();
+                        let own = self.name(host);
+                        match plan_exchangers(&records, &[own], &mut self.rng) {
+                            MxPlan::NullMx => {
+                                self.note(EventKind::MxChoice, Some(host), message, format!("{domain} publishes a null MX (MX 0 .): it accepts no mail at all (RFC 7505)"));
+                                self.fail_entry(host, entry, "5.1.10", format!("556 5.1.10 Recipient address rejected: {domain} does not accept mail (null MX)"));
                             }
-                            self.note(EventKind::MxChoice, Some(host), message, text);
-                            if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut()
-                            {
-                                a.exchangers = list.into_iter().map(|(_, n)| n).collect();
+                            MxPlan::LoopsBackToMe => {
+                                self.note(EventKind::MxChoice, Some(host), message, format!("{} is itself the best MX for {domain} but does not keep its mail: the mail would loop", self.name(host)));
+                                self.fail_entry(
+                                    host,
+                                    entry,
+                                    "5.4.6",
+                                    format!("554 5.4.6 mail for {domain} loops back to myself"),
+                                );
                             }
-                            self.next_exchanger(host, entry);
+                            MxPlan::Exchangers(list) => {
+                                let mut text = crate::cat!(self.name(host), " will try ");
+                                for (i, (p, n)) in list.iter().enumerate() {
+                                    let then = if i == 0 { "" } else { ", then " };
+                                    let _ = write!(text, "{then}{n} (preference {p})");
+                                }
+                                self.note(EventKind::MxChoice, Some(host), message, text);
+                                if let Some(a) =
+                                    self.hosts[host].queue[entry as usize].attempt.as_mut()
+                                {
+                                    a.exchangers = list.into_iter().map(|(_, n)| n).collect();
+                                }
+                                self.next_exchanger(host, entry);
+                            }
                         }
                     }
-                }
-                DnsResult::NoData => {
-                    // RFC 5321 section 5.1: no MX records, so the domain itself is the exchanger.
-                    self.note(EventKind::MxChoice, Some(host), message, format!("{domain} has no MX records: {} falls back to the A record of {domain} itself (implicit MX)", self.name(host)));
-                    if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
-                        a.exchangers = vec![domain.clone()];
+                    DnsResult::NoData => {
+                        // RFC 5321 section 5.1: no MX records, so the domain itself is the exchanger.
+                        self.note(EventKind::MxChoice, Some(host), message, format!("{domain} has no MX records: {} falls back to the A record of {domain} itself (implicit MX)", self.name(host)));
+                        if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
+                            a.exchangers = vec![domain.clone()];
+                        }
+                        self.next_exchanger(host, entry);
                     }
-                    self.next_exchanger(host, entry);
+                    DnsResult::NxDomain => {
+                        self.note(
+                            EventKind::MxChoice,
+                            Some(host),
+                            message,
+                            format!(
+                                "{domain} does not exist (NXDOMAIN): the mail cannot be delivered"
+                            ),
+                        );
+                        self.fail_entry(host, entry, "5.1.2", format!("550 5.1.2 Host or domain name not found. Name service error for name={domain} type=MX: Host not found"));
+                    }
+                    DnsResult::Failed(why) => self.defer(host, entry, format!("4.4.3 {why}")),
                 }
-                DnsResult::NxDomain => {
-                    self.note(
-                        EventKind::MxChoice,
-                        Some(host),
-                        message,
-                        format!("{domain} does not exist (NXDOMAIN): the mail cannot be delivered"),
-                    );
-                    self.fail_entry(host, entry, "5.1.2", format!("550 5.1.2 Host or domain name not found. Name service error for name={domain} type=MX: Host not found"));
-                }
-                DnsResult::Failed(why) => self.defer(host, entry, format!("4.4.3 {why}")),
-            },
+            }
             _ => match result {
                 DnsResult::Records(data) => {
                     let ip = data.iter().find_map(|d| match d {
