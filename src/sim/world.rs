@@ -1144,15 +1144,19 @@ impl<'s> World<'s> {
         let client_name = self.name(client);
         let message_id = crate::cat!('<', send.id, '.', self.now, '@', client_name, '>');
         let list = |xs: &[Address]| {
-            xs.iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            let mut out = String::new();
+            for (i, a) in xs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                crate::text::Piece::push_to(a, &mut out);
+            }
+            out
         };
         let from = send
             .header_from
             .clone()
-            .unwrap_or_else(|| user.address.to_string());
+            .unwrap_or_else(|| crate::cat!(user.address));
         let to = list(&send.to);
         let cc = list(&send.cc);
         let date = rfc5322_date(self.now);
@@ -1954,7 +1958,11 @@ impl<'s> World<'s> {
                                 let mut text = crate::cat!(self.name(host), " will try ");
                                 for (i, (p, n)) in list.iter().enumerate() {
                                     let then = if i == 0 { "" } else { ", then " };
-                                    let _ = write!(text, "{then}{n} (preference {p})");
+                                    text.push_str(then);
+                                    text.push_str(n);
+                                    text.push_str(" (preference ");
+                                    crate::text::push_decimal(&mut text, u64::from(*p), 1);
+                                    text.push(')');
                                 }
                                 self.note(EventKind::MxChoice, Some(host), message, text);
                                 if let Some(a) =
@@ -2428,10 +2436,12 @@ impl SmtpPolicy for HostPolicy<'_> {
         *self.next_queue_id += 1;
         // Six hex digits, scrambled so that consecutive ids look like a real MTA's.
         let n = self.next_queue_id.wrapping_mul(2_654_435_761) & 0xFF_FFFF;
-        let queue_id: String = (0..6)
-            .rev()
-            .map(|i| char::from(b"0123456789ABCDEF"[(n >> (4 * i)) as usize & 0xF]))
-            .collect();
+        let mut queue_id = String::with_capacity(6);
+        for i in (0..6).rev() {
+            queue_id.push(char::from(
+                b"0123456789ABCDEF"[(n >> (4 * i)) as usize & 0xF],
+            ));
+        }
         self.accepted.push(Taken {
             session: session.clone(),
             envelope,
