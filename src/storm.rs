@@ -280,7 +280,7 @@ impl Storm {
             .events
             .iter()
             .filter(|e| {
-                e.message.is_some()
+                e.message().is_some()
                     && matches!(
                         e.kind,
                         crate::sim::EventKind::ClientLine | crate::sim::EventKind::ServerLine
@@ -292,7 +292,7 @@ impl Storm {
         }
         for _ in 0..r.random_range(1..=3) {
             let e = lines[r.random_range(0..lines.len())];
-            let (Some(from), Some(to)) = (e.from, e.to) else {
+            let (Some(from), Some(to)) = (e.from(), e.to()) else {
                 continue;
             };
             let at = r.random_range(e.t_ms..=e.arrive_ms);
@@ -673,9 +673,9 @@ pub fn check(sc: &Scenario, out: &Outcome) -> (Vec<Violation>, Tally) {
             .events
             .iter()
             .rev()
-            .find(|e| e.message == Some(mi as u32) && e.from.is_some())
+            .find(|e| e.message() == Some(mi as u32) && e.from().is_some())
             .map(|e| {
-                let text = match &e.payload {
+                let text = match out.trace.payload(e) {
                     crate::sim::Payload::Text(t) => t.lines().next().unwrap_or("").to_string(),
                     crate::sim::Payload::Dns(_) => "a DNS message".into(),
                 };

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use crate::proto::dns::{DnsMessage, Rcode, Record};
 use crate::scenario::Scenario;
-use crate::sim::{Outcome, Payload, TraceEvent, render};
+use crate::sim::{Outcome, Payload, Trace, TraceEvent, render};
 
 /// `mailsim export FILE`: each output is a format and a path (`-` for standard output).
 #[derive(clap::Args, Debug)]
@@ -225,8 +225,8 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
 }
 
 /// The DNS message an event carries, if it is one.
-pub(crate) fn dns_message(ev: &TraceEvent) -> Option<DnsMessage> {
-    match &ev.payload {
+pub(crate) fn dns_message(trace: &Trace, ev: &TraceEvent) -> Option<DnsMessage> {
+    match trace.payload(ev) {
         Payload::Dns(bytes) => DnsMessage::decode(bytes).ok(),
         Payload::Text(_) => None,
     }

@@ -120,21 +120,21 @@ fn participants(scenario: &Scenario) -> Vec<Participant> {
 }
 
 /// An arrow's label: the first line, shortened; a DNS message in a few words.
-pub fn arrow_label(ev: &TraceEvent) -> String {
+pub fn arrow_label(trace: &Trace, ev: &TraceEvent) -> String {
     match ev.kind {
         EventKind::DnsQuery => {
-            if let Some(m) = dns_message(ev) {
+            if let Some(m) = dns_message(trace, ev) {
                 return shorten(&format!("{}?", dns_questions(&m)), LABEL_MAX);
             }
         }
         EventKind::DnsAnswer => {
-            if let Some(m) = dns_message(ev) {
+            if let Some(m) = dns_message(trace, ev) {
                 return shorten(&dns_answer_summary(&m), LABEL_MAX);
             }
         }
         _ => {}
     }
-    let text = ev.text();
+    let text = trace.text(ev);
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
     let rest = lines.count();
@@ -152,8 +152,8 @@ pub fn arrow_label(ev: &TraceEvent) -> String {
 }
 
 /// What a note says: the event's summary, without the host's name when the note stands on it.
-fn note_text(ev: &TraceEvent, host: Option<&str>) -> String {
-    let text = ev.text();
+fn note_text(trace: &Trace, ev: &TraceEvent, host: Option<&str>) -> String {
+    let text = trace.text(ev);
     let first = text.lines().next().unwrap_or("");
     let text = match ev.kind {
         EventKind::DnsCacheHit => format!("cache: {first}"),
@@ -195,9 +195,11 @@ pub fn diagram(scenario: &Scenario, trace: &Trace) -> Diagram {
     let captions = crate::lesson::pin(scenario, trace).captions;
     let mut rows: Vec<Row> = Vec::new();
     for (i, ev) in trace.events.iter().enumerate() {
-        let mut items: Vec<Item> = event_item(scenario, ev, &columns).into_iter().collect();
+        let mut items: Vec<Item> = event_item(scenario, trace, ev, &columns)
+            .into_iter()
+            .collect();
         if let Some(text) = captions.get(&i) {
-            let (first, last) = columns.span(ev.from, ev.to);
+            let (first, last) = columns.span(ev.from(), ev.to());
             items.push(Item::Note {
                 first,
                 last,
@@ -254,14 +256,19 @@ impl Columns {
 }
 
 /// The arrow or note that shows an event, if the diagram shows it.
-fn event_item(scenario: &Scenario, ev: &TraceEvent, columns: &Columns) -> Option<Item> {
+fn event_item(
+    scenario: &Scenario,
+    trace: &Trace,
+    ev: &TraceEvent,
+    columns: &Columns,
+) -> Option<Item> {
     match ev.kind {
         EventKind::ClientLine
         | EventKind::ServerLine
         | EventKind::DnsQuery
         | EventKind::DnsAnswer => {
             // A real program in live mode has no lifeline; exports run the simulation.
-            let (Some(from), Some(to)) = (columns.of(ev.from), columns.of(ev.to)) else {
+            let (Some(from), Some(to)) = (columns.of(ev.from()), columns.of(ev.to())) else {
                 return None;
             };
             Some(Item::Arrow {
@@ -269,7 +276,7 @@ fn event_item(scenario: &Scenario, ev: &TraceEvent, columns: &Columns) -> Option
                 to,
                 protocol: ev.protocol.unwrap_or(Protocol::Smtp),
                 reply: matches!(ev.kind, EventKind::ServerLine | EventKind::DnsAnswer),
-                label: arrow_label(ev),
+                label: arrow_label(trace, ev),
             })
         }
         kind => {
@@ -279,19 +286,19 @@ fn event_item(scenario: &Scenario, ev: &TraceEvent, columns: &Columns) -> Option
             // failed or broke spans both ends.
             let name = |h: HostId| scenario.hosts[h].name.as_str();
             let actor = ev
-                .to
-                .filter(|&h| ev.text().starts_with(name(h)))
-                .or(ev.from);
+                .to()
+                .filter(|&h| trace.text(ev).starts_with(name(h)))
+                .or(ev.from());
             let (first, last) =
                 if matches!(kind, EventKind::ConnectFailed | EventKind::ConnectionLost) {
-                    columns.span(ev.from, ev.to)
+                    columns.span(ev.from(), ev.to())
                 } else {
                     columns.span(actor, None)
                 };
             Some(Item::Note {
                 first,
                 last,
-                text: note_text(ev, actor.map(name)),
+                text: note_text(trace, ev, actor.map(name)),
                 tone,
             })
         }

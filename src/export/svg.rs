@@ -180,7 +180,7 @@ pub fn draw(scenario: &Scenario, trace: &Trace, d: &Diagram) -> String {
                 time_cell(&mut s, mid, row.t_ms, &mut last_time, protocol.name());
                 let ev = &trace.events[event];
                 // Wire lines end in CRLF; XML would read CR LF as LF anyway.
-                let text = ev.text().lines().collect::<Vec<_>>().join("\n");
+                let text = trace.text(ev).lines().collect::<Vec<_>>().join("\n");
                 let caption = caption_of(scenario, trace, event, &captions);
                 let tooltip = format!("{text}\n\n{caption}");
                 arrow(

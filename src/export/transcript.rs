@@ -78,7 +78,7 @@ fn blocks(trace: &Trace) -> Vec<Block> {
     // DNS exchanges and TCP connections are numbered apart.
     let mut open: BTreeMap<(bool, u32), usize> = BTreeMap::new();
     for (i, ev) in trace.events.iter().enumerate() {
-        let Some(conn) = ev.conn else {
+        let Some(conn) = ev.conn() else {
             blocks.push(Block::Event(i));
             continue;
         };
@@ -108,11 +108,11 @@ fn heading(scenario: &Scenario, trace: &Trace, events: &[usize], arrow: &str) ->
             EventKind::Connect
             | EventKind::ConnectFailed
             | EventKind::ClientLine
-            | EventKind::DnsQuery => Some((ev.from, ev.to, ev.protocol)),
-            EventKind::ServerLine | EventKind::DnsAnswer => Some((ev.to, ev.from, ev.protocol)),
+            | EventKind::DnsQuery => Some((ev.from(), ev.to(), ev.protocol)),
+            EventKind::ServerLine | EventKind::DnsAnswer => Some((ev.to(), ev.from(), ev.protocol)),
             _ => None,
         })
-        .unwrap_or((first.from, first.to, first.protocol));
+        .unwrap_or((first.from(), first.to(), first.protocol));
     let (client, server) = (host_name(scenario, client), host_name(scenario, server));
     match protocol {
         Some(Protocol::Dns) => {
@@ -164,7 +164,7 @@ fn event_lines(
 /// The marked lines of event `i` if it is a protocol line.
 fn wire_lines(trace: &Trace, i: usize) -> Option<Vec<(Mark, String)>> {
     let ev = &trace.events[i];
-    let text = ev.text();
+    let text = trace.text(ev);
     let count = text.lines().count();
     let lines_of = |mark: &dyn Fn(&str, usize) -> Mark| -> Vec<(Mark, String)> {
         text.lines()
@@ -175,11 +175,11 @@ fn wire_lines(trace: &Trace, i: usize) -> Option<Vec<(Mark, String)>> {
     let lines = match ev.kind {
         EventKind::ClientLine => lines_of(&|_, _| Mark::Client),
         EventKind::ServerLine => lines_of(&|l, n| server_mark(ev.protocol, l, n, count)),
-        EventKind::DnsQuery => match dns_message(ev) {
+        EventKind::DnsQuery => match dns_message(trace, ev) {
             Some(m) => vec![(Mark::Query, dns_questions(&m))],
             None => lines_of(&|_, _| Mark::Query),
         },
-        EventKind::DnsAnswer => match dns_message(ev) {
+        EventKind::DnsAnswer => match dns_message(trace, ev) {
             Some(m) => {
                 let mut out = Vec::new();
                 if m.rcode != Rcode::NoError {

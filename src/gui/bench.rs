@@ -53,7 +53,7 @@ pub struct WindowBench {
 pub fn busiest_moment(trace: &Trace) -> (u64, usize) {
     let mut spans: Vec<Option<(u64, u64)>> = vec![None; trace.messages.len()];
     for e in &trace.events {
-        if let Some(span) = e.message.and_then(|m| spans.get_mut(m as usize)) {
+        if let Some(span) = e.message().and_then(|m| spans.get_mut(m as usize)) {
             let (first, last) = span.get_or_insert((e.t_ms, e.arrive_ms));
             *first = (*first).min(e.t_ms);
             *last = (*last).max(e.arrive_ms);

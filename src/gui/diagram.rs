@@ -57,7 +57,7 @@ impl Diagram {
             .trace
             .events
             .iter()
-            .filter_map(|e| match (e.from, e.to) {
+            .filter_map(|e| match (e.from(), e.to()) {
                 (Some(a), Some(b)) if a != b => Some((a.min(b), a.max(b))),
                 _ => None,
             })

@@ -968,7 +968,7 @@ mod tests {
         assert_eq!(l.base, l.scenario, "the edited network is the one on show");
         let relayed_to_mx2 = l.outcome.trace.events.iter().any(|e| {
             e.kind == crate::sim::EventKind::Delivered
-                && e.from == l.scenario.host_by_name("mx2.beta.example")
+                && e.from() == l.scenario.host_by_name("mx2.beta.example")
         });
         assert!(relayed_to_mx2, "Bob's mail now lands on mx2");
         // Undo four times: the file's run, byte for byte; redo once: the host is back.

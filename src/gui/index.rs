@@ -55,7 +55,7 @@ pub struct Exchange {
 
 impl Exchange {
     pub fn contains(&self, e: &TraceEvent) -> bool {
-        e.conn == Some(self.id) && (e.protocol == Some(Protocol::Dns)) == self.dns
+        e.conn() == Some(self.id) && (e.protocol == Some(Protocol::Dns)) == self.dns
     }
 
     fn key(self) -> u32 {
@@ -104,8 +104,8 @@ pub struct TraceIndex {
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// Whether an event carries the message itself (the text after DATA, or a download).
-fn carries_message(e: &TraceEvent) -> bool {
-    match &e.payload {
+fn carries_message(trace: &Trace, e: &TraceEvent) -> bool {
+    match trace.payload(e) {
         Payload::Text(t) => {
             (e.kind == EventKind::ClientLine && t.contains("\r\n") && t.ends_with("\r\n."))
                 || (e.kind == EventKind::ServerLine
@@ -159,10 +159,10 @@ impl TraceIndex {
         let (mut message, mut exchange, mut resolver) = (NONE, NONE, NONE);
         for (i, e) in trace.events.iter().enumerate() {
             let i32 = i as u32;
-            if let Some(m) = e.message {
+            if let Some(m) = e.message() {
                 message = m;
             }
-            if let (Some(conn), Some(p)) = (e.conn, e.protocol) {
+            if let (Some(conn), Some(p)) = (e.conn(), e.protocol) {
                 let x = Exchange {
                     id: conn,
                     dns: p == Protocol::Dns,
@@ -180,12 +180,12 @@ impl TraceIndex {
             }
             match e.kind {
                 EventKind::DnsQuery | EventKind::DnsCacheHit => {
-                    if let Some(h) = e.from {
+                    if let Some(h) = e.from() {
                         resolver = h as u32;
                     }
                 }
                 EventKind::DnsAnswer => {
-                    if let Some(h) = e.to {
+                    if let Some(h) = e.to() {
                         resolver = h as u32;
                         if let Some(list) = index.answers_to.get_mut(h) {
                             list.push(i32);
@@ -202,11 +202,11 @@ impl TraceIndex {
             index.message_at.push(message);
             index.exchange_at.push(exchange);
             index.resolver_at.push(resolver);
-            let carries = carries_message(e);
+            let carries = carries_message(trace, e);
             if carries
                 && e.kind == EventKind::ClientLine
                 && matches!(e.protocol, Some(Protocol::Smtp | Protocol::Submission))
-                && let Some(m) = e.message
+                && let Some(m) = e.message()
                 && let Some(list) = index.data_of.get_mut(m as usize)
             {
                 list.push(i32);
@@ -215,13 +215,13 @@ impl TraceIndex {
             if e.arrive_ms <= e.t_ms {
                 continue;
             }
-            let drawn = match (e.from, e.to, e.protocol) {
+            let drawn = match (e.from(), e.to(), e.protocol) {
                 (Some(from), Some(to), Some(protocol)) if e.kind != EventKind::Close => {
                     let look = if carries {
-                        let bounce = match e.message {
+                        let bounce = match e.message() {
                             Some(m) => index.bounce.get(m as usize).copied().unwrap_or(false),
                             // A download: the Message-IDs it holds tell which messages.
-                            None => message_ids(&e.text())
+                            None => message_ids(&trace.text(e))
                                 .filter_map(|id| by_id.get(id))
                                 .any(|&m| index.bounce[m]),
                         };
@@ -343,7 +343,7 @@ impl TraceIndex {
         let Some(c) = cursor else { return down };
         for &i in &self.host_changes[..self.host_changes.partition_point(|&i| i as usize <= c)] {
             let e = &trace.events[i as usize];
-            if let Some(h) = e.from.filter(|&h| h < hosts) {
+            if let Some(h) = e.from().filter(|&h| h < hosts) {
                 down[h] = e.kind == EventKind::HostDown;
             }
         }
@@ -356,7 +356,7 @@ impl TraceIndex {
         self.host_changes[..self.host_changes.partition_point(|&i| i as usize <= c)]
             .iter()
             .map(|&i| &trace.events[i as usize])
-            .rfind(|e| e.from == Some(host))
+            .rfind(|e| e.from() == Some(host))
             .is_some_and(|e| e.kind == EventKind::HostDown)
     }
 
@@ -366,7 +366,7 @@ impl TraceIndex {
         let Some(c) = cursor else { return down };
         for &i in &self.link_changes[..self.link_changes.partition_point(|&i| i as usize <= c)] {
             let e = &trace.events[i as usize];
-            if let (Some(a), Some(b)) = (e.from, e.to) {
+            if let (Some(a), Some(b)) = (e.from(), e.to()) {
                 let pair = (a.min(b), a.max(b));
                 down.retain(|p| *p != pair);
                 if e.kind == EventKind::LinkDown {
@@ -432,11 +432,11 @@ mod tests {
             let events = &trace.events[..=c];
             assert_eq!(
                 index.message_at(c),
-                events.iter().rev().find_map(|e| e.message)
+                events.iter().rev().find_map(|e| e.message())
             );
             let x = events.iter().rev().find_map(|e| {
                 Some(Exchange {
-                    id: e.conn?,
+                    id: e.conn()?,
                     dns: e.protocol? == Protocol::Dns,
                 })
             });

@@ -36,13 +36,13 @@ pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspe
     };
     let i = i as usize;
     let carrier = &trace.events[i];
-    let Payload::Text(data) = &carrier.payload else {
+    let Payload::Text(data) = trace.payload(carrier) else {
         return None;
     };
     // The envelope: the MAIL FROM and RCPT TO of that transaction on the same connection.
     let (mut mail_from, mut rcpt_to) = (String::new(), Vec::new());
     let exchange = Exchange {
-        id: carrier.conn?,
+        id: carrier.conn()?,
         dns: false,
     };
     for &j in index.exchange_lines(exchange, i) {
@@ -50,7 +50,7 @@ pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspe
         if j as usize >= i || e.kind != EventKind::ClientLine || e.protocol != carrier.protocol {
             continue;
         }
-        let Payload::Text(t) = &e.payload else {
+        let Payload::Text(t) = trace.payload(e) else {
             continue;
         };
         let upper = t.to_ascii_uppercase();
@@ -64,7 +64,7 @@ pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspe
     let headers = header_block(data.split("\r\n"));
     Some(Inspection {
         name: trace.messages[message as usize].name.clone(),
-        hop: (carrier.from?, carrier.to?),
+        hop: (carrier.from()?, carrier.to()?),
         mail_from,
         rcpt_to,
         received: received_count(&headers),
@@ -106,7 +106,7 @@ fn downloaded(trace: &Trace, message: u32, cursor: usize) -> Option<Inspection> 
     let start = cursor.saturating_sub(DOWNLOAD_LOOKBACK);
     let (event, text) = trace.events[start..=cursor].iter().rev().find_map(|e| {
         let fetch = matches!(e.protocol, Some(Protocol::Pop3 | Protocol::Imap));
-        match &e.payload {
+        match trace.payload(e) {
             Payload::Text(t)
                 if fetch && e.kind == EventKind::ServerLine && t.contains(id.as_str()) =>
             {
@@ -137,7 +137,7 @@ fn downloaded(trace: &Trace, message: u32, cursor: usize) -> Option<Inspection> 
         .unwrap_or_default();
     Some(Inspection {
         name: trace.messages[message as usize].name.clone(),
-        hop: (event.from?, event.to?),
+        hop: (event.from()?, event.to()?),
         mail_from,
         rcpt_to: Vec::new(),
         received: received_count(&headers),
@@ -178,7 +178,7 @@ impl CacheAt {
         if self.key != Some(key) {
             self.cache = DnsCache::default();
             for e in arrived() {
-                if let Payload::Dns(bytes) = &e.payload
+                if let Payload::Dns(bytes) = trace.payload(e)
                     && let Ok(answer) = DnsMessage::decode(bytes)
                 {
                     self.cache.store(&answer, e.arrive_ms);
@@ -229,7 +229,7 @@ impl Parked {
                 reason: "waiting for its first attempt".into(),
             };
         };
-        let text = trace.events[d].text();
+        let text = trace.text(&trace.events[d]);
         let after = text
             .split_once("in its queue: ")
             .map_or(text.as_ref(), |(_, r)| r);
@@ -285,7 +285,7 @@ impl Queues {
         for &i in index.queue_events(self.applied, c) {
             let i = i as usize;
             let e = &trace.events[i];
-            let (Some(h), Some(m)) = (e.from, e.message) else {
+            let (Some(h), Some(m)) = (e.from(), e.message()) else {
                 continue;
             };
             let Some(queue) = self.hosts.get_mut(h) else {
@@ -396,7 +396,7 @@ mod tests {
             let name = entry.unwrap().file_name().into_string().unwrap();
             let (_, trace, index) = lesson(&name);
             for (c, e) in trace.events.iter().enumerate() {
-                let Some(m) = e.message.filter(|_| e.kind == EventKind::Fetched) else {
+                let Some(m) = e.message().filter(|_| e.kind == EventKind::Fetched) else {
                     continue;
                 };
                 if !trace.messages[m as usize].name.starts_with("bounce")
@@ -431,7 +431,7 @@ mod tests {
         let first_answer = trace
             .events
             .iter()
-            .position(|e| e.kind == EventKind::DnsAnswer && e.to == Some(smtp))
+            .position(|e| e.kind == EventKind::DnsAnswer && e.to() == Some(smtp))
             .unwrap();
         let t = trace.events[first_answer].arrive_ms;
         let mut kept = CacheAt::default();

@@ -73,7 +73,7 @@ fn receive(
     let loaded = &mut *loaded;
     let trace = &mut loaded.outcome.trace;
     for update in updates {
-        trace.events.extend(update.events);
+        trace.append(&update.events);
         trace.messages = update.messages;
     }
     // The index is rebuilt for the grown trace: live traces stay small enough for that.

@@ -523,6 +523,10 @@ mod tests {
             .filter(|e| filter.shows(e))
             .collect();
         assert!(!shown.is_empty());
-        assert!(shown.iter().all(|e| e.from == Some(mx) || e.to == Some(mx)));
+        assert!(
+            shown
+                .iter()
+                .all(|e| e.from() == Some(mx) || e.to() == Some(mx))
+        );
     }
 }

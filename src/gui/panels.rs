@@ -293,7 +293,7 @@ impl EventFilter {
         by_protocol
             && self
                 .host
-                .is_none_or(|h| e.from == Some(h) || e.to == Some(h))
+                .is_none_or(|h| e.from() == Some(h) || e.to() == Some(h))
     }
 }
 
@@ -526,10 +526,10 @@ fn panels(
                     for &i in &shown[range] {
                         let e = &trace.events[i];
                         let current = playback.cursor == Some(i);
-                        let who = e.from.map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
+                        let who = e.from().map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
                         let what = match e.kind {
                             EventKind::ClientLine | EventKind::ServerLine => {
-                                e.text().lines().next().unwrap_or("").to_string()
+                                trace.text(e).lines().next().unwrap_or("").to_string()
                             }
                             kind => format!("{kind:?}"),
                         };
@@ -618,7 +618,7 @@ fn panels(
                                     ("S: ", SERVER)
                                 };
                             let mut text = String::new();
-                            for line in e.text().lines() {
+                            for line in trace.text(e).lines() {
                                 text.push_str(prefix);
                                 text.push_str(line);
                                 text.push('\n');
@@ -754,7 +754,7 @@ mod tests {
                 .events
                 .iter()
                 .filter(|e| ns_only.shows(e))
-                .all(|e| e.from == Some(ns) || e.to == Some(ns))
+                .all(|e| e.from() == Some(ns) || e.to() == Some(ns))
         );
         assert_eq!(
             trace

@@ -123,7 +123,7 @@ impl Playback {
             // Stop on the newest event: about a second and a half plus reading time.
             if let Some(c) = self.cursor {
                 self.now_ms = trace.events[c].t_ms as f64;
-                self.dwell = 1.5 + trace.events[c].text().len().min(200) as f64 / 40.0;
+                self.dwell = 1.5 + trace.text(&trace.events[c]).len().min(200) as f64 / 40.0;
             }
         }
     }

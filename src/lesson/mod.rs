@@ -14,15 +14,15 @@ use crate::sim::{Trace, TraceEvent};
 
 impl Moment {
     /// Whether an event is of this kind, protocol, hosts and text.
-    pub fn matches(&self, ev: &TraceEvent) -> bool {
+    pub fn matches(&self, trace: &Trace, ev: &TraceEvent) -> bool {
         self.kind.is_none_or(|k| k == ev.kind)
             && self.protocol.is_none_or(|p| Some(p) == ev.protocol)
-            && self.from.is_none_or(|h| Some(h) == ev.from)
-            && self.to.is_none_or(|h| Some(h) == ev.to)
+            && self.from.is_none_or(|h| Some(h) == ev.from())
+            && self.to.is_none_or(|h| Some(h) == ev.to())
             && self
                 .text
                 .as_ref()
-                .is_none_or(|t| ev.text().to_lowercase().contains(t.as_str()))
+                .is_none_or(|t| trace.text(ev).to_lowercase().contains(t.as_str()))
     }
 
     /// The index of the event this moment names, if the run has it.
@@ -31,7 +31,7 @@ impl Moment {
             .events
             .iter()
             .enumerate()
-            .filter(|(_, e)| self.matches(e))
+            .filter(|(_, e)| self.matches(trace, e))
             .nth(self.nth - 1)
             .map(|(i, _)| i)
     }
@@ -114,7 +114,7 @@ pub fn pin(scenario: &Scenario, trace: &Trace) -> Pinned {
             ));
             continue;
         };
-        if !shows_answer(&trace.events[i], &p.answer) {
+        if !shows_answer(trace, &trace.events[i], &p.answer) {
             pinned.problems.push(format!(
                 "the question \"{}\": the trace does not show the answer {} at {}",
                 shorten(&p.question),
@@ -124,7 +124,7 @@ pub fn pin(scenario: &Scenario, trace: &Trace) -> Pinned {
         }
         // A wrong choice the moment also shows would make the question unfair.
         if let Answer::Text(right) = &p.answer {
-            let text = trace.events[i].text().to_lowercase();
+            let text = trace.text(&trace.events[i]).to_lowercase();
             for c in p.choices.iter().filter(|c| *c != right) {
                 if text.contains(&c.to_lowercase()) {
                     pinned.problems.push(format!(
@@ -148,10 +148,10 @@ pub fn pin(scenario: &Scenario, trace: &Trace) -> Pinned {
 
 /// Whether the revealing event shows this answer: a host it goes to (or, for a note at one
 /// host, the host itself), or text it contains.
-pub fn shows_answer(ev: &TraceEvent, answer: &Answer) -> bool {
+pub fn shows_answer(trace: &Trace, ev: &TraceEvent, answer: &Answer) -> bool {
     match answer {
-        Answer::Host(h) => ev.to == Some(*h) || (ev.to.is_none() && ev.from == Some(*h)),
-        Answer::Text(t) => ev.text().to_lowercase().contains(&t.to_lowercase()),
+        Answer::Host(h) => ev.to() == Some(*h) || (ev.to().is_none() && ev.from() == Some(*h)),
+        Answer::Text(t) => trace.text(ev).to_lowercase().contains(&t.to_lowercase()),
     }
 }
 

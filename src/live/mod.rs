@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::proto::Response;
 use crate::scenario::Scenario;
-use crate::sim::{Front, QueuedMail, TraceEvent, TracedMessage, World, render};
+use crate::sim::{Front, QueuedMail, Trace, TracedMessage, World, render};
 
 pub use state::SavedState;
 
@@ -104,7 +104,8 @@ pub struct ServeOptions {
 /// New trace events for the window, in order, with the messages they name.
 #[derive(Clone, Debug)]
 pub struct LiveUpdate {
-    pub events: Vec<TraceEvent>,
+    /// The new events (with their texts).
+    pub events: Trace,
     /// The trace's whole list of messages so far.
     pub messages: Vec<TracedMessage>,
 }
@@ -376,7 +377,7 @@ fn feed_window(world: &World<'_>, from: usize, feed: Option<&mpsc::Sender<LiveUp
         && from < trace.len()
     {
         let _ = feed.send(LiveUpdate {
-            events: trace.events[from..].to_vec(),
+            events: trace.tail(from),
             messages: trace.messages.clone(),
         });
     }

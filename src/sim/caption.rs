@@ -12,53 +12,54 @@ pub fn caption(scenario: &Scenario, trace: &Trace, i: usize) -> String {
         h.map(|h| scenario.hosts[h].name.as_str())
             .unwrap_or("the real client")
     };
-    let (from, to) = (name(ev.from), name(ev.to));
+    let (from, to) = (name(ev.from()), name(ev.to()));
     match ev.kind {
         EventKind::ClientLine | EventKind::ServerLine => {
-            let previous = previous_client_line(trace, i);
+            let previous = previous_client_line(trace, i).map(|p| trace.text(p));
+            let previous = previous.as_deref();
             match ev.protocol {
                 Some(Protocol::Smtp | Protocol::Submission) if ev.kind == EventKind::ClientLine => {
-                    smtp_command(from, to, &ev.text())
+                    smtp_command(from, to, &trace.text(ev))
                 }
                 Some(Protocol::Smtp | Protocol::Submission) => {
-                    smtp_reply(from, to, &ev.text(), previous)
+                    smtp_reply(from, to, &trace.text(ev), previous)
                 }
                 Some(Protocol::Pop3) if ev.kind == EventKind::ClientLine => {
-                    pop3_command(from, &ev.text())
+                    pop3_command(from, &trace.text(ev))
                 }
-                Some(Protocol::Pop3) => pop3_reply(from, &ev.text(), previous),
+                Some(Protocol::Pop3) => pop3_reply(from, &trace.text(ev), previous),
                 Some(Protocol::Imap) if ev.kind == EventKind::ClientLine => {
-                    imap_command(from, &ev.text())
+                    imap_command(from, &trace.text(ev))
                 }
-                Some(Protocol::Imap) => imap_reply(from, &ev.text(), previous),
-                _ => ev.text().into_owned(),
+                Some(Protocol::Imap) => imap_reply(from, &trace.text(ev), previous),
+                _ => trace.text(ev).into_owned(),
             }
         }
         EventKind::DnsQuery => {
-            let (qname, qtype) = dns_question(&ev.text());
+            let (qname, qtype) = dns_question(&trace.text(ev));
             format!("{from} asks the DNS server {to}: what are the {qtype} records of {qname}?")
         }
-        EventKind::DnsAnswer => dns_answer(from, &ev.text()),
+        EventKind::DnsAnswer => dns_answer(from, &trace.text(ev)),
         EventKind::DnsCacheHit => {
-            let text = ev.text();
+            let text = trace.text(ev);
             let q = text.lines().next().unwrap_or("");
             format!(
                 "{from} already knows the answer to \"{q}\" from its cache: no DNS query is needed until the TTL runs out"
             )
         }
-        EventKind::Connect => format!("{}: the TCP connection is being set up", ev.text()),
-        _ => ev.text().into_owned(),
+        EventKind::Connect => format!("{}: the TCP connection is being set up", trace.text(ev)),
+        _ => trace.text(ev).into_owned(),
     }
 }
 
 /// The most recent client line on the same connection before event `i`.
 fn previous_client_line(trace: &Trace, i: usize) -> Option<&TraceEvent> {
-    let conn = trace.events[i].conn?;
+    let conn = trace.events[i].conn()?;
     trace.events[..i]
         .iter()
         .rev()
         .take(64)
-        .find(|e| e.conn == Some(conn) && e.kind == EventKind::ClientLine)
+        .find(|e| e.conn() == Some(conn) && e.kind == EventKind::ClientLine)
 }
 
 fn first_word(text: &str) -> String {
@@ -115,12 +116,11 @@ fn smtp_command(from: &str, to: &str, text: &str) -> String {
     }
 }
 
-fn smtp_reply(from: &str, to: &str, text: &str, previous: Option<&TraceEvent>) -> String {
+fn smtp_reply(from: &str, to: &str, text: &str, previous: Option<&str>) -> String {
     let last = text.lines().last().unwrap_or(text);
     let code: u16 = text.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
     let detail = last.get(4..).unwrap_or("");
-    let before_text = previous.map(|p| p.text()).unwrap_or_default();
-    let before: &str = &before_text;
+    let before = previous.unwrap_or_default();
     let verb = if before.contains("\r\n") {
         "BODY".to_string()
     } else {
@@ -195,9 +195,9 @@ fn pop3_command(from: &str, text: &str) -> String {
     }
 }
 
-fn pop3_reply(from: &str, text: &str, previous: Option<&TraceEvent>) -> String {
+fn pop3_reply(from: &str, text: &str, previous: Option<&str>) -> String {
     let ok = text.starts_with("+OK");
-    let verb = previous.map(|p| first_word(&p.text())).unwrap_or_default();
+    let verb = previous.map(first_word).unwrap_or_default();
     match (ok, verb.as_str()) {
         (true, "") => format!("{from} is ready (POP3 greeting)"),
         (true, "RETR") => format!("{from} sends the whole message, ended by a lone \".\""),
@@ -240,7 +240,7 @@ fn imap_command(from: &str, text: &str) -> String {
     }
 }
 
-fn imap_reply(from: &str, text: &str, previous: Option<&TraceEvent>) -> String {
+fn imap_reply(from: &str, text: &str, previous: Option<&str>) -> String {
     if previous.is_none() {
         return format!("{from} is ready (IMAP greeting)");
     }

@@ -5,7 +5,7 @@ mod dns_setup;
 pub mod trace;
 mod world;
 
-pub use trace::{EventKind, Payload, Protocol, Trace, TraceEvent, TracedMessage};
+pub use trace::{EventHead, EventKind, Payload, Protocol, Trace, TraceEvent, TracedMessage};
 pub use world::{
     BouncedMail, FinalState, Front, Outcome, QueuedMail, SavedEntry, Snapshot, World, run,
     run_until,

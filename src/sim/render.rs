@@ -64,15 +64,15 @@ pub fn push_event_text(
             let _ = writeln!(
                 out,
                 "\n[{time}] {} -> {}  {proto}",
-                host_name(scenario, ev.from),
-                host_name(scenario, ev.to)
+                host_name(scenario, ev.from()),
+                host_name(scenario, ev.to())
             );
             let prefix = match ev.kind {
                 EventKind::ClientLine => "C: ",
                 EventKind::ServerLine => "S: ",
                 _ => "   ",
             };
-            for line in ev.text().lines() {
+            for line in trace.text(ev).lines() {
                 let _ = writeln!(out, "    {prefix}{line}");
             }
             let _ = writeln!(out, "    -- {}", caption_of(scenario, trace, i, captions));
@@ -128,11 +128,13 @@ pub fn push_event_json(
         arrive_ms: ev.arrive_ms,
         kind: ev.kind,
         protocol: ev.protocol,
-        from: name(ev.from),
-        to: name(ev.to),
-        conn: ev.conn,
-        message: ev.message.map(|m| trace.messages[m as usize].name.as_str()),
-        text: ev.text(),
+        from: name(ev.from()),
+        to: name(ev.to()),
+        conn: ev.conn(),
+        message: ev
+            .message()
+            .map(|m| trace.messages[m as usize].name.as_str()),
+        text: trace.text(ev),
         caption: caption_of(scenario, trace, i, captions),
     };
     out.push_str(&serde_json::to_string(&j).expect("plain data"));

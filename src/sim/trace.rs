@@ -131,8 +131,9 @@ file_names!(EventKind:
     MailboxFreed, UserAction, Note,
 );
 
-/// One thing that happened.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One thing that happened. Its text lives in the trace's text store: read it with
+/// [`Trace::text`] or [`Trace::payload`].
+#[derive(Clone, Debug, PartialEq)]
 pub struct TraceEvent {
     /// When it happened (a transmission: when it was sent), in virtual milliseconds.
     pub t_ms: u64,
@@ -140,36 +141,132 @@ pub struct TraceEvent {
     pub arrive_ms: u64,
     pub kind: EventKind,
     pub protocol: Option<Protocol>,
-    pub from: Option<HostId>,
-    pub to: Option<HostId>,
-    /// The connection (or DNS exchange) it belongs to.
-    pub conn: Option<u32>,
-    /// The message it concerns: an index into [`Trace::messages`].
-    pub message: Option<u32>,
-    /// What was said: the wire text, a DNS message, or a summary of what happened.
-    pub payload: Payload,
+    // The hosts, connection and message as 32-bit numbers, `NONE` for none: a run keeps tens of
+    // millions of events, and these take 16 bytes instead of 48. Read them with the methods.
+    from: u32,
+    to: u32,
+    conn: u32,
+    message: u32,
+    /// Where its payload is kept.
+    payload: PayloadRef,
 }
 
-/// The content of an event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum Payload {
-    /// Protocol text as it travelled (lines joined by CRLF), or a summary in words.
-    Text(String),
-    /// A DNS message in its wire form; shown rendered like `dig`.
-    Dns(Vec<u8>),
+/// The stored form of `None` in an event's 32-bit fields.
+const NONE: u32 = u32::MAX;
+
+fn pack(v: Option<u32>) -> u32 {
+    match v {
+        Some(v) => {
+            debug_assert!(v != NONE, "an id too large for a trace event");
+            v
+        }
+        None => NONE,
+    }
+}
+
+fn unpack(v: u32) -> Option<u32> {
+    (v != NONE).then_some(v)
+}
+
+fn pack_host(h: Option<HostId>) -> u32 {
+    pack(h.map(|h| u32::try_from(h).expect("fewer than 4 billion hosts")))
 }
 
 impl TraceEvent {
-    /// The event's text: wire text as sent, a DNS message rendered like `dig`, or a summary.
-    pub fn text(&self) -> Cow<'_, str> {
-        match &self.payload {
-            Payload::Text(t) => Cow::Borrowed(t),
-            Payload::Dns(bytes) => Cow::Owned(
-                DnsMessage::decode(bytes)
-                    .map(|m| m.to_dig_text())
-                    .unwrap_or_else(|e| format!("(an unreadable DNS message: {e})")),
-            ),
+    /// The host it happened at or was sent from.
+    pub fn from(&self) -> Option<HostId> {
+        unpack(self.from).map(|h| h as HostId)
+    }
+
+    /// The host a transmission goes to.
+    pub fn to(&self) -> Option<HostId> {
+        unpack(self.to).map(|h| h as HostId)
+    }
+
+    /// The connection (or DNS exchange) it belongs to.
+    pub fn conn(&self) -> Option<u32> {
+        unpack(self.conn)
+    }
+
+    /// The message it concerns: an index into [`Trace::messages`].
+    pub fn message(&self) -> Option<u32> {
+        unpack(self.message)
+    }
+}
+
+/// The content of an event, borrowed from the trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload<'t> {
+    /// Protocol text as it travelled (lines joined by CRLF), or a summary in words.
+    Text(&'t str),
+    /// A DNS message in its wire form; shown rendered like `dig`.
+    Dns(&'t [u8]),
+}
+
+/// Where an event's payload is kept: a text at `start..start + len` of chunk `chunk` of the
+/// text store, or (`chunk == DNS`) DNS message number `start`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PayloadRef {
+    chunk: u32,
+    start: u32,
+    len: u32,
+}
+
+impl PayloadRef {
+    const DNS: u32 = u32::MAX;
+}
+
+/// The size of one chunk of the text store. A megabyte holds about twenty thousand events'
+/// texts; a longer text gets a chunk of its own.
+const CHUNK: usize = 1 << 20;
+
+/// The events' texts, back to back in large chunks: a run of millions of events makes a few
+/// thousand allocations for its texts instead of one per event, and keeps no per-text header or
+/// spare capacity. Chunks are never reallocated (a new one starts when a text does not fit), so a
+/// text stays where it was put.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct TextStore {
+    chunks: Vec<String>,
+    /// DNS messages in wire form, few enough to keep one by one.
+    dns: Vec<Vec<u8>>,
+}
+
+impl TextStore {
+    fn push_text(&mut self, text: &str) -> PayloadRef {
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= text.len());
+        if !fits {
+            self.chunks
+                .push(String::with_capacity(CHUNK.max(text.len())));
+        }
+        let chunk = self.chunks.len() - 1;
+        let c = &mut self.chunks[chunk];
+        let start = c.len();
+        c.push_str(text);
+        PayloadRef {
+            chunk: chunk as u32,
+            start: start as u32,
+            len: text.len() as u32,
+        }
+    }
+
+    fn push_dns(&mut self, bytes: Vec<u8>) -> PayloadRef {
+        self.dns.push(bytes);
+        PayloadRef {
+            chunk: PayloadRef::DNS,
+            start: (self.dns.len() - 1) as u32,
+            len: 0,
+        }
+    }
+
+    fn get(&self, r: PayloadRef) -> Payload<'_> {
+        if r.chunk == PayloadRef::DNS {
+            Payload::Dns(&self.dns[r.start as usize])
+        } else {
+            let start = r.start as usize;
+            Payload::Text(&self.chunks[r.chunk as usize][start..start + r.len as usize])
         }
     }
 }
@@ -183,10 +280,24 @@ pub struct TracedMessage {
 }
 
 /// The whole trace of one run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Trace {
     pub events: Vec<TraceEvent>,
     pub messages: Vec<TracedMessage>,
+    texts: TextStore,
+}
+
+/// An event to add to a trace, without its payload (see [`Trace::push`]).
+#[derive(Clone, Copy, Debug)]
+pub struct EventHead {
+    pub t_ms: u64,
+    pub arrive_ms: u64,
+    pub kind: EventKind,
+    pub protocol: Option<Protocol>,
+    pub from: Option<HostId>,
+    pub to: Option<HostId>,
+    pub conn: Option<u32>,
+    pub message: Option<u32>,
 }
 
 impl Trace {
@@ -197,10 +308,187 @@ impl Trace {
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
+
+    /// Adds an event whose payload is text; the text is copied into the trace's text store.
+    pub fn push(&mut self, head: EventHead, text: &str) {
+        let payload = self.texts.push_text(text);
+        self.push_with(head, payload);
+    }
+
+    /// Adds an event whose payload is a DNS message in wire form.
+    pub fn push_dns(&mut self, head: EventHead, bytes: Vec<u8>) {
+        let payload = self.texts.push_dns(bytes);
+        self.push_with(head, payload);
+    }
+
+    fn push_with(&mut self, h: EventHead, payload: PayloadRef) {
+        self.events.push(TraceEvent {
+            t_ms: h.t_ms,
+            arrive_ms: h.arrive_ms,
+            kind: h.kind,
+            protocol: h.protocol,
+            from: pack_host(h.from),
+            to: pack_host(h.to),
+            conn: pack(h.conn),
+            message: pack(h.message),
+            payload,
+        });
+    }
+
+    /// An event's payload: its text, or its DNS message.
+    pub fn payload(&self, e: &TraceEvent) -> Payload<'_> {
+        self.texts.get(e.payload)
+    }
+
+    /// An event's text: wire text as sent, a DNS message rendered like `dig`, or a summary.
+    pub fn text(&self, e: &TraceEvent) -> Cow<'_, str> {
+        match self.payload(e) {
+            Payload::Text(t) => Cow::Borrowed(t),
+            Payload::Dns(bytes) => Cow::Owned(
+                DnsMessage::decode(bytes)
+                    .map(|m| m.to_dig_text())
+                    .unwrap_or_else(|e| format!("(an unreadable DNS message: {e})")),
+            ),
+        }
+    }
+
+    /// Events `from..` with their texts, as a trace of their own (without the message list):
+    /// live mode sends the window these.
+    pub fn tail(&self, from: usize) -> Trace {
+        let mut tail = Trace::default();
+        for e in &self.events[from.min(self.events.len())..] {
+            tail.push_copy(self, e);
+        }
+        tail
+    }
+
+    /// Adds another trace's events, with their texts, at the end (its message list is left out).
+    pub fn append(&mut self, other: &Trace) {
+        for e in &other.events {
+            self.push_copy(other, e);
+        }
+    }
+
+    /// Adds a copy of event `e` of trace `from`.
+    fn push_copy(&mut self, from: &Trace, e: &TraceEvent) {
+        let head = EventHead {
+            t_ms: e.t_ms,
+            arrive_ms: e.arrive_ms,
+            kind: e.kind,
+            protocol: e.protocol,
+            from: e.from(),
+            to: e.to(),
+            conn: e.conn(),
+            message: e.message(),
+        };
+        match from.payload(e) {
+            Payload::Text(t) => self.push(head, t),
+            Payload::Dns(bytes) => self.push_dns(head, bytes.to_vec()),
+        }
+    }
+
+    /// Forgets the first `n` events, and the texts only they used (live mode keeps its memory
+    /// flat so). The texts of the events kept stay where they are.
+    pub fn forget_first(&mut self, n: usize) {
+        self.events.drain(..n);
+        // Texts are stored in the order of their events, so the first kept event of each kind
+        // of payload marks what is still used.
+        let first_chunk = self
+            .events
+            .iter()
+            .map(|e| e.payload.chunk)
+            .find(|&c| c != PayloadRef::DNS);
+        let first_dns = self
+            .events
+            .iter()
+            .find(|e| e.payload.chunk == PayloadRef::DNS)
+            .map(|e| e.payload.start);
+        let chunks = first_chunk.map_or(self.texts.chunks.len().saturating_sub(1), |c| c as usize);
+        for c in &mut self.texts.chunks[..chunks] {
+            *c = String::new();
+        }
+        let dns = first_dns.map_or(self.texts.dns.len(), |d| d as usize);
+        for d in &mut self.texts.dns[..dns] {
+            *d = Vec::new();
+        }
+    }
 }
 
-impl From<String> for Payload {
-    fn from(text: String) -> Payload {
-        Payload::Text(text)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(t_ms: u64) -> EventHead {
+        EventHead {
+            t_ms,
+            arrive_ms: t_ms,
+            kind: EventKind::Note,
+            protocol: None,
+            from: Some(1),
+            to: None,
+            conn: None,
+            message: Some(0),
+        }
+    }
+
+    #[test]
+    fn texts_come_back_as_pushed_across_chunks() {
+        let mut trace = Trace::default();
+        let long = "x".repeat(CHUNK + 10);
+        let texts = ["a", "", long.as_str(), "b\r\nc", &long[..CHUNK - 3], "d"];
+        for (i, t) in texts.iter().enumerate() {
+            trace.push(head(i as u64), t);
+        }
+        trace.push_dns(head(9), vec![1, 2, 3]);
+        for (e, t) in trace.events.iter().zip(texts) {
+            assert_eq!(trace.payload(e), Payload::Text(t));
+        }
+        assert_eq!(trace.payload(&trace.events[6]), Payload::Dns(&[1, 2, 3]));
+        assert_eq!(trace.events[3].from(), Some(1));
+        assert_eq!(
+            (trace.events[3].to(), trace.events[3].message()),
+            (None, Some(0))
+        );
+        assert_eq!(std::mem::size_of::<TraceEvent>(), 48);
+    }
+
+    #[test]
+    fn a_tail_appended_elsewhere_reads_the_same() {
+        let mut trace = Trace::default();
+        for i in 0..5 {
+            trace.push(head(i), &format!("event {i}"));
+        }
+        trace.push_dns(head(5), vec![7]);
+        let mut copy = Trace::default();
+        copy.push(head(0), "first");
+        copy.append(&trace.tail(3));
+        let texts: Vec<_> = copy.events.iter().map(|e| copy.payload(e)).collect();
+        let want = [
+            Payload::Text("first"),
+            Payload::Text("event 3"),
+            Payload::Text("event 4"),
+            Payload::Dns(&[7]),
+        ];
+        assert_eq!(texts, want);
+    }
+
+    #[test]
+    fn forgetting_keeps_the_texts_of_the_events_kept() {
+        let mut trace = Trace::default();
+        let big = "y".repeat(CHUNK / 2);
+        for i in 0..6 {
+            trace.push(head(i), &format!("{i}{big}"));
+            trace.push_dns(head(i), vec![i as u8]);
+        }
+        trace.forget_first(7);
+        assert_eq!(trace.len(), 5);
+        assert!(trace.texts.chunks[0].is_empty(), "the first chunk is freed");
+        assert!(trace.texts.dns[..3].iter().all(Vec::is_empty));
+        let first = trace.text(&trace.events[1]);
+        assert!(first.starts_with('4') && first.len() == big.len() + 1);
+        assert_eq!(trace.payload(&trace.events[0]), Payload::Dns(&[3]));
+        // New events still go on.
+        trace.push(head(9), "after");
+        assert_eq!(trace.text(&trace.events[5]), "after");
     }
 }

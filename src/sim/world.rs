@@ -2,7 +2,10 @@
 //! the hosts with their engines, and the links between them. Same scenario and seed, same trace.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
+
+use rustc_hash::FxHashMap as HashMap;
+use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use rand::{RngExt, SeedableRng};
@@ -13,7 +16,7 @@ mod external;
 pub use external::{Front, SavedEntry, Snapshot};
 
 use super::dns_setup;
-use super::trace::{EventKind, Payload, Protocol, Trace, TraceEvent, TracedMessage};
+use super::trace::{EventHead, EventKind, Payload, Protocol, Trace, TracedMessage};
 use crate::mail::{Address, MailStore, Mailbox, Message, rfc5322_date};
 use crate::node::dsn::{FailedRecipient, build_bounce};
 use crate::node::mx::{MxPlan, plan_exchangers};
@@ -121,11 +124,12 @@ enum Ev {
     },
     /// The client notices that its connection is gone.
     ConnLost(u32),
-    /// A DNS message arrives (`to_server`: the query; otherwise the answer).
+    /// A DNS message arrives (`to_server`: the query; otherwise the answer); it is the payload
+    /// of trace event `event`.
     DnsArrive {
         query: u32,
         to_server: bool,
-        bytes: Vec<u8>,
+        event: u64,
     },
     DnsTimeout {
         query: u32,
@@ -334,8 +338,11 @@ pub struct World<'s> {
     conns: Vec<Conn>,
     queries: Vec<DnsQuery>,
     trace: Trace,
-    /// Message-ID to traced message index.
-    by_message_id: BTreeMap<String, u32>,
+    /// Message-ID to traced message index. Only looked up, never iterated (so hashing order
+    /// cannot show); a BTreeMap of a million long keys cost a run more than its SMTP sessions.
+    by_message_id: HashMap<String, u32>,
+    /// Network DNS queries per (host, name, type); sorted into `FinalState::dns_queries` at the end.
+    dns_queries: HashMap<(HostId, String, RecordType), usize>,
     next_queue_id: u32,
     state: FinalState,
     index: Index,
@@ -347,6 +354,37 @@ pub struct World<'s> {
     trace_base: u64,
     /// Live mode's sessions with real clients; `None` once ended.
     external: Vec<Option<Box<external::External>>>,
+    /// The text being delivered, copied out of the trace (a buffer kept between deliveries).
+    delivering: String,
+    /// The same for a DNS message arriving.
+    datagram: Vec<u8>,
+}
+
+/// What an event carries, as `World::emit` takes it: text, copied into the trace's text
+/// store, or a DNS message ([`DnsBytes`]).
+trait Said {
+    fn record(self, trace: &mut Trace, head: EventHead);
+}
+
+impl Said for &str {
+    fn record(self, trace: &mut Trace, head: EventHead) {
+        trace.push(head, self);
+    }
+}
+
+impl Said for String {
+    fn record(self, trace: &mut Trace, head: EventHead) {
+        trace.push(head, &self);
+    }
+}
+
+/// A DNS message in wire form, as an event's payload.
+struct DnsBytes(Vec<u8>);
+
+impl Said for DnsBytes {
+    fn record(self, trace: &mut Trace, head: EventHead) {
+        trace.push_dns(head, self.0);
+    }
 }
 
 impl<'s> World<'s> {
@@ -383,7 +421,8 @@ impl<'s> World<'s> {
             conns: Vec::new(),
             queries: Vec::new(),
             trace: Trace::default(),
-            by_message_id: BTreeMap::new(),
+            by_message_id: HashMap::default(),
+            dns_queries: HashMap::default(),
             next_queue_id: 0,
             state: FinalState {
                 downloaded: vec![Vec::new(); sc.users.len()],
@@ -394,6 +433,8 @@ impl<'s> World<'s> {
             next_action: 0,
             external: Vec::new(),
             trace_base: 0,
+            delivering: String::new(),
+            datagram: Vec::new(),
         };
         // About forty events per message: reserving them saves copying a large trace as it grows.
         world.trace.events.reserve(sc.script.len() * 48);
@@ -442,6 +483,11 @@ impl<'s> World<'s> {
         self.state.queued = self.queued_now();
         self.state.stores = self.hosts.into_iter().map(|h| h.store).collect();
         self.state.end_ms = self.now;
+        self.state.dns_queries = self
+            .dns_queries
+            .into_iter()
+            .map(|((host, name, qtype), n)| ((host, name, qtype.to_string()), n))
+            .collect();
         Outcome {
             trace: self.trace,
             state: self.state,
@@ -491,10 +537,9 @@ impl<'s> World<'s> {
         conn: Option<u32>,
         message: Option<u32>,
         arrive_ms: u64,
-        payload: impl Into<Payload>,
+        payload: impl Said,
     ) {
-        let payload = payload.into();
-        self.trace.events.push(TraceEvent {
+        let head = EventHead {
             t_ms: self.now,
             arrive_ms,
             kind,
@@ -503,8 +548,8 @@ impl<'s> World<'s> {
             to,
             conn,
             message,
-            payload,
-        });
+        };
+        payload.record(&mut self.trace, head);
     }
 
     /// An event at one host with no transmission.
@@ -522,22 +567,35 @@ impl<'s> World<'s> {
                 to_server,
                 event,
             } => {
-                // Borrow the text out of the trace while the engines read it.
+                // Copy the text out of the trace while the engines read it (the world changes
+                // meanwhile); the buffer is kept for the next delivery.
                 let i = (event - self.trace_base) as usize;
-                let slot = &mut self.trace.events[i].payload;
-                let Payload::Text(text) = std::mem::replace(slot, Payload::Text(String::new()))
-                else {
-                    return;
-                };
+                let mut text = std::mem::take(&mut self.delivering);
+                text.clear();
+                match self.trace.payload(&self.trace.events[i]) {
+                    Payload::Text(t) => text.push_str(t),
+                    Payload::Dns(_) => return,
+                }
                 self.on_deliver(conn, to_server, &text);
-                self.trace.events[i].payload = Payload::Text(text);
+                self.delivering = text;
             }
             Ev::ConnLost(c) => self.on_conn_lost(c),
             Ev::DnsArrive {
                 query,
                 to_server,
-                bytes,
-            } => self.on_dns_arrive(query, to_server, &bytes),
+                event,
+            } => {
+                // As for text above: copied out of the trace into a buffer kept for the next.
+                let i = (event - self.trace_base) as usize;
+                let mut bytes = std::mem::take(&mut self.datagram);
+                bytes.clear();
+                match self.trace.payload(&self.trace.events[i]) {
+                    Payload::Dns(b) => bytes.extend_from_slice(b),
+                    Payload::Text(_) => return,
+                }
+                self.on_dns_arrive(query, to_server, &bytes);
+                self.datagram = bytes;
+            }
             Ev::DnsTimeout { query, attempt } => self.on_dns_timeout(query, attempt),
             Ev::QueueRun { host, entry } => self.on_queue_run(host, entry),
         }
@@ -740,7 +798,7 @@ impl<'s> World<'s> {
             );
             return;
         }
-        let client_ip = self.sc.hosts[client].ip.to_string();
+        let client_ip = crate::cat!(self.sc.hosts[client].ip);
         let (engine, greeting) = self.server_engine(protocol, server, conn, &client_ip);
         let c = &mut self.conns[conn as usize];
         c.server_engine = Some(Box::new(engine));
@@ -969,7 +1027,7 @@ impl<'s> World<'s> {
                 match &mut *engine {
                     ClientEngine::Smtp(s) => {
                         let step = s.on_line(line);
-                        for t in step.send {
+                        if let Some(t) = step.send {
                             self.transmit(conn, false, t);
                         }
                         if let Some(outcome) = step.done {
@@ -1086,15 +1144,19 @@ impl<'s> World<'s> {
         let client_name = self.name(client);
         let message_id = crate::cat!('<', send.id, '.', self.now, '@', client_name, '>');
         let list = |xs: &[Address]| {
-            xs.iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            let mut out = String::new();
+            for (i, a) in xs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                crate::text::Piece::push_to(a, &mut out);
+            }
+            out
         };
         let from = send
             .header_from
             .clone()
-            .unwrap_or_else(|| user.address.to_string());
+            .unwrap_or_else(|| crate::cat!(user.address));
         let to = list(&send.to);
         let cc = list(&send.cc);
         let date = rfc5322_date(self.now);
@@ -1129,22 +1191,24 @@ impl<'s> World<'s> {
                 Some((user.address.to_string(), user.password.clone())),
             ),
         };
+        let rcpt_to = send.recipients();
         self.note(
             EventKind::UserAction,
             Some(client),
             Some(idx),
-            format!(
-                "{} writes \"{}\" to {}",
+            crate::cat!(
                 user.address,
+                " writes \"",
                 send.subject,
-                list(&send.recipients())
+                "\" to ",
+                list(&rcpt_to)
             ),
         );
         let job = ClientJob {
             ehlo_name: client_name.to_string(),
             auth,
             mail_from: ReversePath::Address(user.address.clone()),
-            rcpt_to: send.recipients(),
+            rcpt_to,
             message,
         };
         self.open_conn(
@@ -1350,7 +1414,7 @@ impl<'s> World<'s> {
         // The last holder of the message takes it; only the others need a copy.
         let mut message = Some(message);
         for (n, (domain, rcpts)) in remote.into_iter().enumerate() {
-            let text = if n + 1 == entries && local_failed.is_empty() {
+            let held = if n + 1 == entries && local_failed.is_empty() {
                 message.take()
             } else {
                 message.clone()
@@ -1368,14 +1432,25 @@ impl<'s> World<'s> {
                 }
                 crate::text::Piece::push_to(r, &mut list);
             }
+            // The note first, so that the entry can take the id and domain without copies.
+            let text = crate::cat!(
+                self.name(host),
+                " queues ",
+                id,
+                " for ",
+                list,
+                " (",
+                domain,
+                ")"
+            );
             let entry = self.hosts[host].queue.len() as u32;
             self.hosts[host].queue.push(QueueEntry {
-                id: id.clone(),
+                id,
                 message_ref,
                 mail_from: mail_from.clone(),
                 rcpts,
-                domain: domain.clone(),
-                message: text,
+                domain,
+                message: held,
                 arrival_ms: self.now,
                 failures: 0,
                 next_attempt_ms: self.now,
@@ -1383,21 +1458,7 @@ impl<'s> World<'s> {
                 attempt: None,
                 done: false,
             });
-            self.note(
-                EventKind::Queued,
-                Some(host),
-                message_ref,
-                crate::cat!(
-                    self.name(host),
-                    " queues ",
-                    id,
-                    " for ",
-                    list,
-                    " (",
-                    domain,
-                    ")"
-                ),
-            );
+            self.note(EventKind::Queued, Some(host), message_ref, text);
             self.schedule(self.now, Ev::QueueRun { host, entry });
         }
         if !local_failed.is_empty() {
@@ -1437,7 +1498,8 @@ impl<'s> World<'s> {
         message_ref: Option<u32>,
     ) -> Result<(), Option<FailedRecipient>> {
         let store = &mut self.hosts[host].store;
-        let key = store.login_key(&rcpt.key()).filter(|k| k == &rcpt.key());
+        let wanted = rcpt.key();
+        let key = store.login_key(&wanted).filter(|k| *k == wanted);
         let Some(key) = key else {
             return Err(Some(FailedRecipient {
                 recipient: rcpt.clone(),
@@ -1639,15 +1701,22 @@ impl<'s> World<'s> {
 
     fn lookup(&mut self, host: HostId, entry: u32, name: &str, qtype: RecordType) {
         if let Some(answer) = self.hosts[host].cache.lookup(name, qtype, self.now) {
-            let text = match &answer {
-                CachedAnswer::Records(rs) => rs
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                CachedAnswer::NxDomain => format!("{name}: NXDOMAIN (cached)"),
-                CachedAnswer::NoData => format!("{name}: no {qtype} records (cached)"),
-            };
+            // The question, then the records one a line (or the negative answer), in one string.
+            let mut text = crate::cat!(qtype, " ", name, "?");
+            match &answer {
+                CachedAnswer::Records(rs) => {
+                    for r in rs {
+                        text.push('\n');
+                        crate::text::Piece::push_to(r, &mut text);
+                    }
+                }
+                CachedAnswer::NxDomain => {
+                    let _ = write!(text, "\n{name}: NXDOMAIN (cached)");
+                }
+                CachedAnswer::NoData => {
+                    let _ = write!(text, "\n{name}: no {qtype} records (cached)");
+                }
+            }
             let message = self.hosts[host].queue[entry as usize].message_ref;
             self.emit(
                 EventKind::DnsCacheHit,
@@ -1657,7 +1726,7 @@ impl<'s> World<'s> {
                 None,
                 message,
                 self.now,
-                format!("{qtype} {name}?\n{text}"),
+                text,
             );
             let result = match answer {
                 CachedAnswer::Records(rs) => {
@@ -1696,9 +1765,8 @@ impl<'s> World<'s> {
             answered: false,
         });
         *self
-            .state
             .dns_queries
-            .entry((host, name.to_string(), qtype.to_string()))
+            .entry((host, name.to_string(), qtype))
             .or_default() += 1;
         self.send_query(q, 1);
     }
@@ -1741,16 +1809,17 @@ impl<'s> World<'s> {
             Some(q),
             message,
             arrive,
-            Payload::Dns(bytes.clone()),
+            DnsBytes(bytes),
         );
         if let Some(d) = delay {
             let to_server = kind == EventKind::DnsQuery;
+            let event = self.trace_base + self.trace.events.len() as u64 - 1;
             self.schedule(
                 self.now + d,
                 Ev::DnsArrive {
                     query: q,
                     to_server,
-                    bytes,
+                    event,
                 },
             );
         }
@@ -1854,74 +1923,79 @@ impl<'s> World<'s> {
             return;
         }
         let message = self.hosts[host].queue[entry as usize].message_ref;
-        let domain = self.hosts[host].queue[entry as usize].domain.clone();
         match qtype {
-            RecordType::Mx => match result {
-                DnsResult::Records(data) => {
-                    let records: Vec<(u16, String)> = data
-                        .iter()
-                        .filter_map(|d| match d {
-                            RData::Mx {
-                                preference,
-                                exchange,
-                            } => Some((*preference, exchange.clone())),
-                            _ => None,
-                        })
-                        .collect();
-                    let own = self.name(host);
-                    match plan_exchangers(&records, &[own], &mut self.rng) {
-                        MxPlan::NullMx => {
-                            self.note(EventKind::MxChoice, Some(host), message, format!("{domain} publishes a null MX (MX 0 .): it accepts no mail at all (RFC 7505)"));
-                            self.fail_entry(host, entry, "5.1.10", format!("556 5.1.10 Recipient address rejected: {domain} does not accept mail (null MX)"));
-                        }
-                        MxPlan::LoopsBackToMe => {
-                            self.note(EventKind::MxChoice, Some(host), message, format!("{} is itself the best MX for {domain} but does not keep its mail: the mail would loop", self.name(host)));
-                            self.fail_entry(
-                                host,
-                                entry,
-                                "5.4.6",
-                                format!("554 5.4.6 mail for {domain} loops back to myself"),
-                            );
-                        }
-                        MxPlan::Exchangers(list) => {
-                            let shown = list
-                                .iter()
-                                .map(|(p, n)| format!("{n} (preference {p})"))
-                                .collect::<Vec<_>>()
-                                .join(", then ");
-                            self.note(
-                                EventKind::MxChoice,
-                                Some(host),
-                                message,
-                                format!("{} will try {shown}", self.name(host)),
-                            );
-                            if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut()
-                            {
-                                a.exchangers = list.into_iter().map(|(_, n)| n).collect();
+            RecordType::Mx => {
+                // The domain is named only in the notes about MX answers.
+                let domain = self.hosts[host].queue[entry as usize].domain.clone();
+                match result {
+                    DnsResult::Records(data) => {
+                        let records: Vec<(u16, String)> = data
+                            .iter()
+                            .filter_map(|d| match d {
+                                RData::Mx {
+                                    preference,
+                                    exchange,
+                                } => Some((*preference, exchange.clone())),
+                                _ => None,
+                            })
+                            .collect();
+                        let own = self.name(host);
+                        match plan_exchangers(&records, &[own], &mut self.rng) {
+                            MxPlan::NullMx => {
+                                self.note(EventKind::MxChoice, Some(host), message, format!("{domain} publishes a null MX (MX 0 .): it accepts no mail at all (RFC 7505)"));
+                                self.fail_entry(host, entry, "5.1.10", format!("556 5.1.10 Recipient address rejected: {domain} does not accept mail (null MX)"));
                             }
-                            self.next_exchanger(host, entry);
+                            MxPlan::LoopsBackToMe => {
+                                self.note(EventKind::MxChoice, Some(host), message, format!("{} is itself the best MX for {domain} but does not keep its mail: the mail would loop", self.name(host)));
+                                self.fail_entry(
+                                    host,
+                                    entry,
+                                    "5.4.6",
+                                    format!("554 5.4.6 mail for {domain} loops back to myself"),
+                                );
+                            }
+                            MxPlan::Exchangers(list) => {
+                                let mut text = crate::cat!(self.name(host), " will try ");
+                                for (i, (p, n)) in list.iter().enumerate() {
+                                    let then = if i == 0 { "" } else { ", then " };
+                                    text.push_str(then);
+                                    text.push_str(n);
+                                    text.push_str(" (preference ");
+                                    crate::text::push_decimal(&mut text, u64::from(*p), 1);
+                                    text.push(')');
+                                }
+                                self.note(EventKind::MxChoice, Some(host), message, text);
+                                if let Some(a) =
+                                    self.hosts[host].queue[entry as usize].attempt.as_mut()
+                                {
+                                    a.exchangers = list.into_iter().map(|(_, n)| n).collect();
+                                }
+                                self.next_exchanger(host, entry);
+                            }
                         }
                     }
-                }
-                DnsResult::NoData => {
-                    // RFC 5321 section 5.1: no MX records, so the domain itself is the exchanger.
-                    self.note(EventKind::MxChoice, Some(host), message, format!("{domain} has no MX records: {} falls back to the A record of {domain} itself (implicit MX)", self.name(host)));
-                    if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
-                        a.exchangers = vec![domain.clone()];
+                    DnsResult::NoData => {
+                        // RFC 5321 section 5.1: no MX records, so the domain itself is the exchanger.
+                        self.note(EventKind::MxChoice, Some(host), message, format!("{domain} has no MX records: {} falls back to the A record of {domain} itself (implicit MX)", self.name(host)));
+                        if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
+                            a.exchangers = vec![domain.clone()];
+                        }
+                        self.next_exchanger(host, entry);
                     }
-                    self.next_exchanger(host, entry);
+                    DnsResult::NxDomain => {
+                        self.note(
+                            EventKind::MxChoice,
+                            Some(host),
+                            message,
+                            format!(
+                                "{domain} does not exist (NXDOMAIN): the mail cannot be delivered"
+                            ),
+                        );
+                        self.fail_entry(host, entry, "5.1.2", format!("550 5.1.2 Host or domain name not found. Name service error for name={domain} type=MX: Host not found"));
+                    }
+                    DnsResult::Failed(why) => self.defer(host, entry, format!("4.4.3 {why}")),
                 }
-                DnsResult::NxDomain => {
-                    self.note(
-                        EventKind::MxChoice,
-                        Some(host),
-                        message,
-                        format!("{domain} does not exist (NXDOMAIN): the mail cannot be delivered"),
-                    );
-                    self.fail_entry(host, entry, "5.1.2", format!("550 5.1.2 Host or domain name not found. Name service error for name={domain} type=MX: Host not found"));
-                }
-                DnsResult::Failed(why) => self.defer(host, entry, format!("4.4.3 {why}")),
-            },
+            }
             _ => match result {
                 DnsResult::Records(data) => {
                     let ip = data.iter().find_map(|d| match d {
@@ -2362,10 +2436,12 @@ impl SmtpPolicy for HostPolicy<'_> {
         *self.next_queue_id += 1;
         // Six hex digits, scrambled so that consecutive ids look like a real MTA's.
         let n = self.next_queue_id.wrapping_mul(2_654_435_761) & 0xFF_FFFF;
-        let queue_id: String = (0..6)
-            .rev()
-            .map(|i| char::from(b"0123456789ABCDEF"[(n >> (4 * i)) as usize & 0xF]))
-            .collect();
+        let mut queue_id = String::with_capacity(6);
+        for i in (0..6).rev() {
+            queue_id.push(char::from(
+                b"0123456789ABCDEF"[(n >> (4 * i)) as usize & 0xF],
+            ));
+        }
         self.accepted.push(Taken {
             session: session.clone(),
             envelope,

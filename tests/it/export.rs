@@ -80,7 +80,12 @@ fn svg_parses_as_xml_with_one_arrow_per_protocol_line() {
             let line = arrow.children().find(|n| n.has_tag_name("line")).unwrap();
             assert_eq!(line.attribute("stroke"), Some(colour(protocol)));
             let title = arrow.children().find(|n| n.has_tag_name("title")).unwrap();
-            let text = ev.text().lines().collect::<Vec<_>>().join("\n");
+            let text = outcome
+                .trace
+                .text(ev)
+                .lines()
+                .collect::<Vec<_>>()
+                .join("\n");
             assert!(title.text().unwrap().starts_with(&text));
         }
     }
@@ -165,8 +170,8 @@ fn mermaid_has_one_participant_per_host_and_one_arrow_per_protocol_line() {
             .iter()
             .filter(|e| is_protocol_line(e.kind));
         for ((from, arrow, to, label), ev) in arrows.iter().zip(lines) {
-            assert_eq!(from, &alias_of(ev.from));
-            assert_eq!(to, &alias_of(ev.to));
+            assert_eq!(from, &alias_of(ev.from()));
+            assert_eq!(to, &alias_of(ev.to()));
             let reply = matches!(ev.kind, EventKind::ServerLine | EventKind::DnsAnswer);
             assert_eq!(arrow, if reply { "-->>" } else { "->>" });
             // Nothing Mermaid reads as syntax is left in a label, only entity codes.

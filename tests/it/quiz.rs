@@ -24,7 +24,7 @@ fn every_prediction_answer_is_what_the_trace_shows() {
         );
         for (i, p) in &pinned.predictions {
             assert!(
-                shows_answer(&outcome.trace.events[*i], &p.answer),
+                shows_answer(&outcome.trace, &outcome.trace.events[*i], &p.answer),
                 "{}: {}",
                 path.display(),
                 p.question

@@ -1,7 +1,10 @@
 //! The resolver's cache: answers kept for their TTL (RFC 1035 section 7.4), negative answers for
 //! the SOA minimum (RFC 2308 section 5). Time is passed in, so the cache works in virtual time.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::wire::{DnsMessage, RData, Rcode, Record, RecordType};
 
@@ -17,18 +20,49 @@ pub enum CachedAnswer {
     NoData,
 }
 
-/// A TTL cache keyed by (name, type); BTreeMap so that listing it is deterministic. An entry is
-/// its expiry time (virtual ms) and the answer as stored, TTLs as received.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A TTL cache keyed by name, then type. An entry is its expiry time (virtual ms) and the answer
+/// as stored, TTLs as received. The names are hashed so that a lookup by the name as asked needs
+/// no key built (a resolver looks up on every hop); listing sorts them, so it stays deterministic.
+#[derive(Clone, Debug, Default)]
 pub struct DnsCache {
-    entries: BTreeMap<(String, RecordType), (u64, CachedAnswer)>,
+    names: HashMap<String, Types>,
+    /// No entry expires before this time, so `store` need not sweep the cache before then: a
+    /// busy resolver's cache holds thousands of names, and walking them all on every answer made
+    /// large runs slow. It may be earlier than the earliest expiry (after a removal); never later.
+    sweep_at: u64,
 }
+
+/// The entries of one name, sorted by type: (type, (expiry, answer)). A name has one or two
+/// types, so a short Vec (a map per name took more memory than the entries).
+type Types = Vec<(RecordType, (u64, CachedAnswer))>;
+
+/// Sets the entry of one type.
+fn set(types: &mut Types, t: RecordType, entry: (u64, CachedAnswer)) {
+    match types.binary_search_by_key(&t, |(k, _)| *k) {
+        Ok(i) => types[i].1 = entry,
+        Err(i) => types.insert(i, (t, entry)),
+    }
+}
+
+/// Caches are equal when they hold the same entries.
+impl PartialEq for DnsCache {
+    fn eq(&self, other: &DnsCache) -> bool {
+        self.names == other.names
+    }
+}
+
+impl Eq for DnsCache {}
 
 impl DnsCache {
     /// Looks a question up; follows a cached CNAME to its target, and then the answer is the
     /// chain with the target's records, or the target's negative answer.
     pub fn lookup(&self, name: &str, qtype: RecordType, now_ms: u64) -> Option<CachedAnswer> {
-        let mut name = name.trim_end_matches('.').to_ascii_lowercase();
+        let name = name.trim_end_matches('.');
+        let mut name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(name)
+        };
         let mut chain = Vec::new();
         for _ in 0..=MAX_CNAME_CHAIN {
             match self.live(&name, qtype, now_ms) {
@@ -53,14 +87,15 @@ impl DnsCache {
                 return None;
             };
             chain.extend(alias);
-            name = target;
+            name = Cow::Owned(target);
         }
         None
     }
 
     /// An unexpired entry, its records' TTLs cut to what is left.
     fn live(&self, name: &str, qtype: RecordType, now_ms: u64) -> Option<CachedAnswer> {
-        let (expires, answer) = self.entries.get(&(name.to_string(), qtype))?;
+        let types = self.names.get(name)?;
+        let (_, (expires, answer)) = types.iter().find(|(t, _)| *t == qtype)?;
         if *expires <= now_ms {
             return None;
         }
@@ -80,17 +115,11 @@ impl DnsCache {
 
     /// An NXDOMAIN is about the name, whatever type was asked: it has no records at all.
     fn known_not_to_exist(&self, name: &str, now_ms: u64) -> bool {
-        self.of_name(name)
-            .any(|(_, (expires, a))| *a == CachedAnswer::NxDomain && *expires > now_ms)
-    }
-
-    fn of_name<'a>(
-        &'a self,
-        name: &str,
-    ) -> impl Iterator<Item = (&'a (String, RecordType), &'a (u64, CachedAnswer))> {
-        let all_types =
-            (name.to_string(), RecordType::A)..=(name.to_string(), RecordType::Other(u16::MAX));
-        self.entries.range(all_types)
+        self.names.get(name).is_some_and(|types| {
+            types
+                .iter()
+                .any(|(_, (expires, a))| *a == CachedAnswer::NxDomain && *expires > now_ms)
+        })
     }
 
     /// Stores what a response teaches: every RRset in its answer and additional sections, each
@@ -99,7 +128,18 @@ impl DnsCache {
         if !response.response {
             return;
         }
-        self.entries.retain(|_, (expires, _)| *expires > now_ms);
+        if self.sweep_at <= now_ms {
+            for types in self.names.values_mut() {
+                types.retain(|(_, (expires, _))| *expires > now_ms);
+            }
+            self.names.retain(|_, types| !types.is_empty());
+            self.sweep_at = self
+                .names
+                .values()
+                .flat_map(|types| types.iter().map(|(_, (e, _))| *e))
+                .min()
+                .unwrap_or(u64::MAX);
+        }
         let mut sets: BTreeMap<(String, RecordType), Vec<Record>> = BTreeMap::new();
         for r in response.answers.iter().chain(&response.additional) {
             let set = sets.entry((r.name.clone(), r.data.rtype())).or_default();
@@ -113,19 +153,12 @@ impl DnsCache {
             if ttl == 0 {
                 continue;
             }
+            let expires = expiry(now_ms, ttl);
+            self.sweep_at = self.sweep_at.min(expires);
+            let types = self.names.entry(name).or_default();
             // The name exists after all: forget that it did not.
-            let stale: Vec<_> = self
-                .of_name(&name)
-                .filter(|(_, (_, a))| *a == CachedAnswer::NxDomain)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in stale {
-                self.entries.remove(&k);
-            }
-            self.entries.insert(
-                (name, rtype),
-                (expiry(now_ms, ttl), CachedAnswer::Records(records)),
-            );
+            types.retain(|(_, (_, a))| *a != CachedAnswer::NxDomain);
+            set(types, rtype, (expires, CachedAnswer::Records(records)));
         }
         let Some(q) = response.questions.first() else {
             return;
@@ -162,18 +195,28 @@ impl DnsCache {
             }
             _ => return,
         };
-        self.entries
-            .insert((owner, q.qtype), (expiry(now_ms, negative_ttl), negative));
+        let expires = expiry(now_ms, negative_ttl);
+        self.sweep_at = self.sweep_at.min(expires);
+        set(
+            self.names.entry(owner).or_default(),
+            q.qtype,
+            (expires, negative),
+        );
     }
 
     /// What the cache holds now, in (name, type) order: the name, the type, the seconds left,
     /// and the records (with the TTL left) or the negative answer.
     pub fn entries(&self, now_ms: u64) -> Vec<(String, RecordType, u64, String)> {
-        self.entries
+        let mut live: Vec<(&String, RecordType, u64)> = self
+            .names
             .iter()
-            .filter(|(_, (expires, _))| *expires > now_ms)
-            .map(|((name, t), (expires, _))| {
-                let summary = match self.live(name, *t, now_ms) {
+            .flat_map(|(name, types)| types.iter().map(move |(t, (e, _))| (name, *t, *e)))
+            .filter(|(_, _, expires)| *expires > now_ms)
+            .collect();
+        live.sort_unstable();
+        live.into_iter()
+            .map(|(name, t, expires)| {
+                let summary = match self.live(name, t, now_ms) {
                     Some(CachedAnswer::Records(rs)) => rs
                         .iter()
                         .map(|r| r.to_string())
@@ -182,22 +225,22 @@ impl DnsCache {
                     Some(CachedAnswer::NxDomain) => "NXDOMAIN".to_string(),
                     _ => format!("no {t} records"),
                 };
-                (name.clone(), *t, (expires - now_ms) / 1000, summary)
+                (name.clone(), t, (expires - now_ms) / 1000, summary)
             })
             .collect()
     }
 
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.names.clear();
     }
 
     /// How many entries are held; expired ones count until the next `store` sweeps them out.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.names.values().map(Vec::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.names.is_empty()
     }
 }
 

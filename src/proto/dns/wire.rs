@@ -52,6 +52,26 @@ impl fmt::Display for RecordType {
     }
 }
 
+/// The type's name, for [`cat!`](crate::cat): cache hits name it on every hop.
+impl crate::text::Piece for RecordType {
+    fn size(&self) -> usize {
+        9
+    }
+    fn push_to(&self, out: &mut String) {
+        match self {
+            RecordType::A => out.push('A'),
+            RecordType::Ns => out.push_str("NS"),
+            RecordType::Cname => out.push_str("CNAME"),
+            RecordType::Soa => out.push_str("SOA"),
+            RecordType::Mx => out.push_str("MX"),
+            RecordType::Other(c) => {
+                out.push_str("TYPE");
+                crate::text::push_decimal(out, u64::from(*c), 1);
+            }
+        }
+    }
+}
+
 /// Record data. Names are lower case without the final dot; the root is "".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RData {
@@ -99,28 +119,44 @@ pub struct Record {
     pub data: RData,
 }
 
-/// A name as a zone file writes it: with the final dot, so the root is ".".
-fn dotted(name: &str) -> String {
-    format!("{name}.")
-}
+/// Zone-file style, `mx1.beta.example. 3600 IN A 192.0.2.20` (names with their final dot, so
+/// the root is "."), pushed without the formatting machinery: a resolver's cache hits show their
+/// records on every hop.
+impl crate::text::Piece for Record {
+    fn size(&self) -> usize {
+        let data = match &self.data {
+            RData::A(_) => 15,
+            RData::Ns(n) | RData::Cname(n) => n.len() + 1,
+            RData::Mx { exchange, .. } => 6 + exchange.len() + 1,
+            RData::Soa { mname, rname, .. } => mname.len() + rname.len() + 2 + 5 * 11,
+            RData::Other { data, .. } => 24 + 2 * data.len(),
+        };
+        self.name.len() + 1 + 11 + 4 + 9 + 1 + data
+    }
 
-impl fmt::Display for Record {
-    /// Zone-file style: `mx1.beta.example. 3600 IN A 192.0.2.20`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} IN {} ",
-            dotted(&self.name),
-            self.ttl,
-            self.data.rtype()
-        )?;
+    fn push_to(&self, out: &mut String) {
+        use crate::text::push_decimal;
+        fn dotted(out: &mut String, name: &str) {
+            out.push_str(name);
+            out.push('.');
+        }
+        dotted(out, &self.name);
+        out.push(' ');
+        push_decimal(out, u64::from(self.ttl), 1);
+        out.push_str(" IN ");
+        self.data.rtype().push_to(out);
+        out.push(' ');
         match &self.data {
-            RData::A(ip) => write!(f, "{ip}"),
-            RData::Ns(n) | RData::Cname(n) => write!(f, "{}", dotted(n)),
+            RData::A(ip) => ip.push_to(out),
+            RData::Ns(n) | RData::Cname(n) => dotted(out, n),
             RData::Mx {
                 preference,
                 exchange,
-            } => write!(f, "{preference} {}", dotted(exchange)),
+            } => {
+                push_decimal(out, u64::from(*preference), 1);
+                out.push(' ');
+                dotted(out, exchange);
+            }
             RData::Soa {
                 mname,
                 rname,
@@ -129,21 +165,34 @@ impl fmt::Display for Record {
                 retry,
                 expire,
                 minimum,
-            } => write!(
-                f,
-                "{} {} {serial} {refresh} {retry} {expire} {minimum}",
-                dotted(mname),
-                dotted(rname)
-            ),
+            } => {
+                dotted(out, mname);
+                out.push(' ');
+                dotted(out, rname);
+                for n in [serial, refresh, retry, expire, minimum] {
+                    out.push(' ');
+                    push_decimal(out, u64::from(*n), 1);
+                }
+            }
             // The generic form of RFC 3597 section 5.
             RData::Other { data, .. } => {
-                write!(f, "\\# {}", data.len())?;
+                out.push_str("\\# ");
+                push_decimal(out, data.len() as u64, 1);
                 if !data.is_empty() {
-                    write!(f, " ")?;
+                    out.push(' ');
                 }
-                data.iter().try_for_each(|b| write!(f, "{b:02x}"))
+                for b in data {
+                    out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+                    out.push(char::from(b"0123456789abcdef"[usize::from(b & 0xF)]));
+                }
             }
         }
+    }
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::cat!(self))
     }
 }
 
@@ -395,11 +444,8 @@ impl DnsMessage {
             flags.join(" ")
         );
         for q in &self.questions {
-            out.push_str(&format!(
-                ";; QUESTION: {} IN {}\n",
-                dotted(&q.name),
-                q.qtype
-            ));
+            // The name with its final dot, as in the records.
+            out.push_str(&format!(";; QUESTION: {}. IN {}\n", q.name, q.qtype));
         }
         for (title, records) in [
             ("ANSWER", &self.answers),
@@ -868,6 +914,36 @@ mod tests {
                 "beta.example. 3600 IN TYPE16 \\# 3 026869",
             ]
         );
+    }
+
+    #[test]
+    fn soa_and_empty_unknown_records_in_zone_file_style() {
+        let soa = Record {
+            name: "beta.example".into(),
+            ttl: 30,
+            data: RData::Soa {
+                mname: "ns.beta.example".into(),
+                rname: "hostmaster.beta.example".into(),
+                serial: 1,
+                refresh: 3600,
+                retry: 600,
+                expire: 86_400,
+                minimum: 4_294_967_295,
+            },
+        };
+        assert_eq!(
+            soa.to_string(),
+            "beta.example. 30 IN SOA ns.beta.example. hostmaster.beta.example. 1 3600 600 86400 4294967295"
+        );
+        let empty = Record {
+            name: String::new(),
+            ttl: 0,
+            data: RData::Other {
+                rtype: 65_535,
+                data: vec![],
+            },
+        };
+        assert_eq!(empty.to_string(), ". 0 IN TYPE65535 \\# 0");
     }
 
     #[test]

@@ -145,20 +145,31 @@ impl Authority {
         let mut current = name.clone();
         let mut seen = vec![current.clone()];
         loop {
-            let owned = zone.owned(&current);
-            let matching: Vec<Record> = owned
-                .iter()
-                .filter(|r| r.data.rtype() == qtype)
-                .cloned()
-                .collect();
-            if !matching.is_empty() {
-                reply.answers.extend(matching);
+            // The records of the name with the type asked; only an SOA query needs the SOA
+            // `owned` makes up, so the others look at the zone's records without copying them.
+            let before = reply.answers.len();
+            if qtype == RecordType::Soa {
+                let owned = zone.owned(&current);
+                reply
+                    .answers
+                    .extend(owned.into_iter().filter(|r| r.data.rtype() == qtype));
+            } else {
+                reply.answers.extend(
+                    zone.records
+                        .iter()
+                        .filter(|r| r.name == current && r.data.rtype() == qtype)
+                        .cloned(),
+                );
+            }
+            if reply.answers.len() > before {
                 break;
             }
             // An alias: answer with it and go on with its target, as far as this server holds
             // the names (RFC 1034 section 4.3.2, step 3a).
-            let alias = owned.into_iter().find_map(|r| match &r.data {
-                RData::Cname(target) if qtype != RecordType::Cname => Some((target.clone(), r)),
+            let alias = zone.records.iter().find_map(|r| match &r.data {
+                RData::Cname(target) if qtype != RecordType::Cname && r.name == current => {
+                    Some((target.clone(), r.clone()))
+                }
                 _ => None,
             });
             if let Some((target, record)) = alias {
@@ -189,9 +200,9 @@ impl Authority {
                 && !exchange.is_empty()
                 && let Some(z) = self.zone_for(exchange)
             {
-                for a in z.owned(exchange) {
-                    if a.data.rtype() == RecordType::A && !reply.additional.contains(&a) {
-                        reply.additional.push(a);
+                for a in z.records.iter().filter(|r| r.name == *exchange) {
+                    if a.data.rtype() == RecordType::A && !reply.additional.contains(a) {
+                        reply.additional.push(a.clone());
                     }
                 }
             }

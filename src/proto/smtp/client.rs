@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::wire::{Command, Reply, ReplyCode, ReversePath, dot_stuff};
+use super::wire::{Reply, ReplyCode, ReversePath, dot_stuff};
 use crate::mail::{Address, Message};
 
 /// One message to hand over on one connection.
@@ -17,6 +17,31 @@ pub struct ClientJob {
     pub mail_from: ReversePath,
     pub rcpt_to: Vec<Address>,
     pub message: Message,
+}
+
+/// A reply as it came in: made into a [`Reply`] only when the session keeps it (an outcome or
+/// an error), so the replies that merely move the session on are not copied.
+#[derive(Clone, Copy)]
+struct Incoming<'a> {
+    code: ReplyCode,
+    /// The earlier lines of a multi-line reply, each followed by a line feed.
+    earlier: &'a str,
+    last: &'a str,
+}
+
+impl Incoming<'_> {
+    fn reply(&self) -> Reply {
+        if self.earlier.is_empty() {
+            return Reply::new(self.code, self.last);
+        }
+        let mut lines: Vec<String> = self
+            .earlier
+            .split_terminator('\n')
+            .map(str::to_string)
+            .collect();
+        lines.push(self.last.to_string());
+        Reply::multi(self.code, lines)
+    }
 }
 
 /// What became of one recipient.
@@ -39,8 +64,8 @@ pub struct ClientOutcome {
 /// What the client does after one server line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientStep {
-    /// Text to send: each entry one transmission (a command, or the whole dot-stuffed message).
-    pub send: Vec<String>,
+    /// Text to send, if any: one transmission (a command, or the whole dot-stuffed message).
+    pub send: Option<String>,
     pub done: Option<ClientOutcome>,
 }
 
@@ -62,8 +87,8 @@ enum State {
 pub struct SmtpClient {
     job: ClientJob,
     state: State,
-    /// The lines of a multi-line reply read so far.
-    pending: Vec<String>,
+    /// The lines of a multi-line reply read so far, each followed by a line feed.
+    pending: String,
     /// Per recipient: None while undecided, then its outcome.
     results: Vec<Option<RcptOutcome>>,
     /// Recipients the server said 250 to at RCPT time, waiting for the DATA verdict.
@@ -76,7 +101,7 @@ impl SmtpClient {
         SmtpClient {
             job,
             state: State::Greeting,
-            pending: Vec::new(),
+            pending: String::new(),
             results: vec![None; n],
             rcpt_ok: vec![false; n],
         }
@@ -106,16 +131,20 @@ impl SmtpClient {
             }
         };
         if !last {
-            self.pending.push(text.to_string());
+            self.pending.push_str(text);
+            self.pending.push('\n');
             return ClientStep::default();
         }
-        let reply = if self.pending.is_empty() {
-            Reply::new(code, text)
-        } else {
-            self.pending.push(text.to_string());
-            Reply::multi(code, std::mem::take(&mut self.pending))
-        };
-        self.on_reply(reply)
+        // The buffer of earlier lines is lent to the reply and kept for the next one.
+        let mut pending = std::mem::take(&mut self.pending);
+        let step = self.on_reply(Incoming {
+            code,
+            earlier: &pending,
+            last: text,
+        });
+        pending.clear();
+        self.pending = pending;
+        step
     }
 
     /// The connection broke before the session ended: whatever is undecided is deferred.
@@ -128,53 +157,48 @@ impl SmtpClient {
         self.outcome()
     }
 
-    fn on_reply(&mut self, reply: Reply) -> ClientStep {
-        let code = reply.code;
+    fn on_reply(&mut self, incoming: Incoming<'_>) -> ClientStep {
+        let code = incoming.code;
+        let reply = || incoming.reply();
         // 421 may come at any point: the server is closing (section 3.8).
         if code == ReplyCode::SERVICE_NOT_AVAILABLE && self.state != State::Quit {
-            return self.finish_all(RcptOutcome::Deferred(reply));
+            return self.finish_all(RcptOutcome::Deferred(reply()));
         }
         match self.state {
             State::Greeting => {
                 if code != ReplyCode::SERVICE_READY {
-                    return self.give_up(reply);
+                    return self.give_up(reply());
                 }
                 self.state = State::Ehlo;
-                self.send(Command::Ehlo(self.job.ehlo_name.clone()).to_string())
+                self.send(crate::cat!("EHLO ", self.job.ehlo_name))
             }
             State::Ehlo if code.is_permanent() => {
                 // Section 3.2: an old server that does not know EHLO still knows HELO.
                 self.state = State::Helo;
-                self.send(Command::Helo(self.job.ehlo_name.clone()).to_string())
+                self.send(crate::cat!("HELO ", self.job.ehlo_name))
             }
             State::Ehlo | State::Helo => {
                 if !code.is_positive() {
-                    return self.give_up(reply);
+                    return self.give_up(reply());
                 }
                 match self.job.auth.clone() {
                     Some((user, password)) => {
                         self.state = State::Auth;
-                        let token = BASE64.encode(format!("\0{user}\0{password}"));
-                        self.send(
-                            Command::Auth {
-                                mechanism: "PLAIN".into(),
-                                initial_response: Some(token),
-                            }
-                            .to_string(),
-                        )
+                        let token = BASE64.encode(crate::cat!('\0', user, '\0', password));
+                        self.send(crate::cat!("AUTH PLAIN ", token))
                     }
                     None => self.send_mail(),
                 }
             }
             State::Auth => {
                 if code != ReplyCode::AUTH_SUCCEEDED {
-                    return self.give_up(reply);
+                    return self.give_up(reply());
                 }
                 self.send_mail()
             }
             State::Mail => {
                 if !code.is_positive() {
-                    return self.give_up(reply);
+                    return self.give_up(reply());
                 }
                 self.send_rcpt(0)
             }
@@ -182,23 +206,23 @@ impl SmtpClient {
                 if code.is_positive() {
                     self.rcpt_ok[i] = true;
                 } else if code.is_transient() {
-                    self.results[i] = Some(RcptOutcome::Deferred(reply));
+                    self.results[i] = Some(RcptOutcome::Deferred(reply()));
                 } else {
-                    self.results[i] = Some(RcptOutcome::Failed(reply));
+                    self.results[i] = Some(RcptOutcome::Failed(reply()));
                 }
                 if i + 1 < self.job.rcpt_to.len() {
                     return self.send_rcpt(i + 1);
                 }
                 if self.rcpt_ok.iter().any(|ok| *ok) {
                     self.state = State::Data;
-                    self.send(Command::Data.to_string())
+                    self.send("DATA".to_string())
                 } else {
                     self.quit()
                 }
             }
             State::Data => {
                 if code != ReplyCode::START_MAIL_INPUT {
-                    self.settle_accepted(reply);
+                    self.settle_accepted(reply());
                     return self.quit();
                 }
                 self.state = State::Body;
@@ -206,13 +230,13 @@ impl SmtpClient {
                 self.send(body)
             }
             State::Body => {
-                self.settle_accepted(reply);
+                self.settle_accepted(reply());
                 self.quit()
             }
             State::Quit => {
                 self.state = State::Done;
                 ClientStep {
-                    send: Vec::new(),
+                    send: None,
                     done: Some(self.outcome()),
                 }
             }
@@ -222,7 +246,7 @@ impl SmtpClient {
 
     fn send(&self, text: String) -> ClientStep {
         ClientStep {
-            send: vec![text],
+            send: Some(text),
             done: None,
         }
     }
@@ -277,7 +301,7 @@ impl SmtpClient {
             )));
         }
         self.state = State::Quit;
-        self.send(Command::Quit.to_string())
+        self.send("QUIT".to_string())
     }
 
     fn finish_all(&mut self, outcome: RcptOutcome) -> ClientStep {
@@ -286,7 +310,7 @@ impl SmtpClient {
         }
         self.state = State::Done;
         ClientStep {
-            send: Vec::new(),
+            send: None,
             done: Some(self.outcome()),
         }
     }

@@ -378,8 +378,8 @@ impl SmtpServer {
                 format!("5.7.1 <{to}>: Relay access denied"),
             ));
         }
-        let from = self.mail_from.clone().unwrap_or(ReversePath::Null);
-        match policy.check_recipient(&self.session, &from, &to, now_ms) {
+        let from = self.mail_from.as_ref().unwrap_or(&ReversePath::Null);
+        match policy.check_recipient(&self.session, from, &to, now_ms) {
             RcptDecision::Accept => {
                 self.rcpt_to.push(to);
                 says(ReplyCode::OK, "2.1.5 Ok")

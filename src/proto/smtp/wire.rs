@@ -133,7 +133,7 @@ impl Reply {
         let text = self.lines.get(i).map(String::as_str).unwrap_or("");
         out.reserve(4 + text.len());
         let digits = self.code.digits();
-        out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+        out.extend(digits.map(char::from));
         out.push(if i + 1 == n { ' ' } else { '-' });
         out.push_str(text);
     }
@@ -141,7 +141,7 @@ impl Reply {
     /// One wire line `CODE text`, without CRLF: [`Reply::to_wire`] for a one-line reply.
     pub fn wire_line(code: ReplyCode, text: &str) -> String {
         let mut out = String::with_capacity(4 + text.len());
-        out.push_str(std::str::from_utf8(&code.digits()).expect("ASCII digits"));
+        out.extend(code.digits().map(char::from));
         out.push(' ');
         out.push_str(text);
         out
@@ -345,13 +345,14 @@ impl Command {
             upper.copy_from_slice(verb.as_bytes());
             upper.make_ascii_uppercase();
         }
-        match std::str::from_utf8(&upper).unwrap_or("") {
-            "EHLO" | "HELO" if rest.is_empty() => {
+        // Matched as bytes: a str would be checked for UTF-8 on every command.
+        match &upper {
+            b"EHLO" | b"HELO" if rest.is_empty() => {
                 Err(WireError::BadArguments("EHLO and HELO need a domain name"))
             }
-            "EHLO" => Ok(Command::Ehlo(rest.to_string())),
-            "HELO" => Ok(Command::Helo(rest.to_string())),
-            "MAIL" => {
+            b"EHLO" => Ok(Command::Ehlo(rest.to_string())),
+            b"HELO" => Ok(Command::Helo(rest.to_string())),
+            b"MAIL" => {
                 let sender = |e| match e {
                     WireError::BadAddress(e) => WireError::BadSenderAddress(e),
                     e => e,
@@ -366,7 +367,7 @@ impl Command {
                 };
                 Ok(Command::Mail { from, params })
             }
-            "RCPT" => {
+            b"RCPT" => {
                 let (path, params) = split_path(rest, "TO:")?;
                 let to = if path.eq_ignore_ascii_case("postmaster") {
                     Address::parse("postmaster@localhost").map_err(WireError::BadAddress)?
@@ -375,14 +376,14 @@ impl Command {
                 };
                 Ok(Command::Rcpt { to, params })
             }
-            "DATA" => no_args(Command::Data),
-            "RSET" => no_args(Command::Rset),
-            "QUIT" => no_args(Command::Quit),
-            "NOOP" => Ok(Command::Noop((!rest.is_empty()).then(|| rest.to_string()))),
-            "VRFY" if rest.is_empty() => Err(WireError::BadArguments("VRFY needs a name")),
-            "VRFY" => Ok(Command::Vrfy(rest.to_string())),
-            "HELP" => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_string()))),
-            "AUTH" => {
+            b"DATA" => no_args(Command::Data),
+            b"RSET" => no_args(Command::Rset),
+            b"QUIT" => no_args(Command::Quit),
+            b"NOOP" => Ok(Command::Noop((!rest.is_empty()).then(|| rest.to_string()))),
+            b"VRFY" if rest.is_empty() => Err(WireError::BadArguments("VRFY needs a name")),
+            b"VRFY" => Ok(Command::Vrfy(rest.to_string())),
+            b"HELP" => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_string()))),
+            b"AUTH" => {
                 let mut words = rest.split_whitespace();
                 let mechanism = words
                     .next()

@@ -122,7 +122,7 @@ impl World<'_> {
             .iter()
             .position(|e| e.arrive_ms > now)
             .unwrap_or(upto);
-        self.trace.events.drain(..n);
+        self.trace.forget_first(n);
         self.trace_base += n as u64;
         n
     }
@@ -466,7 +466,7 @@ impl World<'_> {
                 None,
                 None,
                 now,
-                Payload::Dns(bytes),
+                super::DnsBytes(bytes),
             );
         }
         Some(answer)
