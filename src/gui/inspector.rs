@@ -28,7 +28,11 @@ pub struct Inspection {
 /// Inspects the message of the latest event at or before `cursor` that concerns one.
 pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspection> {
     let cursor = cursor.min(trace.len().checked_sub(1)?);
-    let message = index.message_at(cursor)?;
+    // A download on its way is about the message it brings down, whatever came before it.
+    let message = match being_downloaded(trace, cursor) {
+        Some(m) => m,
+        None => index.message_at(cursor)?,
+    };
     // The latest hop on which its text travelled: the lines after DATA.
     let Some(&i) = index.data_of(message, cursor + 1).last() else {
         // A bounce its own server delivered travels no SMTP hop: it is seen when downloaded.
@@ -90,6 +94,30 @@ fn received_count(headers: &str) -> usize {
         .lines()
         .filter(|l| l.to_ascii_lowercase().starts_with("received:"))
         .count()
+}
+
+/// The message a POP3 or IMAP response at the cursor brings down (the first, if several): the
+/// one whose Message-ID its header block holds.
+fn being_downloaded(trace: &Trace, cursor: usize) -> Option<u32> {
+    let e = &trace.events[cursor];
+    if e.kind != EventKind::ServerLine
+        || !matches!(e.protocol, Some(Protocol::Pop3 | Protocol::Imap))
+    {
+        return None;
+    }
+    let Payload::Text(text) = trace.payload(e) else {
+        return None;
+    };
+    let id = text.split("\r\n").find_map(|l| {
+        l.split_once(':')
+            .filter(|(name, _)| name.eq_ignore_ascii_case("message-id"))
+            .map(|(_, v)| v.trim())
+    })?;
+    trace
+        .messages
+        .iter()
+        .position(|m| m.message_id == id)
+        .map(|m| m as u32)
 }
 
 /// How far back from the cursor the inspector looks for a download of the message.
@@ -422,6 +450,24 @@ mod tests {
             found > 0,
             "some lesson downloads a bounce that no SMTP hop carried"
         );
+    }
+
+    #[test]
+    fn a_download_on_its_way_shows_the_message_it_brings() {
+        let (_, trace, index) = lesson("06-unknown-user.ron");
+        // The IMAP FETCH that brings Alice the bounce, which no SMTP hop carried.
+        let fetch = trace
+            .events
+            .iter()
+            .position(|e| {
+                e.kind == EventKind::ServerLine
+                    && e.protocol == Some(Protocol::Imap)
+                    && trace.text(e).contains("FETCH (")
+            })
+            .unwrap();
+        let i = inspect(&trace, &index, fetch).unwrap();
+        assert!(i.name.starts_with("bounce"), "{}", i.name);
+        assert_eq!(i.mail_from, "<>");
     }
 
     #[test]
