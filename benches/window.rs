@@ -3,7 +3,8 @@
 //! update of every system (diagram, panels, playback) and Bevy's rendering through Mesa's
 //! lavapipe, waited for. Two measures: the wall time of the frame, and the CPU time of the
 //! program's own threads (Mesa's `llvmpipe-*` rasteriser threads left out: they stand in for a
-//! GPU), which is what issue 3's target is about.
+//! GPU), which is what issue 3's target is about; and the CPU of the main world's update alone
+//! (every system of the window, without the rendering).
 //!
 //! The camera draws into an image: a winit window's event loop can start only once in a
 //! process, and criterion samples a closure many times. `mailsim bench-window` times the real
@@ -45,6 +46,12 @@ fn window(c: &mut Criterion) {
                 (0..iters).for_each(|_| window.frame());
                 Duration::from_nanos(own_cpu_ns().unwrap_or(start) - start)
             })
+        });
+        // The part that is the window's own logic, without Bevy's rendering and lavapipe's
+        // driver (which runs on the rendering thread and stands in for a GPU's command
+        // processor).
+        group.bench_function("CPU of the main world's update", |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| window.frame_in_parts().update).sum())
         });
         group.finish();
     }
