@@ -90,7 +90,13 @@ impl Plugin for EditorPlugin {
         app.init_resource::<Editor>()
             .add_systems(
                 Update,
-                (editor_keys, drag_hosts, link_by_click, apply_requests)
+                (
+                    editor_keys,
+                    drag_hosts,
+                    link_by_click,
+                    apply_requests,
+                    follow_the_file,
+                )
                     .chain()
                     .run_if(editable.clone())
                     .in_set(GuiSet::Input),
@@ -178,10 +184,11 @@ fn drag_hosts(
         editor.dragging = None;
         let to = diagram.layout.hosts[h];
         // A press without a drag is a click: it selects, it does not move.
-        if to.distance(start) > 4.0 {
-            let host = loaded.scenario.hosts[h].name.clone();
+        if to.distance(start) > 4.0
+            && let Some(host) = loaded.scenario.hosts.get(h)
+        {
             editor.request(Request::Edit(Edit::MoveHost {
-                host,
+                host: host.name.clone(),
                 to: (to.x.round(), to.y.round()),
             }));
         }
@@ -193,13 +200,39 @@ fn link_by_click(selected: Res<SelectedHost>, loaded: Res<Loaded>, mut editor: R
     if !selected.is_changed() {
         return;
     }
-    let (Some(from), Some(h)) = (editor.linking_from.clone(), selected.0) else {
+    let (Some(from), Some(host)) = (
+        editor.linking_from.clone(),
+        selected.0.and_then(|h| loaded.scenario.hosts.get(h)),
+    ) else {
         return;
     };
-    let to = loaded.scenario.hosts[h].name.clone();
+    let to = host.name.clone();
     if to != from {
         editor.linking_from = None;
         editor.request(Request::Edit(Edit::AddLink(from, to)));
+    }
+}
+
+/// When the scenario on show is replaced while the editor is open (the file saved from a text
+/// editor and reloaded, or another file opened), the editor starts again from it: its draft
+/// would describe a network that is no longer on show.
+fn follow_the_file(loaded: Res<Loaded>, mut editor: ResMut<Editor>) {
+    if !editor.open || !loaded.is_changed() || editor.problem.is_some() {
+        return;
+    }
+    let stale = editor
+        .draft
+        .as_ref()
+        .is_some_and(|d| d.check().ok().as_ref() != Some(&loaded.base));
+    if stale {
+        editor.draft = Some(Draft::from_scenario(&loaded.base));
+        editor.save_path = default_save_path(&loaded.path).display().to_string();
+        editor.fields.host = None;
+        editor.linking_from = None;
+        editor.status = Some(Ok(format!(
+            "{} was loaded: editing it from here",
+            loaded.path.display()
+        )));
     }
 }
 
@@ -230,11 +263,9 @@ fn apply_requests(
     let mut quiz = quiz;
     let mut changed = false;
     // The selection is kept by name: an edit may renumber the hosts.
-    let selected_name = selected.0.map(|h| loaded.scenario.hosts[h].name.clone());
-    let link_names = link.0.map(|(a, b)| {
-        let name = |h: usize| loaded.scenario.hosts[h].name.clone();
-        (name(a), name(b))
-    });
+    let name = |h: usize| loaded.scenario.hosts.get(h).map(|host| host.name.clone());
+    let selected_name = selected.0.and_then(name);
+    let link_names = link.0.and_then(|(a, b)| Some((name(a)?, name(b)?)));
     for request in requests {
         match request {
             Request::Open => {
@@ -463,8 +494,12 @@ fn editor_window(
             // The selected host, found in the draft by name.
             let chosen = selected
                 .0
-                .map(|h| loaded.scenario.hosts[h].name.clone())
-                .and_then(|n| file.hosts.iter().find(|h| h.name.eq_ignore_ascii_case(&n)));
+                .and_then(|h| loaded.scenario.hosts.get(h))
+                .and_then(|n| {
+                    file.hosts
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(&n.name))
+                });
             match chosen {
                 Some(host) => {
                     if fields.host.as_deref() != Some(host.name.as_str()) {
@@ -538,11 +573,11 @@ fn editor_window(
             }
 
             // The selected link: its own latency and loss, or the default link.
-            if let Some((a, b)) = link.0 {
-                let (a, b) = (
-                    &loaded.scenario.hosts[a].name,
-                    &loaded.scenario.hosts[b].name,
-                );
+            let hosts = &loaded.scenario.hosts;
+            if let Some((a, b)) = link
+                .0
+                .and_then(|(a, b)| Some((&hosts.get(a)?.name, &hosts.get(b)?.name)))
+            {
                 ui.separator();
                 ui.strong(format!("{a} ↔ {b}"));
                 let own = file.links.iter().find(|l| {
@@ -984,6 +1019,35 @@ mod tests {
                 .host_by_name("mx2.beta.example")
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_file_loaded_while_editing_becomes_the_draft() {
+        let mut app = app();
+        ask(&mut app, Request::Open);
+        ask(
+            &mut app,
+            Request::Edit(Edit::MoveHost {
+                host: "ns.example".into(),
+                to: (5.0, 5.0),
+            }),
+        );
+        let other = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/02-mx-preference-and-backup.ron"
+        );
+        let scenario = load_file(Path::new(other)).unwrap();
+        app.insert_resource(Loaded::new(other.into(), scenario.clone()));
+        app.update();
+        let editor = app.world().resource::<Editor>();
+        assert_eq!(editor.draft.as_ref().unwrap().check().unwrap(), scenario);
+        assert!(!editor.draft.as_ref().unwrap().can_undo());
+        assert!(
+            editor
+                .save_path
+                .ends_with("02-mx-preference-and-backup-edited.ron")
+        );
+        assert!(status(&app).unwrap().contains("was loaded"));
     }
 
     #[test]
