@@ -254,13 +254,12 @@ fn apply_requests(
     mut selected: ResMut<SelectedHost>,
     mut link: ResMut<SelectedLink>,
     mut whatif: ResMut<super::whatif::WhatIf>,
-    quiz: Option<ResMut<super::quiz::Quiz>>,
+    mut quiz: Option<ResMut<super::quiz::Quiz>>,
 ) {
     let requests = std::mem::take(&mut editor.requests);
     if requests.is_empty() {
         return;
     }
-    let mut quiz = quiz;
     let mut changed = false;
     // The selection is kept by name: an edit may renumber the hosts.
     let name = |h: usize| loaded.scenario.hosts.get(h).map(|host| host.name.clone());
