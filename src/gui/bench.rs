@@ -243,6 +243,31 @@ fn play_in_a_loop(busy: Res<Busy>, loaded: Res<Loaded>, mut playback: ResMut<Pla
     }
 }
 
+/// A generated scene ready to play from its busiest moment: the run, the player put there,
+/// and the stretch it loops over; and how many messages are in flight then.
+fn at_busiest(scenario: crate::scenario::Scenario) -> (Loaded, Playback, Busy, usize) {
+    let loaded = Loaded::new(PathBuf::from("(generated)"), scenario);
+    let (moment, messages_in_flight) = busiest_moment(&loaded.outcome.trace);
+    let mut playback = Playback {
+        playing: true,
+        ..Playback::default()
+    };
+    playback.now_ms = moment as f64;
+    playback.keep_time(&loaded.outcome.trace);
+    let busy = Busy {
+        from_ms: moment as f64,
+        to_ms: moment as f64 + LOOP_MS,
+    };
+    (loaded, playback, busy, messages_in_flight)
+}
+
+/// Plays the scene in a loop over its busy stretch (after the window's plugins are added).
+fn play_busy(app: &mut App, playback: Playback, busy: Busy) {
+    app.insert_resource(playback)
+        .insert_resource(busy)
+        .add_systems(PostUpdate, play_in_a_loop);
+}
+
 fn no_vsync(mut window: Single<&mut Window, With<PrimaryWindow>>) {
     window.present_mode = PresentMode::AutoNoVsync;
 }
@@ -264,22 +289,15 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
         crate::bench::generate_within(opts.domains, opts.messages, opts.seed, opts.spread_ms)
     };
     let hosts = scenario.hosts.len();
-    let loaded = Loaded::new(PathBuf::from("(generated)"), scenario);
-    let trace = &loaded.outcome.trace;
-    let (moment, messages_in_flight) = busiest_moment(trace);
+    let (loaded, playback, busy, messages_in_flight) = at_busiest(scenario);
+    let moment = busy.from_ms as u64;
     let packets = loaded
         .index
-        .in_flight(moment as f64)
+        .in_flight(busy.from_ms)
         .filter(|f| f.drawn.is_some())
         .count();
-    let events = trace.len();
+    let events = loaded.outcome.trace.len();
     let links = super::diagram::Diagram::of(&loaded).links.len();
-    let mut playback = Playback {
-        playing: true,
-        ..Playback::default()
-    };
-    playback.now_ms = moment as f64;
-    playback.keep_time(trace);
     let ready_s = launch.elapsed().as_secs_f64();
 
     let scene = if opts.empty {
@@ -305,28 +323,23 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
 
     let first_present = Arc::new(Mutex::new(None));
     let mut app = super::app(loaded, opts.size, false);
-    app.insert_resource(playback)
-        .insert_resource(FrameClock {
-            launch,
-            started: None,
-            frames: 0,
-            warmup: opts.warmup,
-            wanted: opts.frames,
-            updates_ms: Vec::new(),
-            frames_ms: Vec::new(),
-            cpu_ms: Vec::new(),
-            cpu_at_start: None,
-            first_update_s: None,
-            first_present: first_present.clone(),
-            header,
-        })
-        .insert_resource(Busy {
-            from_ms: moment as f64,
-            to_ms: moment as f64 + LOOP_MS,
-        })
-        .add_systems(PostUpdate, play_in_a_loop)
-        .add_systems(First, frame_start)
-        .add_systems(Last, frame_end);
+    play_busy(&mut app, playback, busy);
+    app.insert_resource(FrameClock {
+        launch,
+        started: None,
+        frames: 0,
+        warmup: opts.warmup,
+        wanted: opts.frames,
+        updates_ms: Vec::new(),
+        frames_ms: Vec::new(),
+        cpu_ms: Vec::new(),
+        cpu_at_start: None,
+        first_update_s: None,
+        first_present: first_present.clone(),
+        header,
+    })
+    .add_systems(First, frame_start)
+    .add_systems(Last, frame_end);
     if !opts.vsync {
         app.add_systems(Startup, no_vsync);
     }
@@ -368,14 +381,7 @@ impl HeadlessWindow {
         use bevy::winit::WinitPlugin;
 
         let scenario = crate::bench::generate_within(domains, messages, 1, spread_ms);
-        let loaded = Loaded::new(PathBuf::from("(generated)"), scenario);
-        let (moment, _) = busiest_moment(&loaded.outcome.trace);
-        let mut playback = Playback {
-            playing: true,
-            ..Playback::default()
-        };
-        playback.now_ms = moment as f64;
-        playback.keep_time(&loaded.outcome.trace);
+        let (loaded, playback, busy, _) = at_busiest(scenario);
 
         let mut app = App::new();
         app.add_plugins(
@@ -409,13 +415,8 @@ impl HeadlessWindow {
             commands
                 .entity(add.entity)
                 .insert(RenderTarget::from(target.clone()));
-        })
-        .insert_resource(playback)
-        .insert_resource(Busy {
-            from_ms: moment as f64,
-            to_ms: moment as f64 + LOOP_MS,
-        })
-        .add_systems(PostUpdate, play_in_a_loop);
+        });
+        play_busy(&mut app, playback, busy);
         // No runner: the caller pumps the frames, so the app is finished here.
         app.finish();
         app.cleanup();

@@ -372,3 +372,33 @@ fn grey_down_hosts(
     }
     *shown = (loaded.index.generation, down);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Link, load_file};
+
+    #[test]
+    fn a_link_the_file_names_is_drawn_before_anything_uses_it() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/01-alice-writes-to-bob.ron"
+        );
+        let mut scenario = load_file(std::path::Path::new(path)).unwrap();
+        let ns = scenario.host_by_name("ns.example").unwrap();
+        let laptop = scenario.host_by_name("laptop.beta.example").unwrap();
+        let pair = (ns.min(laptop), ns.max(laptop));
+        let unused = Loaded::new(path.into(), scenario.clone());
+        assert!(
+            !Diagram::of(&unused).links.contains(&pair),
+            "nothing uses it"
+        );
+        scenario.links.push(Link {
+            a: laptop,
+            b: ns,
+            spec: scenario.default_link.clone(),
+        });
+        let named = Loaded::new(path.into(), scenario);
+        assert!(Diagram::of(&named).links.contains(&pair));
+    }
+}

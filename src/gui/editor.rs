@@ -73,6 +73,13 @@ impl Editor {
     pub fn request(&mut self, request: Request) {
         self.requests.push(request);
     }
+
+    /// Whether the draft checks as this scenario (it was made from it, or it made it).
+    fn draft_is(&self, scenario: &crate::scenario::Scenario) -> bool {
+        self.draft
+            .as_ref()
+            .is_some_and(|d| d.check().ok().as_ref() == Some(scenario))
+    }
 }
 
 /// A run condition: the editor is not open (or not there at all).
@@ -220,11 +227,7 @@ fn follow_the_file(loaded: Res<Loaded>, mut editor: ResMut<Editor>) {
     if !editor.open || !loaded.is_changed() || editor.problem.is_some() {
         return;
     }
-    let stale = editor
-        .draft
-        .as_ref()
-        .is_some_and(|d| d.check().ok().as_ref() != Some(&loaded.base));
-    if stale {
+    if editor.draft.is_some() && !editor.draft_is(&loaded.base) {
         editor.draft = Some(Draft::from_scenario(&loaded.base));
         editor.save_path = default_save_path(&loaded.path).display().to_string();
         editor.fields.host = None;
@@ -278,11 +281,7 @@ fn apply_requests(
                     whatif.changes.clear();
                     whatif.dirty = true;
                 }
-                let fresh = editor
-                    .draft
-                    .as_ref()
-                    .is_none_or(|d| d.check().ok().as_ref() != Some(&loaded.base));
-                if fresh {
+                if !editor.draft_is(&loaded.base) {
                     editor.draft = Some(Draft::from_scenario(&loaded.base));
                     editor.save_path = default_save_path(&loaded.path).display().to_string();
                 }
@@ -506,13 +505,10 @@ fn editor_window(
                         fields.name.clone_from(&host.name);
                         fields.ip.clone_from(&host.ip);
                         // The records below follow the host's domain.
-                        if let Some(d) = file.domains.iter().find(|d| {
-                            host.name
-                                .to_ascii_lowercase()
-                                .ends_with(&format!(".{}", d.name.to_ascii_lowercase()))
-                        }) {
-                            fields.domain_name.clone_from(&d.name);
-                            fields.new_domain.clone_from(&d.name);
+                        if let Some(d) = loaded.scenario.domain_of_name(&host.name) {
+                            let domain = &loaded.scenario.domains[d].name;
+                            fields.domain_name.clone_from(domain);
+                            fields.new_domain.clone_from(domain);
                         }
                     }
                     ui.strong(&host.name);
@@ -579,11 +575,7 @@ fn editor_window(
             {
                 ui.separator();
                 ui.strong(format!("{a} ↔ {b}"));
-                let own = file.links.iter().find(|l| {
-                    let (x, y) = (&l.between.0, &l.between.1);
-                    (x.eq_ignore_ascii_case(a) && y.eq_ignore_ascii_case(b))
-                        || (x.eq_ignore_ascii_case(b) && y.eq_ignore_ascii_case(a))
-                });
+                let own = draft.link(a, b);
                 match own {
                     Some(l) => {
                         let (mut low, mut high, mut loss) =
@@ -1018,6 +1010,55 @@ mod tests {
                 .host_by_name("mx2.beta.example")
                 .is_some()
         );
+    }
+
+    /// Presses keys together for one frame, then lets them go.
+    fn chord(app: &mut App, keys: &[KeyCode]) {
+        let mut input = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+        for &k in keys {
+            input.press(k);
+        }
+        app.update();
+        let mut input = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+        for &k in keys {
+            input.release(k);
+        }
+        input.clear();
+        app.update();
+    }
+
+    #[test]
+    fn e_opens_ctrl_z_undoes_ctrl_y_redoes_and_d_is_quiet_while_editing() {
+        let mut app = app();
+        chord(&mut app, &[KeyCode::KeyE]);
+        assert!(app.world().resource::<Editor>().open);
+        ask(
+            &mut app,
+            Request::Edit(Edit::MoveHost {
+                host: "ns.example".into(),
+                to: (7.0, 7.0),
+            }),
+        );
+        let moved = |app: &App| {
+            let l = loaded(app);
+            l.scenario.hosts[l.scenario.host_by_name("ns.example").unwrap()].position
+        };
+        assert_eq!(moved(&app), Some((7.0, 7.0)));
+        chord(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyZ]);
+        assert_eq!(moved(&app), None);
+        chord(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyY]);
+        assert_eq!(moved(&app), Some((7.0, 7.0)));
+        // What-if changes would sit on a network that is being changed: D does nothing.
+        app.world_mut().resource_mut::<SelectedHost>().0 = Some(0);
+        chord(&mut app, &[KeyCode::KeyD]);
+        assert!(
+            app.world()
+                .resource::<super::super::whatif::WhatIf>()
+                .changes
+                .is_empty()
+        );
+        chord(&mut app, &[KeyCode::KeyE]);
+        assert!(!app.world().resource::<Editor>().open);
     }
 
     #[test]

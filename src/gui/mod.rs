@@ -320,7 +320,7 @@ pub(crate) fn held(keys: &ButtonInput<KeyCode>, modifier: [KeyCode; 2]) -> bool 
 }
 
 /// The distance from a point to a segment.
-fn distance_to_segment(p: Vec2, a: Vec2, b: Vec2) -> f32 {
+pub(crate) fn distance_to_segment(p: Vec2, a: Vec2, b: Vec2) -> f32 {
     let ab = b - a;
     let t = ((p - a).dot(ab) / ab.length_squared().max(f32::EPSILON)).clamp(0.0, 1.0);
     p.distance(a + ab * t)

@@ -70,7 +70,7 @@ fn picture(size: Vec2, segments: &[(Vec2, Vec2)]) -> (u32, u32, Vec<u8>) {
             );
             let distance = segments
                 .iter()
-                .map(|&(a, b)| distance_to_segment(p, a, b))
+                .map(|&(a, b)| super::distance_to_segment(p, a, b))
                 .fold(f32::INFINITY, f32::min);
             let coverage = ((LINE / 2.0 - distance) * TEXELS + 0.5).clamp(0.0, 1.0);
             alpha.push((coverage * 255.0).round() as u8);
@@ -110,12 +110,6 @@ fn atlas(pictures: &[(u32, u32, Vec<u8>)]) -> (Image, Vec<Rect>) {
         RenderAssetUsages::RENDER_WORLD,
     );
     (image, rects)
-}
-
-fn distance_to_segment(p: Vec2, a: Vec2, b: Vec2) -> f32 {
-    let ab = b - a;
-    let t = ((p - a).dot(ab) / ab.length_squared().max(f32::EPSILON)).clamp(0.0, 1.0);
-    p.distance(a + ab * t)
 }
 
 /// The four sides of a rectangle of this size, centred on the origin.

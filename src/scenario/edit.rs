@@ -144,6 +144,11 @@ impl Draft {
         load_str(&self.to_ron(), "the edited scenario")
     }
 
+    /// The link of its own a pair of hosts has, in either order.
+    pub fn link(&self, a: &str, b: &str) -> Option<&LinkFile> {
+        the_link(&self.file, a, b).map(|i| &self.file.links[i])
+    }
+
     pub fn can_undo(&self) -> bool {
         !self.undo.is_empty()
     }
@@ -182,12 +187,12 @@ impl Draft {
     pub fn apply(&mut self, edit: Edit) -> Result<String, EditError> {
         let mut file = self.file.clone();
         let done = apply_to(&mut file, edit.clone())?;
-        // Dragging a latency slider makes an edit a frame: they count as one.
+        // Dragging a latency slider makes an edit a frame: they count as one. (`last` is
+        // cleared by undo and redo, so it is always the edit on top of the undo stack.)
         let adjusts_last = matches!(
             (&self.last, &edit),
             (Some(Edit::SetLink { between: a, .. }), Edit::SetLink { between: b, .. }) if a == b
-        ) && self.redo.is_empty()
-            && !self.undo.is_empty();
+        );
         if adjusts_last {
             self.file = file;
         } else {

@@ -13,33 +13,37 @@ fn have(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Whether Xvfb is here to render under; CI installs it and sets MAILSIM_REQUIRE_WINDOW_TEST,
-/// so that there a window test can never be skipped.
-fn can_render() -> bool {
-    if have("xvfb-run") {
+/// Whether what a window test needs is here; if not, the test is skipped with a word on what
+/// to install. CI installs everything and sets MAILSIM_REQUIRE_WINDOW_TEST, so that there a
+/// window test can never be skipped.
+fn needs(present: bool, missing: &str, install: &str) -> bool {
+    if present {
         return true;
     }
     assert!(
         std::env::var_os("MAILSIM_REQUIRE_WINDOW_TEST").is_none(),
-        "xvfb-run is missing"
+        "{missing}"
     );
-    eprintln!("skipped: xvfb-run is not installed (apt-get install xvfb mesa-vulkan-drivers)");
+    eprintln!("skipped: {missing} ({install})");
     false
+}
+
+/// Whether Xvfb is here to render under.
+fn can_render() -> bool {
+    needs(
+        have("xvfb-run"),
+        "xvfb-run is not installed",
+        "apt-get install xvfb mesa-vulkan-drivers",
+    )
 }
 
 /// Whether a Vulkan driver is installed (Mesa's lavapipe will do) for rendering without a window.
 fn can_render_headless() -> bool {
-    let drivers =
-        std::fs::read_dir("/usr/share/vulkan/icd.d").is_ok_and(|mut d| d.next().is_some());
-    if drivers {
-        return true;
-    }
-    assert!(
-        std::env::var_os("MAILSIM_REQUIRE_WINDOW_TEST").is_none(),
-        "no Vulkan driver in /usr/share/vulkan/icd.d"
-    );
-    eprintln!("skipped: no Vulkan driver (apt-get install mesa-vulkan-drivers)");
-    false
+    needs(
+        std::fs::read_dir("/usr/share/vulkan/icd.d").is_ok_and(|mut d| d.next().is_some()),
+        "no Vulkan driver in /usr/share/vulkan/icd.d",
+        "apt-get install mesa-vulkan-drivers",
+    )
 }
 
 /// The frame-time benchmark (benches/window.rs) draws the whole window into an image with no
