@@ -236,7 +236,10 @@ fn pictures_now(
 ) {
     let now = playback.now_ms;
     let hosts = &diagram.layout.hosts;
-    for flight in loaded.index.in_flight(now) {
+    // Only what the cursor has reached: an event at the same moment as the one on show but
+    // after it (held back by a question, say) has not happened yet.
+    let reached = |f: &&crate::gui::index::Flight| playback.cursor.is_some_and(|c| f.event <= c);
+    for flight in loaded.index.in_flight(now).filter(reached) {
         let Some(d) = flight.drawn else { continue };
         let (Some(&a), Some(&b)) = (hosts.get(d.from), hosts.get(d.to)) else {
             continue;
@@ -360,6 +363,57 @@ fn show_packets(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_the_cursor_has_not_reached_is_not_drawn_even_at_the_same_moment() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/01-alice-writes-to-bob.ron"
+        );
+        let loaded = Loaded::new(
+            path.into(),
+            crate::scenario::load_file(std::path::Path::new(path)).unwrap(),
+        );
+        let trace = &loaded.outcome.trace;
+        // The DNS query leaves at the very moment of the event before it.
+        let query = trace
+            .events
+            .iter()
+            .position(|e| e.kind == crate::sim::EventKind::DnsQuery)
+            .unwrap();
+        assert_eq!(trace.events[query - 1].t_ms, trace.events[query].t_ms);
+        let pictures = Pictures {
+            atlas: Handle::default(),
+            ring: Rect::new(0.0, 0.0, 1.0, 1.0),
+            diamond: Rect::new(1.0, 0.0, 2.0, 1.0),
+            square: Rect::new(2.0, 0.0, 3.0, 1.0),
+            envelope: Rect::new(3.0, 0.0, 4.0, 1.0),
+            bounce: Rect::new(4.0, 0.0, 5.0, 1.0),
+            parked: Rect::new(5.0, 0.0, 6.0, 1.0),
+            parked_bounce: Rect::new(6.0, 0.0, 7.0, 1.0),
+        };
+        let diagram = Diagram::of(&loaded);
+        let diamonds = |cursor: usize| {
+            let mut playback = Playback::default();
+            playback.go_to(trace, cursor);
+            let mut shown = Vec::new();
+            pictures_now(
+                &pictures,
+                &diagram,
+                &loaded,
+                &playback,
+                &Queues::default(),
+                &mut shown,
+            );
+            shown.iter().filter(|s| s.rect == pictures.diamond).count()
+        };
+        assert_eq!(
+            diamonds(query - 1),
+            0,
+            "held before the query: no DNS packet yet"
+        );
+        assert_eq!(diamonds(query), 1);
+    }
 
     #[test]
     fn a_picture_is_opaque_on_its_lines_and_clear_elsewhere() {

@@ -44,9 +44,9 @@ impl Quiz {
         let unanswered = |k: &usize| !self.answers.contains_key(k);
         let (k, event) = match self.open {
             Some(k) if unanswered(&k) => (k, self.pinned.predictions[k].0),
-            // The feedback is showing: the student may go on.
-            Some(_) => return None,
-            None => self
+            // Nothing open, or an answer's feedback showing (the student may go on, but not past
+            // the next question's moment): the first unanswered question the cursor reached.
+            _ => self
                 .pinned
                 .predictions
                 .iter()
@@ -57,7 +57,7 @@ impl Quiz {
         if cursor < event {
             return None;
         }
-        let newly = self.open.is_none();
+        let newly = self.open != Some(k);
         match event.checked_sub(1) {
             Some(before) => playback.go_to(trace, before),
             None => {
@@ -277,6 +277,26 @@ mod tests {
     }
 
     #[test]
+    fn the_next_question_holds_even_while_the_last_answer_is_showing() {
+        let (scenario, outcome) = lesson_one();
+        let trace = &outcome.trace;
+        let mut quiz = Quiz {
+            pinned: pin(&scenario, trace),
+            ..Quiz::default()
+        };
+        let (first, second) = (quiz.pinned.predictions[0].0, quiz.pinned.predictions[1].0);
+        let mut playback = Playback::default();
+        playback.go_to(trace, first);
+        assert_eq!(quiz.hold(&mut playback, trace), Some(0));
+        quiz.answer(&scenario, "ns.example");
+        // The feedback of the first is open; the student steps well past the second's moment.
+        playback.go_to(trace, second + 5);
+        assert_eq!(quiz.hold(&mut playback, trace), Some(1));
+        assert_eq!(playback.cursor, Some(second - 1));
+        assert_eq!(quiz.open, Some(1));
+    }
+
+    #[test]
     fn an_open_question_cannot_be_stepped_past() {
         let (scenario, outcome) = lesson_one();
         let trace = &outcome.trace;
@@ -292,9 +312,15 @@ mod tests {
         assert_eq!(quiz.hold(&mut playback, trace), None, "already open");
         assert_eq!(playback.cursor, Some(first - 1), "held before the moment");
         quiz.answer(&scenario, "ns.example");
-        playback.go_to(trace, first + 10);
+        // Free to go on, up to the next question's moment.
+        let before_second = quiz.pinned.predictions[1].0 - 1;
+        playback.go_to(trace, before_second);
         quiz.hold(&mut playback, trace);
-        assert_eq!(playback.cursor, Some(first + 10), "answered: free to go on");
+        assert_eq!(
+            playback.cursor,
+            Some(before_second),
+            "answered: free to go on"
+        );
     }
 
     #[test]
