@@ -17,7 +17,7 @@ use mailsim::sim::run;
 
 /// The allocator the `mailsim` binary uses, so that the figures match `mailsim bench`.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: mailsim::alloc::MailsimAlloc = mailsim::alloc::MailsimAlloc;
 
 /// A lesson: a handful of hosts, a few messages, every kind of event.
 fn lessons(c: &mut Criterion) {

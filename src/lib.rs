@@ -16,6 +16,7 @@
 //!   worlds under random faults, and the check that no mail is lost or duplicated in them.
 //! - `gui` (feature `gui`): the Bevy window that plays a trace.
 
+pub mod alloc;
 pub mod bench;
 pub mod cli;
 pub mod export;

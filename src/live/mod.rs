@@ -174,6 +174,7 @@ struct Account {
 pub fn serve(mut scenario: Scenario, opts: ServeOptions) -> Result<(), String> {
     // Live mode runs until it is stopped, whatever the lesson's end time says.
     scenario.run_until_ms = u64::MAX;
+    crate::alloc::without_huge_pages();
     if !opts.bind.is_loopback() {
         eprintln!(
             "warning: listening on {} lets other machines reach these servers; they have no TLS and \

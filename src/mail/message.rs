@@ -196,6 +196,15 @@ pub fn header_value(block: &str, name: &str) -> Option<String> {
         if line.is_empty() {
             return None;
         }
+        // Most lines are some other field: a line that neither starts with the name nor has
+        // space before its colon (obsolete syntax, RFC 5322 section 4.5) is passed over at once.
+        let b = line.as_bytes();
+        let may_be = b.len() > name.len()
+            && b[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+            && matches!(b[name.len()], b':' | b' ' | b'\t');
+        if !may_be && !name.is_empty() {
+            continue;
+        }
         let Some((field, value)) = crate::proto::split_once_byte(line, b':') else {
             continue;
         };

@@ -327,10 +327,7 @@ impl DnsMessage {
 
     /// The wire form. Names are compressed against earlier ones (RFC 1035 section 4.1.4).
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer {
-            buf: Vec::with_capacity(128),
-            names: Vec::new(),
-        };
+        let mut w = Writer::new();
         w.u16(self.id);
         let flags = (u16::from(self.response) << 15)
             | (u16::from(self.opcode & 0xF) << 11)
@@ -465,11 +462,22 @@ impl DnsMessage {
 
 struct Writer {
     buf: Vec<u8>,
-    /// Names written so far with their offsets, for compression.
-    names: Vec<(String, u16)>,
+    /// Every name written so far, back to back (without empty labels), for compression.
+    written: String,
+    /// Suffixes written so far: where each starts in `written`, where it ends, and its offset
+    /// in the message.
+    suffixes: Vec<(u32, u32, u16)>,
 }
 
 impl Writer {
+    fn new() -> Writer {
+        Writer {
+            buf: Vec::with_capacity(128),
+            written: String::new(),
+            suffixes: Vec::new(),
+        }
+    }
+
     fn u16(&mut self, v: u16) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
@@ -480,21 +488,38 @@ impl Writer {
 
     /// Writes a name, its longest suffix already written replaced by a pointer (RFC 1035
     /// section 4.1.4). Empty labels (a stray dot) are skipped: a zero octet would end the name.
+    /// Suffixes are compared as text in `written`, so writing a name allocates nothing new.
     fn name(&mut self, name: &str) {
-        let labels: Vec<&str> = name.split('.').filter(|l| !l.is_empty()).collect();
-        for i in 0..labels.len() {
-            let suffix = labels[i..].join(".");
-            if let Some((_, off)) = self.names.iter().find(|(n, _)| *n == suffix) {
+        let start = self.written.len();
+        for label in name.split('.').filter(|l| !l.is_empty()) {
+            if self.written.len() > start {
+                self.written.push('.');
+            }
+            self.written.push_str(label);
+        }
+        let end = self.written.len();
+        let mut at = start;
+        while at < end {
+            let suffix = &self.written[at..end];
+            let known = self
+                .suffixes
+                .iter()
+                .find(|&&(s, e, _)| &self.written[s as usize..e as usize] == suffix);
+            if let Some(&(_, _, off)) = known {
                 self.u16(0xC000 | off);
                 return;
             }
             // A pointer holds a 14-bit offset.
             if self.buf.len() <= 0x3FFF {
-                self.names.push((suffix, self.buf.len() as u16));
+                self.suffixes
+                    .push((at as u32, end as u32, self.buf.len() as u16));
             }
-            let label = &labels[i].as_bytes()[..labels[i].len().min(63)];
+            let label_end = memchr::memchr(b'.', suffix.as_bytes()).map_or(end, |i| at + i);
+            let label = &self.written.as_bytes()[at..label_end];
+            let label = &label[..label.len().min(63)];
             self.buf.push(label.len() as u8);
             self.buf.extend_from_slice(label);
+            at = label_end + 1;
         }
         self.buf.push(0);
     }
@@ -564,7 +589,7 @@ impl Reader<'_> {
     /// A possibly compressed name (RFC 1035 section 4.1.4), lower-cased. Pointers are followed
     /// at most 64 times, so a loop ends in an error rather than hanging.
     fn name(&mut self) -> Result<String, DnsError> {
-        let mut labels: Vec<String> = Vec::new();
+        let mut name = String::new();
         let mut pos = self.pos;
         let mut jumped = false;
         let mut jumps = 0;
@@ -596,7 +621,12 @@ impl Reader<'_> {
                     // its length, past the 63 octets of section 2.3.4): refuse such a label,
                     // as a host name is letters, digits and hyphens anyway (section 2.3.1).
                     let label = std::str::from_utf8(label).map_err(|_| DnsError::BadLabel)?;
-                    labels.push(label.to_ascii_lowercase());
+                    if !name.is_empty() {
+                        name.push('.');
+                    }
+                    let from = name.len();
+                    name.push_str(label);
+                    name[from..].make_ascii_lowercase();
                     pos += 1 + len;
                 }
                 0xC0 => {
@@ -614,7 +644,7 @@ impl Reader<'_> {
                 _ => return Err(DnsError::BadLabel),
             }
         }
-        Ok(labels.join("."))
+        Ok(name)
     }
 
     /// A record and its CLASS, which the caller checks (an OPT record's is no class).
