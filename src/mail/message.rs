@@ -17,12 +17,8 @@ pub struct Message {
 impl Message {
     /// Wraps text, turning bare LF line ends into CRLF (RFC 5322 section 2.3).
     pub fn from_text(text: &str) -> Message {
-        let mut out = String::with_capacity(text.len() + 16);
-        for line in text.split_inclusive('\n') {
-            let line = line.trim_end_matches('\n').trim_end_matches('\r');
-            out.push_str(line);
-            out.push_str("\r\n");
-        }
+        let mut out = String::with_capacity(text.len() + text.len() / 16 + 4);
+        push_crlf_lines(&mut out, text);
         if out.is_empty() {
             out.push_str("\r\n");
         }
@@ -35,18 +31,25 @@ impl Message {
         Message { text }
     }
 
-    /// Builds a message from header fields and a body.
+    /// Builds a message from header fields and a body, straight into its CRLF form: every
+    /// message a user sends is built here.
     pub fn build(headers: &[(&str, &str)], body: &str) -> Message {
-        let mut text = String::new();
+        let size: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        let mut text = String::with_capacity(size + 2 + body.len() + body.len() / 16 + 2);
         for (name, value) in headers {
             text.push_str(name);
             text.push_str(": ");
-            text.push_str(value);
-            text.push('\n');
+            // The value's line ends as in a text where a line end follows it.
+            for line in value.split('\n') {
+                text.push_str(line.trim_end_matches('\r'));
+                text.push_str("\r\n");
+            }
         }
-        text.push('\n');
-        text.push_str(body);
-        Message::from_text(&text)
+        text.push_str("\r\n");
+        if !body.is_empty() {
+            push_crlf_lines(&mut text, body);
+        }
+        Message { text }
     }
 
     pub fn text(&self) -> &str {
@@ -156,6 +159,29 @@ impl Message {
             .take_while(|l| !l.is_empty())
             .filter(|l| l.len() >= 9 && l.as_bytes()[..9].eq_ignore_ascii_case(b"Received:"))
             .count()
+    }
+}
+
+/// Appends `text` with every line ended by CRLF, whether it ended in LF, CRLF or nothing (an
+/// empty text adds one empty line).
+fn push_crlf_lines(out: &mut String, text: &str) {
+    let mut rest = text;
+    loop {
+        match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(i) => {
+                out.push_str(rest[..i].trim_end_matches('\r'));
+                out.push_str("\r\n");
+                rest = &rest[i + 1..];
+                if rest.is_empty() {
+                    return;
+                }
+            }
+            None => {
+                out.push_str(rest.trim_end_matches('\r'));
+                out.push_str("\r\n");
+                return;
+            }
+        }
     }
 }
 
@@ -285,6 +311,49 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The plain way to build a message: header lines and body joined with LF, then every line
+    /// end made CRLF. `Message::build` writes the same text directly.
+    fn built_plainly(headers: &[(&str, &str)], body: &str) -> Message {
+        let mut text = String::new();
+        for (name, value) in headers {
+            text.push_str(&format!("{name}: {value}\n"));
+        }
+        text.push('\n');
+        text.push_str(body);
+        let mut out = String::new();
+        for line in text.split_inclusive('\n') {
+            out.push_str(line.trim_end_matches('\n').trim_end_matches('\r'));
+            out.push_str("\r\n");
+        }
+        Message::from_crlf_text(out)
+    }
+
+    proptest! {
+        #[test]
+        fn building_writes_what_joining_and_converting_would(
+            values in prop::collection::vec("[a-z \r\n]{0,12}", 0..4),
+            body in "[a-z.\r\n]{0,40}",
+        ) {
+            let headers: Vec<(&str, &str)> =
+                values.iter().map(|v| ("Subject", v.as_str())).collect();
+            prop_assert_eq!(Message::build(&headers, &body), built_plainly(&headers, &body));
+            prop_assert_eq!(
+                Message::from_text(&body),
+                if body.is_empty() {
+                    Message::from_crlf_text("\r\n".into())
+                } else {
+                    let mut out = String::new();
+                    for line in body.split_inclusive('\n') {
+                        out.push_str(line.trim_end_matches('\n').trim_end_matches('\r'));
+                        out.push_str("\r\n");
+                    }
+                    Message::from_crlf_text(out)
+                }
+            );
+        }
+    }
 
     #[test]
     fn virtual_time_zero_is_a_monday_morning() {
