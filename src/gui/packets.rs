@@ -1,13 +1,15 @@
 //! Packets and envelopes: every transmission in flight as a small picture moving along its
 //! link, and every message waiting in a queue as an envelope parked beside its server.
 //!
-//! They are sprites from a pool, one textured quad each, rather than outlines drawn anew every
-//! frame: an envelope's outline is eight line segments of six vertices, so a thousand packets
-//! in flight were tens of thousands of vertices a frame for a software renderer to shade; as
-//! sprites they are a thousand quads in one batch. The pictures are drawn once, at start-up,
-//! into small textures tinted by each sprite's colour.
+//! All of them are one mesh: a textured quad for each picture, tinted by its vertices' colour,
+//! rebuilt only when what is on show changes and drawn in a single call. Outlines drawn anew
+//! every frame were tens of thousands of line vertices for a thousand packets; a sprite each
+//! was a thousand entities to move, cull, extract and batch every frame. The pictures are drawn
+//! once, at start-up, side by side in one small texture.
 
 use bevy::asset::RenderAssetUsages;
+use bevy::camera::visibility::NoFrustumCulling;
+use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
@@ -20,8 +22,7 @@ pub struct PacketsPlugin;
 
 impl Plugin for PacketsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Pool>()
-            .add_systems(Startup, draw_pictures)
+        app.add_systems(Startup, draw_pictures)
             .add_systems(Update, show_packets.in_set(GuiSet::Draw));
     }
 }
@@ -30,7 +31,8 @@ impl Plugin for PacketsPlugin {
 /// texture, so that every packet on screen is drawn in a single batch.
 #[derive(Resource)]
 struct Pictures {
-    atlas: Handle<Image>,
+    /// The texture's size in texels, to turn the rectangles below into texture coordinates.
+    atlas_size: Vec2,
     /// An SMTP line: a ring.
     ring: Rect,
     /// DNS: a diamond.
@@ -145,7 +147,12 @@ const ENVELOPE: Vec2 = Vec2::new(48.0, 32.0);
 const PARKED: Vec2 = Vec2::new(26.0, 17.0);
 const SMALL: f32 = 12.0;
 
-fn draw_pictures(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
+fn draw_pictures(
+    mut commands: Commands,
+    mut images: ResMut<Assets<Image>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<ColorMaterial>>,
+) {
     let ring: Vec<(Vec2, Vec2)> = (0..24)
         .map(|i| {
             let at = |k: i32| Vec2::from_angle(k as f32 * std::f32::consts::TAU / 24.0) * 7.0;
@@ -178,8 +185,24 @@ fn draw_pictures(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
         parked,
         parked_bounce,
     ] = rects[..].try_into().expect("seven pictures");
+    let atlas_size = Vec2::new(image.width() as f32, image.height() as f32);
+    // White texture times each vertex's colour (blended, the material's default).
+    let material = materials.add(ColorMaterial::from(images.add(image)));
+    let mesh = meshes.add(quads(&[], atlas_size));
+    let entity = commands
+        .spawn((
+            Mesh2d(mesh.clone()),
+            MeshMaterial2d(material),
+            Transform::from_translation(Vec3::Z * Z),
+            // The mesh changes every frame; its bounds would be stale, and it is never off
+            // screen as a whole anyway.
+            NoFrustumCulling,
+            Visibility::Hidden,
+        ))
+        .id();
+    commands.insert_resource(Layer { mesh, entity });
     commands.insert_resource(Pictures {
-        atlas: images.add(image),
+        atlas_size,
         ring,
         diamond,
         square,
@@ -190,9 +213,12 @@ fn draw_pictures(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
     });
 }
 
-/// The sprites made so far, each either showing something this frame or hidden.
-#[derive(Resource, Default)]
-struct Pool(Vec<Entity>);
+/// The entity that shows every packet, and its mesh.
+#[derive(Resource)]
+struct Layer {
+    mesh: Handle<Mesh>,
+    entity: Entity,
+}
 
 /// One picture to show this frame.
 #[derive(Clone, Copy, PartialEq)]
@@ -205,21 +231,47 @@ struct Shown {
     color: Color,
 }
 
-impl Shown {
-    /// The sprite's size: the picture's and a line's width around it, as in its texture.
-    fn drawn_size(&self) -> Vec2 {
-        self.size + Vec2::splat(LINE * 2.0)
-    }
-
-    fn sprite(&self, atlas: &Handle<Image>) -> Sprite {
-        Sprite {
-            image: atlas.clone(),
-            color: self.color,
-            rect: Some(self.rect),
-            custom_size: Some(self.drawn_size()),
-            ..default()
+/// A mesh of one textured, tinted quad for each picture, in order (a later one on top). With
+/// nothing to show it holds one invisible quad, as a mesh needs its attributes.
+fn quads(shown: &[Shown], atlas_size: Vec2) -> Mesh {
+    let n = shown.len().max(1);
+    let mut positions = Vec::with_capacity(4 * n);
+    let mut uvs = Vec::with_capacity(4 * n);
+    let mut colors = Vec::with_capacity(4 * n);
+    let mut indices = Vec::with_capacity(6 * n);
+    let blank = Shown {
+        at: Vec2::ZERO,
+        rect: Rect::new(0.0, 0.0, 0.0, 0.0),
+        size: Vec2::ZERO,
+        color: Color::NONE,
+    };
+    let blank = [blank];
+    for s in if shown.is_empty() { &blank[..] } else { shown } {
+        // The picture's texture has a line's width around the shape.
+        let half = (s.size + Vec2::splat(LINE * 2.0)) / 2.0;
+        let (lo, hi) = (s.rect.min / atlas_size, s.rect.max / atlas_size);
+        let first = positions.len() as u32;
+        // Counter-clockwise from the bottom left; the texture's rows run downwards.
+        for (corner, uv) in [
+            (Vec2::new(-half.x, -half.y), Vec2::new(lo.x, hi.y)),
+            (Vec2::new(half.x, -half.y), Vec2::new(hi.x, hi.y)),
+            (Vec2::new(half.x, half.y), Vec2::new(hi.x, lo.y)),
+            (Vec2::new(-half.x, half.y), Vec2::new(lo.x, lo.y)),
+        ] {
+            positions.push((s.at + corner).extend(0.0).to_array());
+            uvs.push(uv.to_array());
+            colors.push(s.color.to_linear().to_f32_array());
         }
+        indices.extend([0, 1, 2, 0, 2, 3].map(|k| first + k));
     }
+    Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uvs)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, colors)
+    .with_inserted_indices(Indices::U32(indices))
 }
 
 /// Above the hosts (at 1) and their labels (1 + 2).
@@ -306,16 +358,18 @@ struct Scene<'w> {
     queues: Res<'w, Queues>,
 }
 
-/// Puts this frame's pictures on the pool's sprites (making more when there are not enough)
-/// and hides the sprites left over. A sprite is written only where it changed.
+/// Rebuilds the packets' mesh when what is on show changed since the last frame; hides it when
+/// nothing is.
 fn show_packets(
-    mut commands: Commands,
     scene: Scene,
-    mut pool: ResMut<Pool>,
-    mut sprites: Query<(&mut Sprite, &mut Transform, &mut Visibility)>,
+    layer: Option<Res<Layer>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut visibility: Query<&mut Visibility>,
     mut shown: Local<Vec<Shown>>,
+    mut last: Local<Vec<Shown>>,
 ) {
-    let (Some(pictures), Some(diagram)) = (&scene.pictures, &scene.diagram) else {
+    let (Some(pictures), Some(diagram), Some(layer)) = (&scene.pictures, &scene.diagram, layer)
+    else {
         return;
     };
     shown.clear();
@@ -327,37 +381,22 @@ fn show_packets(
         &scene.queues,
         &mut shown,
     );
-    for (i, s) in shown.iter().enumerate() {
-        let translation = s.at.extend(Z);
-        match pool.0.get(i).and_then(|&e| sprites.get_mut(e).ok()) {
-            Some((mut sprite, mut transform, mut visibility)) => {
-                let same = sprite.rect == Some(s.rect)
-                    && sprite.color == s.color
-                    && sprite.custom_size == Some(s.drawn_size());
-                if !same {
-                    *sprite = s.sprite(&pictures.atlas);
-                }
-                if transform.translation != translation {
-                    transform.translation = translation;
-                }
-                visibility.set_if_neq(Visibility::Visible);
-            }
-            None => {
-                let entity = commands
-                    .spawn((
-                        s.sprite(&pictures.atlas),
-                        Transform::from_translation(translation),
-                    ))
-                    .id();
-                pool.0.push(entity);
-            }
-        }
+    if *shown == *last {
+        return;
     }
-    for &e in pool.0.iter().skip(shown.len()) {
-        if let Ok((_, _, mut visibility)) = sprites.get_mut(e) {
-            visibility.set_if_neq(Visibility::Hidden);
-        }
+    if let Ok(mut v) = visibility.get_mut(layer.entity) {
+        v.set_if_neq(if shown.is_empty() {
+            Visibility::Hidden
+        } else {
+            Visibility::Visible
+        });
     }
+    if !shown.is_empty()
+        && let Some(mut mesh) = meshes.get_mut(&layer.mesh)
+    {
+        *mesh = quads(&shown, pictures.atlas_size);
+    }
+    std::mem::swap(&mut *shown, &mut *last);
 }
 
 #[cfg(test)]
@@ -383,7 +422,7 @@ mod tests {
             .unwrap();
         assert_eq!(trace.events[query - 1].t_ms, trace.events[query].t_ms);
         let pictures = Pictures {
-            atlas: Handle::default(),
+            atlas_size: Vec2::new(7.0, 1.0),
             ring: Rect::new(0.0, 0.0, 1.0, 1.0),
             diamond: Rect::new(1.0, 0.0, 2.0, 1.0),
             square: Rect::new(2.0, 0.0, 3.0, 1.0),
