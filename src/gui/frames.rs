@@ -21,7 +21,7 @@ const DRAIN_FRAMES: u32 = 30;
 
 /// The steps still to render, and where.
 #[derive(Resource)]
-struct FrameShots {
+pub(crate) struct FrameShots {
     steps: Vec<usize>,
     dir: PathBuf,
     next: usize,

@@ -224,14 +224,32 @@ impl Default for View {
     }
 }
 
+/// The camera, with 4x MSAA for smooth circles and links, except in the interactive window on a
+/// software rasteriser (Mesa's lavapipe, say): there four samples a pixel make the rasteriser do
+/// about three times the work, and the busy benchmark scene drew a frame in 150 ms with MSAA
+/// against 65 ms without. Pictures saved to files (`shot`, `export`) keep MSAA.
+fn spawn_camera(
+    mut commands: Commands,
+    adapter: Option<Res<bevy::render::renderer::RenderAdapterInfo>>,
+    shot: Option<Res<ShotRequest>>,
+    frames: Option<Res<frames::FrameShots>>,
+) {
+    let software = adapter.is_some_and(|a| a.device_type == wgpu_types::DeviceType::Cpu);
+    let saving = shot.is_some() || frames.is_some();
+    let msaa = if software && !saving {
+        Msaa::Off
+    } else {
+        Msaa::Sample4
+    };
+    commands.spawn((Camera2d, msaa));
+}
+
 impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<View>()
             .init_resource::<SelectedHost>()
             .init_resource::<SelectedLink>()
-            .add_systems(Startup, |mut commands: Commands| {
-                commands.spawn(Camera2d);
-            })
+            .add_systems(Startup, spawn_camera)
             // After the editor has seen the press, so that a drag on a host moves the host.
             .add_systems(
                 Update,
