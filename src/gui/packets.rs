@@ -2,10 +2,11 @@
 //! link, and every message waiting in a queue as an envelope parked beside its server.
 //!
 //! All of them are one mesh: a textured quad for each picture, tinted by its vertices' colour,
-//! rebuilt only when what is on show changes and drawn in a single call. Outlines drawn anew
-//! every frame were tens of thousands of line vertices for a thousand packets; a sprite each
-//! was a thousand entities to move, cull, extract and batch every frame. The pictures are drawn
-//! once, at start-up, side by side in one small texture.
+//! rebuilt only when what is on show changes and drawn in a single call: one entity however
+//! many packets fly, and no work at all while playback is paused. (Outlines drawn anew every
+//! frame were tens of thousands of line vertices for a thousand packets. A sprite each cost the
+//! same as this mesh in the busy benchmark scene, within the noise; see BENCHMARKS.md.) The
+//! pictures are drawn once, at start-up, side by side in one small texture.
 
 use bevy::asset::RenderAssetUsages;
 use bevy::camera::visibility::NoFrustumCulling;
@@ -188,14 +189,13 @@ fn draw_pictures(
     let atlas_size = Vec2::new(image.width() as f32, image.height() as f32);
     // White texture times each vertex's colour (blended, the material's default).
     let material = materials.add(ColorMaterial::from(images.add(image)));
-    let mesh = meshes.add(quads(&[], atlas_size));
+    let mesh = meshes.add(quads(&[Shown::NOTHING], atlas_size));
     let entity = commands
         .spawn((
             Mesh2d(mesh.clone()),
             MeshMaterial2d(material),
             Transform::from_translation(Vec3::Z * Z),
-            // The mesh changes every frame; its bounds would be stale, and it is never off
-            // screen as a whole anyway.
+            // The mesh changes as packets move; bounds computed once would go stale.
             NoFrustumCulling,
             Visibility::Hidden,
         ))
@@ -231,25 +231,31 @@ struct Shown {
     color: Color,
 }
 
-/// A mesh of one textured, tinted quad for each picture, in order (a later one on top). With
-/// nothing to show it holds one invisible quad, as a mesh needs its attributes.
+impl Shown {
+    /// An invisible picture: the packets' mesh starts with it, as a mesh needs its attributes.
+    const NOTHING: Shown = Shown {
+        at: Vec2::ZERO,
+        rect: Rect {
+            min: Vec2::ZERO,
+            max: Vec2::ZERO,
+        },
+        size: Vec2::ZERO,
+        color: Color::NONE,
+    };
+}
+
+/// A mesh of one textured, tinted quad for each picture, in order (a later one on top).
 fn quads(shown: &[Shown], atlas_size: Vec2) -> Mesh {
-    let n = shown.len().max(1);
+    let n = shown.len();
     let mut positions = Vec::with_capacity(4 * n);
     let mut uvs = Vec::with_capacity(4 * n);
     let mut colors = Vec::with_capacity(4 * n);
     let mut indices = Vec::with_capacity(6 * n);
-    let blank = Shown {
-        at: Vec2::ZERO,
-        rect: Rect::new(0.0, 0.0, 0.0, 0.0),
-        size: Vec2::ZERO,
-        color: Color::NONE,
-    };
-    let blank = [blank];
-    for s in if shown.is_empty() { &blank[..] } else { shown } {
+    for s in shown {
         // The picture's texture has a line's width around the shape.
         let half = (s.size + Vec2::splat(LINE * 2.0)) / 2.0;
         let (lo, hi) = (s.rect.min / atlas_size, s.rect.max / atlas_size);
+        let color = s.color.to_linear().to_f32_array();
         let first = positions.len() as u32;
         // Counter-clockwise from the bottom left; the texture's rows run downwards.
         for (corner, uv) in [
@@ -260,7 +266,7 @@ fn quads(shown: &[Shown], atlas_size: Vec2) -> Mesh {
         ] {
             positions.push((s.at + corner).extend(0.0).to_array());
             uvs.push(uv.to_array());
-            colors.push(s.color.to_linear().to_f32_array());
+            colors.push(color);
         }
         indices.extend([0, 1, 2, 0, 2, 3].map(|k| first + k));
     }

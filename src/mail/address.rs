@@ -109,6 +109,18 @@ impl Address {
         &self.text
     }
 
+    /// Addresses as a header field or a note lists them: `a@x.example, b@y.example`.
+    pub fn list(addresses: &[Address]) -> String {
+        let mut out = String::with_capacity(addresses.iter().map(|a| a.text.len() + 2).sum());
+        for (i, a) in addresses.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(a.as_str());
+        }
+        out
+    }
+
     /// The form mailsim uses as a key: the whole address in lower case.
     pub fn key(&self) -> String {
         self.text.to_ascii_lowercase()

@@ -1143,22 +1143,12 @@ impl<'s> World<'s> {
         let client = user.client;
         let client_name = self.name(client);
         let message_id = crate::cat!('<', send.id, '.', self.now, '@', client_name, '>');
-        let list = |xs: &[Address]| {
-            let mut out = String::new();
-            for (i, a) in xs.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                crate::text::Piece::push_to(a, &mut out);
-            }
-            out
-        };
         let from = send
             .header_from
             .clone()
             .unwrap_or_else(|| crate::cat!(user.address));
-        let to = list(&send.to);
-        let cc = list(&send.cc);
+        let to = Address::list(&send.to);
+        let cc = Address::list(&send.cc);
         let date = rfc5322_date(self.now);
         let mut headers: Vec<(&str, &str)> = vec![("From", &from)];
         if !to.is_empty() {
@@ -1201,7 +1191,7 @@ impl<'s> World<'s> {
                 " writes \"",
                 send.subject,
                 "\" to ",
-                list(&rcpt_to)
+                Address::list(&rcpt_to)
             ),
         );
         let job = ClientJob {
@@ -1425,13 +1415,7 @@ impl<'s> World<'s> {
             } else {
                 qid.clone()
             };
-            let mut list = String::new();
-            for (i, r) in rcpts.iter().enumerate() {
-                if i > 0 {
-                    list.push_str(", ");
-                }
-                crate::text::Piece::push_to(r, &mut list);
-            }
+            let list = Address::list(&rcpts);
             // The note first, so that the entry can take the id and domain without copies.
             let text = crate::cat!(
                 self.name(host),

@@ -39,20 +39,8 @@ impl RecordType {
     }
 }
 
-impl fmt::Display for RecordType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RecordType::A => write!(f, "A"),
-            RecordType::Ns => write!(f, "NS"),
-            RecordType::Cname => write!(f, "CNAME"),
-            RecordType::Soa => write!(f, "SOA"),
-            RecordType::Mx => write!(f, "MX"),
-            RecordType::Other(c) => write!(f, "TYPE{c}"),
-        }
-    }
-}
-
-/// The type's name, for [`cat!`](crate::cat): cache hits name it on every hop.
+/// The type's name (`MX`, or `TYPE99` for a type without one), for [`cat!`](crate::cat): cache
+/// hits name it on every hop. `Display` writes the same.
 impl crate::text::Piece for RecordType {
     fn size(&self) -> usize {
         9
@@ -191,6 +179,12 @@ impl crate::text::Piece for Record {
 }
 
 impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::cat!(self))
+    }
+}
+
+impl fmt::Display for RecordType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&crate::cat!(self))
     }

@@ -66,15 +66,16 @@ impl Zone {
         name == self.origin || self.records.iter().any(|r| is_at_or_below(&r.name, name))
     }
 
-    /// The records a name owns, the made-up SOA at the origin included.
-    fn owned(&self, name: &str) -> Vec<Record> {
+    /// The records of one type a name owns; an SOA query at the origin of a zone without an
+    /// SOA of its own gets the made-up one.
+    fn records_of(&self, name: &str, qtype: RecordType) -> Vec<Record> {
         let mut rs: Vec<Record> = self
             .records
             .iter()
-            .filter(|r| r.name == name)
+            .filter(|r| r.name == name && r.data.rtype() == qtype)
             .cloned()
             .collect();
-        if name == self.origin && !rs.iter().any(|r| r.data.rtype() == RecordType::Soa) {
+        if qtype == RecordType::Soa && name == self.origin && rs.is_empty() {
             rs.push(self.soa());
         }
         rs
@@ -145,23 +146,9 @@ impl Authority {
         let mut current = name.clone();
         let mut seen = vec![current.clone()];
         loop {
-            // The records of the name with the type asked; only an SOA query needs the SOA
-            // `owned` makes up, so the others look at the zone's records without copying them.
-            let before = reply.answers.len();
-            if qtype == RecordType::Soa {
-                let owned = zone.owned(&current);
-                reply
-                    .answers
-                    .extend(owned.into_iter().filter(|r| r.data.rtype() == qtype));
-            } else {
-                reply.answers.extend(
-                    zone.records
-                        .iter()
-                        .filter(|r| r.name == current && r.data.rtype() == qtype)
-                        .cloned(),
-                );
-            }
-            if reply.answers.len() > before {
+            let matching = zone.records_of(&current, qtype);
+            if !matching.is_empty() {
+                reply.answers.extend(matching);
                 break;
             }
             // An alias: answer with it and go on with its target, as far as this server holds
@@ -200,9 +187,9 @@ impl Authority {
                 && !exchange.is_empty()
                 && let Some(z) = self.zone_for(exchange)
             {
-                for a in z.records.iter().filter(|r| r.name == *exchange) {
-                    if a.data.rtype() == RecordType::A && !reply.additional.contains(a) {
-                        reply.additional.push(a.clone());
+                for a in z.records_of(exchange, RecordType::A) {
+                    if !reply.additional.contains(&a) {
+                        reply.additional.push(a);
                     }
                 }
             }
