@@ -423,6 +423,21 @@ pub fn main(cli: Cli) -> ExitCode {
             println!("messages in mailboxes {delivered}");
             println!("still queued     {}", outcome.state.queued.len());
             println!("trace events     {events}");
+            let (event_bytes, text_bytes) = outcome.trace.memory_bytes();
+            let mailbox_bytes: usize = outcome
+                .state
+                .stores
+                .iter()
+                .flat_map(|s| s.mailboxes.values())
+                .map(|mb| mb.inbox().total_size())
+                .sum();
+            let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+            println!(
+                "memory held      trace events {:.1} MiB, trace texts {:.1} MiB, mailboxes {:.1} MiB",
+                mib(event_bytes),
+                mib(text_bytes),
+                mib(mailbox_bytes)
+            );
             println!("generate         {:.3} s", generated.as_secs_f64());
             println!("simulate         {:.3} s", wall.as_secs_f64());
             println!("events/second    {:.0}", events as f64 / wall.as_secs_f64());

@@ -80,9 +80,12 @@ impl Address {
         {
             return Err(AddressError::BadCharacter(c));
         }
-        if let Some(c) = domain.chars().find(|c| {
-            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'))
-        }) {
+        let in_domain =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':');
+        // Byte by byte first (every allowed character is ASCII); the `char` only for the error.
+        if !domain.bytes().all(|b| in_domain(char::from(b)))
+            && let Some(c) = domain.chars().find(|&c| !in_domain(c))
+        {
             return Err(AddressError::BadCharacter(c));
         }
         let mut text = String::with_capacity(text.len());

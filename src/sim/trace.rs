@@ -203,8 +203,8 @@ pub enum Payload<'t> {
     Dns(&'t [u8]),
 }
 
-/// Where an event's payload is kept: a text at `start..start + len` of chunk `chunk` of the
-/// text store, or (`chunk == DNS`) DNS message number `start`.
+/// Where an event's payload is kept: `start..start + len` of chunk `chunk` of the text store,
+/// or (with the [`PayloadRef::DNS`] bit set in `chunk`) of the DNS store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct PayloadRef {
     chunk: u32,
@@ -213,38 +213,94 @@ struct PayloadRef {
 }
 
 impl PayloadRef {
-    const DNS: u32 = u32::MAX;
+    /// Marks a DNS message; the rest of `chunk` is the chunk's number.
+    const DNS: u32 = 1 << 31;
+
+    fn is_dns(self) -> bool {
+        self.chunk & Self::DNS != 0
+    }
 }
 
 /// The size of one chunk of the text store. A megabyte holds about twenty thousand events'
 /// texts; a longer text gets a chunk of its own.
 const CHUNK: usize = 1 << 20;
 
-/// The events' texts, back to back in large chunks: a run of millions of events makes a few
-/// thousand allocations for its texts instead of one per event, and keeps no per-text header or
-/// spare capacity. Chunks are never reallocated (a new one starts when a text does not fit), so a
-/// text stays where it was put.
+/// Appends `bytes` to the last chunk, or to a new one when they do not fit, and says where they
+/// went (chunk, start). Chunks are never reallocated, so what was put stays where it was put.
+fn push_chunked<C: Chunk>(chunks: &mut Vec<C>, bytes: &C::Piece) -> (usize, usize) {
+    let len = C::len_of(bytes);
+    let fits = chunks.last().is_some_and(|c| c.capacity() - c.len() >= len);
+    if !fits {
+        chunks.push(C::with_capacity(CHUNK.max(len)));
+    }
+    let chunk = chunks.len() - 1;
+    let c = &mut chunks[chunk];
+    let start = c.len();
+    c.append(bytes);
+    (chunk, start)
+}
+
+/// A chunk of the store: a `String` for texts, a `Vec<u8>` for DNS messages.
+trait Chunk {
+    type Piece: ?Sized;
+    fn with_capacity(n: usize) -> Self;
+    fn capacity(&self) -> usize;
+    fn len(&self) -> usize;
+    fn len_of(piece: &Self::Piece) -> usize;
+    fn append(&mut self, piece: &Self::Piece);
+}
+
+impl Chunk for String {
+    type Piece = str;
+    fn with_capacity(n: usize) -> Self {
+        String::with_capacity(n)
+    }
+    fn capacity(&self) -> usize {
+        String::capacity(self)
+    }
+    fn len(&self) -> usize {
+        String::len(self)
+    }
+    fn len_of(piece: &str) -> usize {
+        piece.len()
+    }
+    fn append(&mut self, piece: &str) {
+        self.push_str(piece);
+    }
+}
+
+impl Chunk for Vec<u8> {
+    type Piece = [u8];
+    fn with_capacity(n: usize) -> Self {
+        Vec::with_capacity(n)
+    }
+    fn capacity(&self) -> usize {
+        Vec::capacity(self)
+    }
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn len_of(piece: &[u8]) -> usize {
+        piece.len()
+    }
+    fn append(&mut self, piece: &[u8]) {
+        self.extend_from_slice(piece);
+    }
+}
+
+/// The events' texts and DNS messages, back to back in large chunks: a run of millions of events
+/// makes a few thousand allocations for them instead of one per event, and keeps no per-payload
+/// header or spare capacity.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct TextStore {
     chunks: Vec<String>,
-    /// DNS messages in wire form, few enough to keep one by one.
+    /// DNS messages in wire form, in chunks of their own (a text chunk holds only text).
     dns: Vec<Vec<u8>>,
 }
 
 impl TextStore {
     fn push_text(&mut self, text: &str) -> PayloadRef {
-        let fits = self
-            .chunks
-            .last()
-            .is_some_and(|c| c.capacity() - c.len() >= text.len());
-        if !fits {
-            self.chunks
-                .push(String::with_capacity(CHUNK.max(text.len())));
-        }
-        let chunk = self.chunks.len() - 1;
-        let c = &mut self.chunks[chunk];
-        let start = c.len();
-        c.push_str(text);
+        let (chunk, start) = push_chunked(&mut self.chunks, text);
         PayloadRef {
             chunk: chunk as u32,
             start: start as u32,
@@ -252,21 +308,22 @@ impl TextStore {
         }
     }
 
-    fn push_dns(&mut self, bytes: Vec<u8>) -> PayloadRef {
-        self.dns.push(bytes);
+    fn push_dns(&mut self, bytes: &[u8]) -> PayloadRef {
+        let (chunk, start) = push_chunked(&mut self.dns, bytes);
+        assert!(chunk < PayloadRef::DNS as usize, "fewer than 2^31 chunks");
         PayloadRef {
-            chunk: PayloadRef::DNS,
-            start: (self.dns.len() - 1) as u32,
-            len: 0,
+            chunk: chunk as u32 | PayloadRef::DNS,
+            start: start as u32,
+            len: bytes.len() as u32,
         }
     }
 
     fn get(&self, r: PayloadRef) -> Payload<'_> {
-        if r.chunk == PayloadRef::DNS {
-            Payload::Dns(&self.dns[r.start as usize])
+        let range = r.start as usize..(r.start + r.len) as usize;
+        if r.is_dns() {
+            Payload::Dns(&self.dns[(r.chunk & !PayloadRef::DNS) as usize][range])
         } else {
-            let start = r.start as usize;
-            Payload::Text(&self.chunks[r.chunk as usize][start..start + r.len as usize])
+            Payload::Text(&self.chunks[r.chunk as usize][range])
         }
     }
 }
@@ -316,7 +373,7 @@ impl Trace {
     }
 
     /// Adds an event whose payload is a DNS message in wire form.
-    pub fn push_dns(&mut self, head: EventHead, bytes: Vec<u8>) {
+    pub fn push_dns(&mut self, head: EventHead, bytes: &[u8]) {
         let payload = self.texts.push_dns(bytes);
         self.push_with(head, payload);
     }
@@ -333,6 +390,20 @@ impl Trace {
             message: pack(h.message),
             payload,
         });
+    }
+
+    /// The bytes the trace holds: its events, and their texts and DNS messages (for the
+    /// benchmark's account of where memory goes).
+    pub fn memory_bytes(&self) -> (usize, usize) {
+        let events = self.events.capacity() * std::mem::size_of::<TraceEvent>();
+        let texts = self
+            .texts
+            .chunks
+            .iter()
+            .map(String::capacity)
+            .sum::<usize>()
+            + self.texts.dns.iter().map(Vec::capacity).sum::<usize>();
+        (events, texts)
     }
 
     /// An event's payload: its text, or its DNS message.
@@ -383,7 +454,7 @@ impl Trace {
         };
         match from.payload(e) {
             Payload::Text(t) => self.push(head, t),
-            Payload::Dns(bytes) => self.push_dns(head, bytes.to_vec()),
+            Payload::Dns(bytes) => self.push_dns(head, bytes),
         }
     }
 
@@ -391,26 +462,26 @@ impl Trace {
     /// flat so). The texts of the events kept stay where they are.
     pub fn forget_first(&mut self, n: usize) {
         self.events.drain(..n);
-        // Texts are stored in the order of their events, so the first kept event of each kind
-        // of payload marks what is still used.
-        let first_chunk = self
-            .events
-            .iter()
-            .map(|e| e.payload.chunk)
-            .find(|&c| c != PayloadRef::DNS);
-        let first_dns = self
-            .events
-            .iter()
-            .find(|e| e.payload.chunk == PayloadRef::DNS)
-            .map(|e| e.payload.start);
-        let chunks = first_chunk.map_or(self.texts.chunks.len().saturating_sub(1), |c| c as usize);
-        for c in &mut self.texts.chunks[..chunks] {
-            *c = String::new();
-        }
-        let dns = first_dns.map_or(self.texts.dns.len(), |d| d as usize);
-        for d in &mut self.texts.dns[..dns] {
-            *d = Vec::new();
-        }
+        // Payloads are stored in the order of their events, so the first kept event of each
+        // store marks the first chunk still used; the last chunk is kept for what comes next.
+        let first_chunk = |dns: bool| {
+            self.events
+                .iter()
+                .map(|e| e.payload)
+                .find(|p| p.is_dns() == dns)
+                .map(|p| (p.chunk & !PayloadRef::DNS) as usize)
+        };
+        let (first_text, first_dns) = (first_chunk(false), first_chunk(true));
+        free_before(&mut self.texts.chunks, first_text);
+        free_before(&mut self.texts.dns, first_dns);
+    }
+}
+
+/// Frees the chunks before `first` (all but the last one when `first` is `None`).
+fn free_before<C: Default>(chunks: &mut [C], first: Option<usize>) {
+    let end = first.unwrap_or(chunks.len().saturating_sub(1));
+    for c in &mut chunks[..end] {
+        *c = C::default();
     }
 }
 
@@ -439,7 +510,7 @@ mod tests {
         for (i, t) in texts.iter().enumerate() {
             trace.push(head(i as u64), t);
         }
-        trace.push_dns(head(9), vec![1, 2, 3]);
+        trace.push_dns(head(9), &[1, 2, 3]);
         for (e, t) in trace.events.iter().zip(texts) {
             assert_eq!(trace.payload(e), Payload::Text(t));
         }
@@ -458,7 +529,7 @@ mod tests {
         for i in 0..5 {
             trace.push(head(i), &format!("event {i}"));
         }
-        trace.push_dns(head(5), vec![7]);
+        trace.push_dns(head(5), &[7]);
         let mut copy = Trace::default();
         copy.push(head(0), "first");
         copy.append(&trace.tail(3));
@@ -478,15 +549,23 @@ mod tests {
         let big = "y".repeat(CHUNK / 2);
         for i in 0..6 {
             trace.push(head(i), &format!("{i}{big}"));
-            trace.push_dns(head(i), vec![i as u8]);
+            trace.push_dns(head(i), &vec![i as u8; CHUNK / 2 + 1]);
         }
         trace.forget_first(7);
         assert_eq!(trace.len(), 5);
         assert!(trace.texts.chunks[0].is_empty(), "the first chunk is freed");
+        assert!(trace.texts.chunks[..4].iter().all(String::is_empty));
         assert!(trace.texts.dns[..3].iter().all(Vec::is_empty));
+        assert!(
+            !trace.texts.dns[3].is_empty(),
+            "a DNS chunk still used is kept"
+        );
         let first = trace.text(&trace.events[1]);
         assert!(first.starts_with('4') && first.len() == big.len() + 1);
-        assert_eq!(trace.payload(&trace.events[0]), Payload::Dns(&[3]));
+        assert_eq!(
+            trace.payload(&trace.events[0]),
+            Payload::Dns(&vec![3; CHUNK / 2 + 1])
+        );
         // New events still go on.
         trace.push(head(9), "after");
         assert_eq!(trace.text(&trace.events[5]), "after");

@@ -17,7 +17,7 @@ pub use external::{Front, SavedEntry, Snapshot};
 
 use super::dns_setup;
 use super::trace::{EventHead, EventKind, Payload, Protocol, Trace, TracedMessage};
-use crate::mail::{Address, MailStore, Mailbox, Message, rfc5322_date};
+use crate::mail::{Address, DateCache, MailStore, Mailbox, Message, rfc5322_date};
 use crate::node::dsn::{FailedRecipient, build_bounce};
 use crate::node::mx::{MxPlan, plan_exchangers};
 use crate::proto::dns::{Authority, CachedAnswer, DnsCache, DnsMessage, RData, Rcode, RecordType};
@@ -358,6 +358,8 @@ pub struct World<'s> {
     delivering: String,
     /// The same for a DNS message arriving.
     datagram: Vec<u8>,
+    /// The `Date:` and `Received:` date of the current second.
+    dates: DateCache,
 }
 
 /// What an event carries, as `World::emit` takes it: text, copied into the trace's text
@@ -383,7 +385,7 @@ struct DnsBytes(Vec<u8>);
 
 impl Said for DnsBytes {
     fn record(self, trace: &mut Trace, head: EventHead) {
-        trace.push_dns(head, self.0);
+        trace.push_dns(head, &self.0);
     }
 }
 
@@ -435,6 +437,7 @@ impl<'s> World<'s> {
             trace_base: 0,
             delivering: String::new(),
             datagram: Vec::new(),
+            dates: DateCache::default(),
         };
         // About forty events per message: reserving them saves copying a large trace as it grows.
         world.trace.events.reserve(sc.script.len() * 48);
@@ -1149,7 +1152,7 @@ impl<'s> World<'s> {
             .unwrap_or_else(|| crate::cat!(user.address));
         let to = Address::list(&send.to);
         let cc = Address::list(&send.cc);
-        let date = rfc5322_date(self.now);
+        let date = self.dates.at(self.now);
         let mut headers: Vec<(&str, &str)> = vec![("From", &from)];
         if !to.is_empty() {
             headers.push(("To", &to));
@@ -1159,7 +1162,7 @@ impl<'s> World<'s> {
         }
         headers.extend([
             ("Subject", send.subject.as_str()),
-            ("Date", &date),
+            ("Date", date),
             ("Message-ID", &message_id),
         ]);
         // Bcc recipients are only in the envelope: the mail program never writes them in the
@@ -1298,7 +1301,8 @@ impl<'s> World<'s> {
             mut message,
             queue_id: qid,
         } = taken;
-        let h = &self.sc.hosts[host];
+        let sc = self.sc;
+        let h = &sc.hosts[host];
         let with = match (session.esmtp, session.authenticated.is_some()) {
             (_, true) => "ESMTPSA",
             (true, false) => "ESMTP",
@@ -1311,7 +1315,7 @@ impl<'s> World<'s> {
                 [one] => ("\r\n\tfor <", one, ">"),
                 _ => ("", &"", ""),
             };
-        let date = rfc5322_date(self.now);
+        let date = self.dates.at(self.now);
         // RFC 5321 section 4.4: each server that takes the message stamps it on top.
         message.prepend_header_pieces(
             "Received",

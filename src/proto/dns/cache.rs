@@ -40,7 +40,11 @@ type Types = Vec<(RecordType, (u64, CachedAnswer))>;
 fn set(types: &mut Types, t: RecordType, entry: (u64, CachedAnswer)) {
     match types.binary_search_by_key(&t, |(k, _)| *k) {
         Ok(i) => types[i].1 = entry,
-        Err(i) => types.insert(i, (t, entry)),
+        Err(i) => {
+            // One or two types a name: grow by one rather than to four.
+            types.reserve_exact(1);
+            types.insert(i, (t, entry));
+        }
     }
 }
 
@@ -147,7 +151,10 @@ impl DnsCache {
                 set.push(r.clone());
             }
         }
-        for ((name, rtype), records) in sets {
+        for ((name, rtype), mut records) in sets {
+            // Kept for the TTL, often for the whole run: no spare capacity (a busy resolver
+            // holds hundreds of thousands of these).
+            records.shrink_to_fit();
             // RFC 2181 section 5.2: an RRset has one TTL; if they differ, the smallest holds.
             let ttl = records.iter().map(|r| usable_ttl(r.ttl)).min().unwrap_or(0);
             if ttl == 0 {

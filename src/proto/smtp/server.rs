@@ -229,22 +229,24 @@ impl SmtpServer {
         match command {
             Command::Ehlo(name) => {
                 self.greeted(name, true);
-                let mut lines = vec![
-                    crate::cat!(
-                        self.config.hostname,
-                        " greets ",
-                        self.session.helo.as_deref().unwrap_or("")
-                    ),
-                    crate::cat!("SIZE ", self.config.max_message_size),
-                    "8BITMIME".to_string(),
-                    "PIPELINING".to_string(),
-                    "ENHANCEDSTATUSCODES".to_string(),
-                ];
-                if self.config.submission {
-                    lines.push("AUTH PLAIN LOGIN".to_string());
-                }
-                lines.push("HELP".to_string());
-                reply(Reply::multi(ReplyCode::OK, lines))
+                // Every session begins so: the multi-line reply (section 4.2.1) is written
+                // straight into its wire form rather than built line by line.
+                let auth = if self.config.submission {
+                    "\r\n250-AUTH PLAIN LOGIN"
+                } else {
+                    ""
+                };
+                Response::line(crate::cat!(
+                    "250-",
+                    self.config.hostname,
+                    " greets ",
+                    self.session.helo.as_deref().unwrap_or(""),
+                    "\r\n250-SIZE ",
+                    self.config.max_message_size,
+                    "\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES",
+                    auth,
+                    "\r\n250 HELP"
+                ))
             }
             Command::Helo(name) => {
                 self.greeted(name, false);
@@ -505,11 +507,11 @@ impl SmtpServer {
         let Some(decoded) = decode_b64(response) else {
             return self.auth_malformed();
         };
-        let parts: Vec<&str> = decoded.split('\0').collect();
-        match parts.as_slice() {
-            [_authzid, user, password] => {
-                let (user, password) = (user.to_string(), password.to_string());
-                self.finish_auth(&user, &password, policy)
+        // RFC 4616 section 2: authzid NUL authcid NUL passwd.
+        let mut parts = decoded.split('\0');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(_authzid), Some(user), Some(password), None) => {
+                self.finish_auth(user, password, policy)
             }
             _ => self.auth_malformed(),
         }
