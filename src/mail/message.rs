@@ -151,22 +151,16 @@ impl Message {
 
     /// The number of `Received:` stamps: one per SMTP hop that took the message in.
     pub fn received_count(&self) -> usize {
-        // One pass over the starts of the header lines, stopping at the empty line: every
-        // server counts the stamps of every message it takes (RFC 5321 section 6.3).
-        let text = self.text.as_bytes();
-        let mut count = 0;
-        let mut at = 0;
-        while at < text.len() && !matches!(text[at], b'\r' | b'\n') {
-            let line = &text[at..];
-            if line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"Received:") {
-                count += 1;
-            }
-            match memchr::memchr(b'\n', line) {
-                Some(i) => at += i + 1,
-                None => break,
-            }
-        }
-        count
+        // Every server counts the stamps of every message it takes (RFC 5321 section 6.3).
+        header_lines(&self.text)
+            .filter(|l| l.len() >= 9 && l[..9].eq_ignore_ascii_case(b"Received:"))
+            .count()
+    }
+
+    /// Whether a header field with this name is present: a submission server asks for Date and
+    /// Message-ID on every message (RFC 6409 section 8), and needs no value for that.
+    pub fn has_header(&self, name: &str) -> bool {
+        header_lines(&self.text).any(|l| starts_field(l, name))
     }
 }
 
@@ -253,6 +247,35 @@ pub fn header_value(block: &str, name: &str) -> Option<String> {
         return Some(value);
     }
     None
+}
+
+/// The lines of the header block as bytes, up to the empty line that ends it, each without its
+/// line end: found with memchr, without the string checks of a general line splitter.
+fn header_lines(text: &str) -> impl Iterator<Item = &[u8]> {
+    let mut rest = text.as_bytes();
+    std::iter::from_fn(move || {
+        if rest.is_empty() || matches!(rest[0], b'\r' | b'\n') {
+            return None;
+        }
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &[][..]),
+        };
+        rest = next;
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    })
+}
+
+/// Whether a header line starts the field `name`: the name, maybe white space (the obsolete
+/// syntax of RFC 5322 section 4.5), then the colon.
+fn starts_field(line: &[u8], name: &str) -> bool {
+    let n = name.len();
+    line.len() > n
+        && line[..n].eq_ignore_ascii_case(name.as_bytes())
+        && line[n..]
+            .iter()
+            .find(|&&b| b != b' ' && b != b'\t')
+            .is_some_and(|&b| b == b':')
 }
 
 /// Where the header block ends: the index of the CRLF CRLF that ends it. Found line by line
@@ -352,6 +375,40 @@ mod tests {
     }
 
     proptest! {
+        /// `has_header` and `received_count` read the header block as `header` and a plain
+        /// count of the lines do, whatever the fields, their case, folding and spacing.
+        #[test]
+        fn quick_header_reads_agree_with_the_plain_ones(
+            fields in proptest::collection::vec(
+                (
+                    prop::sample::select(vec!["Date", "date", "Received", "RECEIVED", "Dates", "Message-ID", "X"]),
+                    prop::sample::select(vec![":", " :", "\t:", "", "-x:"]),
+                    "[ a-z\t]{0,6}",
+                    any::<bool>(),
+                ),
+                0..8,
+            ),
+        ) {
+            let mut text = String::new();
+            for (name, colon, value, folded) in &fields {
+                text.push_str(&format!("{name}{colon}{value}\r\n"));
+                if *folded {
+                    text.push_str(" Date: folded, not a field\r\n");
+                }
+            }
+            text.push_str("\r\nDate: in the body\r\n");
+            let m = Message::from_crlf_text(text);
+            for name in ["Date", "Received", "Message-ID", "X"] {
+                prop_assert_eq!(m.has_header(name), m.header(name).is_some(), "{}", name);
+            }
+            let plain = m
+                .header_block()
+                .split("\r\n")
+                .filter(|l| l.len() >= 9 && l[..9].eq_ignore_ascii_case("Received:"))
+                .count();
+            prop_assert_eq!(m.received_count(), plain);
+        }
+
         /// `Message::build` and `from_text` write directly what joining the header lines and
         /// the body with LF, then converting, would give.
         #[test]

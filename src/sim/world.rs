@@ -1346,10 +1346,10 @@ impl<'s> World<'s> {
         );
         if session.authenticated.is_some() {
             // RFC 6409 sections 8.2 and 8.3: a submission server may add what the program left out.
-            if message.header("Date").is_none() {
+            if !message.has_header("Date") {
                 message.append_header("Date", &rfc5322_date(self.now));
             }
-            if message.header("Message-ID").is_none() {
+            if !message.has_header("Message-ID") {
                 let id = format!("<{qid}.{}@{}>", self.now, h.name);
                 message.append_header("Message-ID", &id);
                 if let Some(m) = message_ref {

@@ -474,6 +474,31 @@ impl fmt::Display for Command {
 /// Dot-stuffs message text for DATA and appends the terminating `.` line (section 4.5.2).
 /// Returns the text as sent, lines joined by CRLF, without a CRLF after the final dot.
 pub fn dot_stuff(text: &str) -> String {
+    // A message's text is CRLF throughout, and a line starting with a dot is rare: then the
+    // text goes as it is, copied once, instead of line by line.
+    if is_crlf_without_leading_dots(text) {
+        let mut out = String::with_capacity(text.len() + 1);
+        out.push_str(text);
+        out.push('.');
+        return out;
+    }
+    dot_stuff_lines(text)
+}
+
+/// Whether every line of `text` ends in CRLF (the last one too) and none starts with a dot.
+fn is_crlf_without_leading_dots(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.is_empty() {
+        return true;
+    }
+    if b[0] == b'.' || !text.ends_with("\r\n") {
+        return false;
+    }
+    memchr::memchr_iter(b'\n', b).all(|i| i > 0 && b[i - 1] == b'\r' && b.get(i + 1) != Some(&b'.'))
+}
+
+/// [`dot_stuff`] line by line, for any text.
+fn dot_stuff_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for line in crate::proto::split_lines(text) {
         if line.starts_with('.') {
@@ -490,6 +515,14 @@ pub fn dot_stuff(text: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The quick path of dot-stuffing gives what stuffing line by line gives.
+        #[test]
+        fn dot_stuffing_quickly_is_stuffing_line_by_line(text in "[.a\r\n]{0,24}") {
+            prop_assert_eq!(dot_stuff(&text), dot_stuff_lines(&text));
+        }
+    }
 
     #[test]
     fn real_client_habits_parse() {
