@@ -252,16 +252,17 @@ pub fn header_value(block: &str, name: &str) -> Option<String> {
 /// The lines of the header block as bytes, up to the empty line that ends it, each without its
 /// line end: found with memchr, without the string checks of a general line splitter.
 fn header_lines(text: &str) -> impl Iterator<Item = &[u8]> {
-    let mut rest = text.as_bytes();
+    let bytes = text.as_bytes();
+    // One search over the text for all its line ends, rather than a new search per line.
+    let mut ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    let mut start = 0;
     std::iter::from_fn(move || {
-        if rest.is_empty() || matches!(rest[0], b'\r' | b'\n') {
+        if start >= bytes.len() || matches!(bytes[start], b'\r' | b'\n') {
             return None;
         }
-        let (line, next) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, &[][..]),
-        };
-        rest = next;
+        let end = ends.next()?;
+        let line = &bytes[start..end];
+        start = end + 1;
         Some(line.strip_suffix(b"\r").unwrap_or(line))
     })
 }

@@ -156,10 +156,9 @@ impl SmtpServer {
 
     /// The 220 greeting (RFC 5321 section 4.3.1).
     pub fn greeting(&mut self) -> Response {
-        reply(Reply::new(
-            ReplyCode::SERVICE_READY,
-            crate::cat!(self.config.hostname, " ESMTP mailsim"),
-        ))
+        // Section 4.2: 220, the server's name first. Every connection begins with it, so it is
+        // written straight into its wire form.
+        Response::line(crate::cat!("220 ", self.config.hostname, " ESMTP mailsim"))
     }
 
     /// How long the server waits for the client in this state (RFC 5321 section 4.5.3.2).
