@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 
 use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::{Loaded, Playback, SelectedHost};
+use super::diagram::Diagram;
+use super::{Loaded, Margins, Playback, SelectedHost};
 use crate::lesson::{Pinned, answer_text, is_right, options, pin};
 use crate::scenario::Answer;
 
@@ -147,11 +149,93 @@ fn hold(
     }
 }
 
+/// Where a host shows on the diagram, around its position, in world units: the shape above
+/// (its radius is about 30) and the two lines of its labels below (see `diagram`).
+fn host_footprint(at: Vec2, name: &str) -> Rect {
+    let half_width = (name.chars().count() as f32 * 4.6).max(34.0);
+    Rect::new(
+        at.x - half_width,
+        at.y - 66.0,
+        at.x + half_width,
+        at.y + 34.0,
+    )
+}
+
+/// Where the question window goes: the first of the diagram area's corners and edge middles
+/// (bottom middle first) where a window of `size` covers no host, as the answer may be one
+/// of them; failing those, the same heights from the window's left edge, over the event list
+/// (which hides what comes after the question anyway); or else the place that covers the
+/// fewest hosts. `area` is the diagram's part of the window; window coordinates, top left.
+fn question_spot(area: Rect, size: Vec2, hosts: &[Rect]) -> Vec2 {
+    const GAP: f32 = 8.0;
+    let (left, right) = (area.min.x + GAP, area.max.x - GAP - size.x);
+    let middle = area.center().x - size.x / 2.0;
+    let (top, bottom) = (area.min.y + GAP, area.max.y - GAP - size.y);
+    let spots = [
+        (middle, bottom),
+        (middle, top),
+        (left, bottom),
+        (right, bottom),
+        (left, top),
+        (right, top),
+        (GAP, top),
+        (GAP, bottom),
+    ];
+    let covered = |&(x, y): &(f32, f32)| {
+        let window = Rect::from_corners(Vec2::new(x, y), Vec2::new(x, y) + size);
+        hosts
+            .iter()
+            .filter(|h| !h.intersect(window).is_empty())
+            .count()
+    };
+    // `min_by_key` keeps the first of equals, so the order above is the preference.
+    let (x, y) = spots
+        .iter()
+        .min_by_key(|s| covered(s))
+        .copied()
+        .unwrap_or((middle, bottom));
+    Vec2::new(x.max(GAP), y.max(area.min.y))
+}
+
+/// The hosts' footprints on screen, in window coordinates.
+fn hosts_on_screen(
+    loaded: &Loaded,
+    diagram: &Diagram,
+    camera: &Camera,
+    transform: &GlobalTransform,
+) -> Vec<Rect> {
+    diagram
+        .layout
+        .hosts
+        .iter()
+        .zip(&loaded.scenario.hosts)
+        .filter_map(|(&at, host)| {
+            let f = host_footprint(at, &host.name);
+            // World y grows upwards, window y downwards: the corners swap.
+            let a = camera
+                .world_to_viewport(transform, f.min.extend(0.0))
+                .ok()?;
+            let b = camera
+                .world_to_viewport(transform, f.max.extend(0.0))
+                .ok()?;
+            Some(Rect::from_corners(a, b))
+        })
+        .collect()
+}
+
+/// The question window's size before it has been shown once (it is then measured).
+const QUESTION_SIZE: Vec2 = Vec2::new(540.0, 150.0);
+
+#[allow(clippy::too_many_arguments)]
 fn question_window(
     mut contexts: EguiContexts,
     loaded: Res<Loaded>,
     mut quiz: ResMut<Quiz>,
     mut playback: ResMut<Playback>,
+    diagram: Option<Res<Diagram>>,
+    camera: Single<(&Camera, &GlobalTransform), With<Camera2d>>,
+    window: Single<&Window, With<PrimaryWindow>>,
+    margins: Res<Margins>,
 ) -> Result {
     let Some(k) = quiz.open else {
         return Ok(());
@@ -163,12 +247,19 @@ fn question_window(
     let answered = quiz.answers.get(&k).cloned();
     let mut chosen = None;
     let mut go_on = false;
-    // Low in the view, where it hides no host (the answer may be one), and movable.
-    let view = ctx.viewport_rect();
-    egui::Window::new(format!("Question {} of {total}", k + 1))
+    // Where it hides no host (the answer may be one); the student may move it.
+    let title = format!("Question {} of {total}", k + 1);
+    let size = ctx
+        .memory(|m| m.area_rect(egui::Id::new(&title)))
+        .map_or(QUESTION_SIZE, |r| Vec2::new(r.width(), r.height()));
+    let hosts = diagram.as_deref().map_or_else(Vec::new, |d| {
+        let (camera, transform) = *camera;
+        hosts_on_screen(&loaded, d, camera, transform)
+    });
+    let spot = question_spot(margins.free_area(&window), size, &hosts);
+    egui::Window::new(&title)
         .collapsible(false)
-        .pivot(egui::Align2::CENTER_BOTTOM)
-        .default_pos([view.center().x, view.bottom() - 100.0])
+        .default_pos([spot.x, spot.y])
         .show(ctx, |ui| {
             ui.set_max_width(520.0);
             ui.label(egui::RichText::new(&p.question).size(18.0));
@@ -231,6 +322,29 @@ fn question_window(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_question_goes_where_it_hides_no_host() {
+        let area = Rect::new(300.0, 64.0, 1160.0, 804.0);
+        let size = Vec2::new(540.0, 150.0);
+        // Nothing in the way: the bottom middle.
+        let spot = question_spot(area, size, &[]);
+        assert_eq!(spot, Vec2::new(460.0, 804.0 - 8.0 - 150.0));
+        // A host at the bottom middle: the top middle.
+        let low = Rect::new(600.0, 700.0, 700.0, 780.0);
+        assert_eq!(question_spot(area, size, &[low]).y, 72.0);
+        // Hosts along the top and the bottom middle: a bottom corner.
+        let row = [low, Rect::new(300.0, 70.0, 1160.0, 200.0)];
+        let spot = question_spot(area, size, &row);
+        let window = Rect::from_corners(spot, spot + size);
+        assert!(row.iter().all(|h| h.intersect(window).is_empty()), "{spot}");
+        // Hosts everywhere along the diagram's top and bottom: over the event list.
+        let rows = [
+            Rect::new(600.0, 70.0, 1160.0, 200.0),
+            Rect::new(300.0, 650.0, 1160.0, 800.0),
+        ];
+        assert_eq!(question_spot(area, size, &rows), Vec2::new(8.0, 72.0));
+    }
     use crate::scenario::load_file;
     use crate::sim::run;
 
