@@ -2465,3 +2465,45 @@ impl SmtpPolicy for HostPolicy<'_> {
         Ok(Accepted { queue_id })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lesson_one() -> Scenario {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/01-alice-writes-to-bob.ron"
+        );
+        crate::scenario::load_file(path.as_ref()).expect("lesson 1 loads")
+    }
+
+    #[test]
+    fn kept_answers_are_the_authoritys_own_with_the_new_id_and_stay_few() {
+        let sc = lesson_one();
+        let mut world = World::new(&sc);
+        let ns = sc
+            .hosts
+            .iter()
+            .position(|h| h.has(Role::Dns))
+            .expect("lesson 1 has a DNS server");
+        let authority = world.authorities[&ns].clone();
+        let ask = |world: &mut World, id: u16, name: &str| {
+            let query = DnsMessage::query(id, name, RecordType::Mx).encode();
+            let answer = world.authoritative_answer(ns, &query);
+            (answer, authority.answer_bytes(&query))
+        };
+        // Asked again with another ID: the kept answer, with that ID, is what the zones give.
+        for id in [7, 8, 9] {
+            let (kept, fresh) = ask(&mut world, id, "beta.example");
+            assert_eq!(kept, fresh);
+            assert_eq!(kept.expect("an answer")[..2], id.to_be_bytes());
+        }
+        // A flood of different questions (live mode's clients may ask anything): few are kept.
+        for n in 0..ANSWERS_KEPT + 100 {
+            let (kept, fresh) = ask(&mut world, 1, &format!("host{n}.beta.example"));
+            assert_eq!(kept, fresh);
+        }
+        assert!(world.answered[&ns].len() <= ANSWERS_KEPT);
+    }
+}
