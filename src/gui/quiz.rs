@@ -226,6 +226,10 @@ fn hosts_on_screen(
 /// The question window's size before it has been shown once (it is then measured).
 const QUESTION_SIZE: Vec2 = Vec2::new(540.0, 150.0);
 
+/// How much larger the question's text is in presentation mode (not as large as the caption:
+/// the window must still find room beside the hosts).
+const PRESENT_SCALE: f32 = 1.3;
+
 #[allow(clippy::too_many_arguments)]
 fn question_window(
     mut contexts: EguiContexts,
@@ -236,6 +240,7 @@ fn question_window(
     camera: Single<(&Camera, &GlobalTransform), With<Camera2d>>,
     window: Single<&Window, With<PrimaryWindow>>,
     margins: Res<Margins>,
+    present: Res<super::Presentation>,
 ) -> Result {
     let Some(k) = quiz.open else {
         return Ok(());
@@ -249,9 +254,10 @@ fn question_window(
     let mut go_on = false;
     // Where it hides no host (the answer may be one); the student may move it.
     let title = format!("Question {} of {total}", k + 1);
+    let scale = if present.0 { PRESENT_SCALE } else { 1.0 };
     let size = ctx
         .memory(|m| m.area_rect(egui::Id::new(&title)))
-        .map_or(QUESTION_SIZE, |r| Vec2::new(r.width(), r.height()));
+        .map_or(QUESTION_SIZE * scale, |r| Vec2::new(r.width(), r.height()));
     let hosts = diagram.as_deref().map_or_else(Vec::new, |d| {
         let (camera, transform) = *camera;
         hosts_on_screen(&loaded, d, camera, transform)
@@ -261,8 +267,12 @@ fn question_window(
         .collapsible(false)
         .default_pos([spot.x, spot.y])
         .show(ctx, |ui| {
-            ui.set_max_width(520.0);
-            ui.label(egui::RichText::new(&p.question).size(18.0));
+            // Presentation mode's larger text, to be read from the back of a room.
+            for font in ui.style_mut().text_styles.values_mut() {
+                font.size *= scale;
+            }
+            ui.set_max_width(520.0 * scale);
+            ui.label(egui::RichText::new(&p.question).size(18.0 * scale));
             ui.add_space(6.0);
             match &answered {
                 None => {
@@ -297,7 +307,7 @@ fn question_window(
                         ))
                         .color(egui::Color32::from_rgb(255, 150, 120))
                     };
-                    ui.label(verdict.size(16.0));
+                    ui.label(verdict.size(16.0 * scale));
                     if !p.explain.is_empty() {
                         ui.label(&p.explain);
                     }
