@@ -225,67 +225,19 @@ impl PayloadRef {
 /// texts; a longer text gets a chunk of its own.
 const CHUNK: usize = 1 << 20;
 
-/// Appends `bytes` to the last chunk, or to a new one when they do not fit, and says where they
-/// went (chunk, start). Chunks are never reallocated, so what was put stays where it was put.
-fn push_chunked<C: Chunk>(chunks: &mut Vec<C>, bytes: &C::Piece) -> (usize, usize) {
-    let len = C::len_of(bytes);
-    let fits = chunks.last().is_some_and(|c| c.capacity() - c.len() >= len);
-    if !fits {
-        chunks.push(C::with_capacity(CHUNK.max(len)));
+/// The chunk that `len` more bytes go into, and its number: the last one if they fit, else a
+/// new one. Chunks are never reallocated, so what was put stays where it was put.
+fn chunk_for<C>(
+    chunks: &mut Vec<C>,
+    len: usize,
+    room: impl Fn(&C) -> usize,
+    new: impl Fn(usize) -> C,
+) -> (usize, &mut C) {
+    if chunks.last().is_none_or(|c| room(c) < len) {
+        chunks.push(new(CHUNK.max(len)));
     }
-    let chunk = chunks.len() - 1;
-    let c = &mut chunks[chunk];
-    let start = c.len();
-    c.append(bytes);
-    (chunk, start)
-}
-
-/// A chunk of the store: a `String` for texts, a `Vec<u8>` for DNS messages.
-trait Chunk {
-    type Piece: ?Sized;
-    fn with_capacity(n: usize) -> Self;
-    fn capacity(&self) -> usize;
-    fn len(&self) -> usize;
-    fn len_of(piece: &Self::Piece) -> usize;
-    fn append(&mut self, piece: &Self::Piece);
-}
-
-impl Chunk for String {
-    type Piece = str;
-    fn with_capacity(n: usize) -> Self {
-        String::with_capacity(n)
-    }
-    fn capacity(&self) -> usize {
-        String::capacity(self)
-    }
-    fn len(&self) -> usize {
-        String::len(self)
-    }
-    fn len_of(piece: &str) -> usize {
-        piece.len()
-    }
-    fn append(&mut self, piece: &str) {
-        self.push_str(piece);
-    }
-}
-
-impl Chunk for Vec<u8> {
-    type Piece = [u8];
-    fn with_capacity(n: usize) -> Self {
-        Vec::with_capacity(n)
-    }
-    fn capacity(&self) -> usize {
-        Vec::capacity(self)
-    }
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-    fn len_of(piece: &[u8]) -> usize {
-        piece.len()
-    }
-    fn append(&mut self, piece: &[u8]) {
-        self.extend_from_slice(piece);
-    }
+    let n = chunks.len() - 1;
+    (n, &mut chunks[n])
 }
 
 /// The events' texts and DNS messages, back to back in large chunks: a run of millions of events
@@ -300,7 +252,10 @@ struct TextStore {
 
 impl TextStore {
     fn push_text(&mut self, text: &str) -> PayloadRef {
-        let (chunk, start) = push_chunked(&mut self.chunks, text);
+        let room = |c: &String| c.capacity() - c.len();
+        let (chunk, c) = chunk_for(&mut self.chunks, text.len(), room, String::with_capacity);
+        let start = c.len();
+        c.push_str(text);
         PayloadRef {
             chunk: chunk as u32,
             start: start as u32,
@@ -309,7 +264,10 @@ impl TextStore {
     }
 
     fn push_dns(&mut self, bytes: &[u8]) -> PayloadRef {
-        let (chunk, start) = push_chunked(&mut self.dns, bytes);
+        let room = |c: &Vec<u8>| c.capacity() - c.len();
+        let (chunk, c) = chunk_for(&mut self.dns, bytes.len(), room, Vec::with_capacity);
+        let start = c.len();
+        c.extend_from_slice(bytes);
         assert!(chunk < PayloadRef::DNS as usize, "fewer than 2^31 chunks");
         PayloadRef {
             chunk: chunk as u32 | PayloadRef::DNS,
