@@ -410,13 +410,15 @@ pub fn main(cli: Cli) -> ExitCode {
             let outcome = run(&scenario);
             let wall = start.elapsed();
             let events = outcome.trace.len();
-            let delivered: usize = outcome
-                .state
-                .stores
-                .iter()
-                .flat_map(|s| s.mailboxes.values())
-                .map(|mb| mb.inbox().messages.len())
-                .sum();
+            let inboxes = || {
+                outcome
+                    .state
+                    .stores
+                    .iter()
+                    .flat_map(|s| s.mailboxes.values())
+                    .map(|mb| mb.inbox())
+            };
+            let delivered: usize = inboxes().map(|inbox| inbox.messages.len()).sum();
             println!("domains          {domains}");
             println!("hosts            {}", scenario.hosts.len());
             println!("messages sent    {messages}");
@@ -424,13 +426,7 @@ pub fn main(cli: Cli) -> ExitCode {
             println!("still queued     {}", outcome.state.queued.len());
             println!("trace events     {events}");
             let (event_bytes, text_bytes) = outcome.trace.memory_bytes();
-            let mailbox_bytes: usize = outcome
-                .state
-                .stores
-                .iter()
-                .flat_map(|s| s.mailboxes.values())
-                .map(|mb| mb.inbox().total_size())
-                .sum();
+            let mailbox_bytes: usize = inboxes().map(|inbox| inbox.total_size()).sum();
             let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
             println!(
                 "memory held      trace events {:.1} MiB, trace texts {:.1} MiB, mailboxes {:.1} MiB",

@@ -908,11 +908,7 @@ mod tests {
 
     /// The editor in an app with no window: requests go in through the resource.
     fn app() -> App {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/01-alice-writes-to-bob.ron"
-        );
-        let scenario = load_file(Path::new(path)).unwrap();
+        let scenario = crate::scenario::lesson_one();
         let mut app = App::new();
         app.add_plugins(MinimalPlugins)
             .init_resource::<ButtonInput<KeyCode>>()
@@ -921,7 +917,7 @@ mod tests {
             .init_resource::<SelectedLink>()
             .insert_resource(super::super::Margins::for_mode(false))
             .insert_resource(super::super::Presentation(false))
-            .insert_resource(Loaded::new(path.into(), scenario))
+            .insert_resource(Loaded::new(crate::scenario::LESSON_ONE.into(), scenario))
             .add_plugins((
                 super::super::playback::PlaybackPlugin,
                 super::super::whatif::WhatIfPlugin,

@@ -211,14 +211,10 @@ mod tests {
     use bevy::time::TimeUpdateStrategy;
 
     use super::*;
-    use crate::scenario::load_file;
 
     fn loaded() -> Loaded {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/01-alice-writes-to-bob.ron"
-        );
-        Loaded::new(path.into(), load_file(std::path::Path::new(path)).unwrap())
+        let path = crate::scenario::LESSON_ONE;
+        Loaded::new(path.into(), crate::scenario::lesson_one())
     }
 
     /// The player in an app with no window: MinimalPlugins, the keyboard as a resource, and a

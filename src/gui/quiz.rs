@@ -355,15 +355,10 @@ mod tests {
         ];
         assert_eq!(question_spot(area, size, &rows), Vec2::new(8.0, 72.0));
     }
-    use crate::scenario::load_file;
     use crate::sim::run;
 
     fn lesson_one() -> (crate::scenario::Scenario, crate::sim::Outcome) {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/01-alice-writes-to-bob.ron"
-        );
-        let scenario = load_file(path.as_ref()).unwrap();
+        let scenario = crate::scenario::lesson_one();
         let outcome = run(&scenario);
         (scenario, outcome)
     }

@@ -2470,17 +2470,9 @@ impl SmtpPolicy for HostPolicy<'_> {
 mod tests {
     use super::*;
 
-    fn lesson_one() -> Scenario {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/01-alice-writes-to-bob.ron"
-        );
-        crate::scenario::load_file(path.as_ref()).expect("lesson 1 loads")
-    }
-
     #[test]
     fn kept_answers_are_the_authoritys_own_with_the_new_id_and_stay_few() {
-        let sc = lesson_one();
+        let sc = crate::scenario::lesson_one();
         let mut world = World::new(&sc);
         let ns = sc
             .hosts
