@@ -13,8 +13,10 @@
 //! - the whole frame in wall time (from one `First` to the next: the update plus handing the
 //!   frame to the renderer, which waits for the previous frame to be drawn).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -96,38 +98,120 @@ struct FrameClock {
     header: String,
 }
 
-/// The CPU time each thread of the program has run, in nanoseconds, by name and thread id.
-fn thread_cpu_ns() -> Vec<(String, u64)> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Vec::new();
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| {
-            let dir = task.path();
-            let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
-            let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
-            let ns = stat.split_whitespace().next()?.parse::<u64>().ok()?;
-            Some((comm.trim().to_string(), ns))
-        })
-        .collect()
+/// Whose a thread is, for the CPU measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadOwner {
+    /// The program: the main thread, the render thread, and the threads Bevy starts and names
+    /// (its task pools).
+    Program,
+    /// Mesa, standing in for a GPU: lavapipe's `llvmpipe-*` rasterisers, its queue thread
+    /// (unnamed: it executes the command buffers, as a GPU's command processor would) and its
+    /// helper queues (named `mailsim:...`, such as the shader cache's).
+    Driver,
 }
 
-/// The CPU time the program's threads have run, in nanoseconds, leaving out Mesa's software
-/// rasteriser (`llvmpipe-*`), which stands in for a GPU; None where Linux does not tell (no
+/// The render thread's id, noted by the render world (0 until then).
+static RENDER_THREAD: AtomicI32 = AtomicI32::new(0);
+
+/// Notes which thread runs the render world (with pipelined rendering, a thread of its own).
+fn note_render_thread() {
+    // SAFETY: gettid has no preconditions.
+    RENDER_THREAD.store(unsafe { libc::gettid() }, Ordering::Relaxed);
+}
+
+/// Thread names by id, read once each, so that a frame's measure reads only CPU times (reading
+/// every thread's name each frame cost about half a millisecond of the main thread's CPU).
+static THREAD_NAMES: Mutex<BTreeMap<i32, String>> = Mutex::new(BTreeMap::new());
+
+/// Forgets the names read so far; the warm-up's end calls it, when every thread has named
+/// itself.
+fn forget_thread_names() {
+    if let Ok(mut names) = THREAD_NAMES.lock() {
+        names.clear();
+    }
+}
+
+/// Calls `each(name, owner, CPU time in nanoseconds)` for every thread of the process; `name`
+/// is `main` or `render` for the two that carry the program's name. `want` chooses whose CPU
+/// time is read at all. False where Linux does not tell (no `/proc` or no schedstat).
+fn for_each_thread(
+    want: impl Fn(ThreadOwner) -> bool,
+    mut each: impl FnMut(&str, ThreadOwner, u64),
+) -> bool {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return false;
+    };
+    let Ok(mut names) = THREAD_NAMES.lock() else {
+        return false;
+    };
+    let main_thread = std::process::id() as i32;
+    let render_thread = RENDER_THREAD.load(Ordering::Relaxed);
+    let program = names
+        .entry(main_thread)
+        .or_insert_with(|| read_trimmed("/proc/self/comm"))
+        .clone();
+    let mut any = false;
+    for task in tasks.flatten() {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let dir = task.path();
+        let name = names
+            .entry(tid)
+            .or_insert_with(|| read_trimmed(dir.join("comm")));
+        let ours = tid == main_thread
+            || tid == render_thread
+            || (*name != program
+                && !name.starts_with("llvmpipe")
+                && !name
+                    .strip_prefix(program.as_str())
+                    .is_some_and(|rest| rest.starts_with(':')));
+        let owner = if ours {
+            ThreadOwner::Program
+        } else {
+            ThreadOwner::Driver
+        };
+        if !want(owner) {
+            continue;
+        }
+        let stat = read_trimmed(dir.join("schedstat"));
+        let Some(ns) = stat.split_whitespace().next().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        any = true;
+        let name = match tid {
+            t if t == main_thread => "main",
+            t if t == render_thread => "render",
+            _ => name.as_str(),
+        };
+        each(name, owner, ns);
+    }
+    any
+}
+
+fn read_trimmed(path: impl AsRef<std::path::Path>) -> String {
+    let mut text = std::fs::read_to_string(path).unwrap_or_default();
+    text.truncate(text.trim_end().len());
+    text
+}
+
+/// The CPU time the program's threads have run, in nanoseconds, leaving out Mesa's threads,
+/// which stand in for a GPU (see [`ThreadOwner`]); None where Linux does not tell (no
 /// schedstat).
 pub fn own_cpu_ns() -> Option<u64> {
-    let threads = thread_cpu_ns();
-    (!threads.is_empty()).then(|| {
-        threads
-            .iter()
-            .filter(|(name, _)| !name.starts_with("llvmpipe"))
-            .map(|(_, ns)| ns)
-            .sum()
-    })
+    let mut sum = 0;
+    let known = for_each_thread(|owner| owner == ThreadOwner::Program, |_, _, ns| sum += ns);
+    known.then_some(sum)
 }
 
 fn frame_start(mut clock: ResMut<FrameClock>) {
+    if clock.frames == clock.warmup {
+        forget_thread_names();
+    }
     let now = Instant::now();
     let cpu = own_cpu_ns();
     if let Some(previous) = clock.started
@@ -187,21 +271,31 @@ impl FrameClock {
             playback.now_ms, playback.cursor
         );
         println!("frames timed           {}", self.updates_ms.len());
-        println!("CPU per frame median   {c50:.2} ms (the program's threads, not llvmpipe's)");
+        println!("CPU per frame median   {c50:.2} ms (the program's threads, not Mesa's)");
         println!("CPU per frame p95      {c95:.2} ms");
         // Where the CPU went over the whole run, by thread (the busiest first).
-        let mut threads = thread_cpu_ns();
-        threads.sort_by_key(|t| std::cmp::Reverse(t.1));
-        let frames = self.frames.max(1) as f64;
-        let by_thread: Vec<String> = threads
-            .iter()
-            .take(6)
-            .map(|(name, ns)| format!("{name} {:.1}", *ns as f64 / 1e6 / frames))
-            .collect();
-        println!(
-            "CPU ms a frame, whole run, by thread: {}",
-            by_thread.join(", ")
+        let mut threads = Vec::new();
+        for_each_thread(
+            |_| true,
+            |name, owner, ns| threads.push((name.to_string(), owner, ns)),
         );
+        threads.sort_by_key(|t| std::cmp::Reverse(t.2));
+        let frames = self.frames.max(1) as f64;
+        for (owner, heading) in [
+            (ThreadOwner::Program, "the program's"),
+            (ThreadOwner::Driver, "Mesa's (a GPU's work)"),
+        ] {
+            let by_thread: Vec<String> = threads
+                .iter()
+                .filter(|t| t.1 == owner)
+                .take(6)
+                .map(|(name, _, ns)| format!("{name} {:.1}", *ns as f64 / 1e6 / frames))
+                .collect();
+            println!(
+                "CPU ms a frame, whole run, {heading} threads: {}",
+                by_thread.join(", ")
+            );
+        }
         println!("update (wall) median   {u50:.2} ms");
         println!("update (wall) p95      {u95:.2} ms");
         println!("whole frame median     {f50:.2} ms");
@@ -345,7 +439,10 @@ pub fn bench_window(opts: &WindowBench, launch: Instant) -> ExitCode {
     }
     app.sub_app_mut(RenderApp)
         .insert_resource(FirstPresent(first_present))
-        .add_systems(Render, note_present.in_set(RenderSystems::Cleanup));
+        .add_systems(
+            Render,
+            (note_present, note_render_thread).in_set(RenderSystems::Cleanup),
+        );
     match app.run() {
         AppExit::Success => ExitCode::SUCCESS,
         AppExit::Error(_) => ExitCode::FAILURE,
@@ -396,7 +493,8 @@ impl HeadlessWindow {
                     synchronous_pipeline_compilation: true,
                     ..default()
                 })
-                .disable::<WinitPlugin>(),
+                .disable::<WinitPlugin>()
+                .disable::<bevy::gilrs::GilrsPlugin>(),
         );
         super::add_window_plugins(&mut app, loaded, false);
         let mut image = Image::new_uninit(
