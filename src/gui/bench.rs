@@ -13,7 +13,6 @@
 //! - the whole frame in wall time (from one `First` to the next: the update plus handing the
 //!   frame to the renderer, which waits for the previous frame to be drawn).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -119,89 +118,100 @@ fn note_render_thread() {
     RENDER_THREAD.store(unsafe { libc::gettid() }, Ordering::Relaxed);
 }
 
-/// Thread names by id, read once each, so that a frame's measure reads only CPU times (reading
-/// every thread's name each frame cost about half a millisecond of the main thread's CPU).
-static THREAD_NAMES: Mutex<BTreeMap<i32, String>> = Mutex::new(BTreeMap::new());
+/// A thread of the process, as the measure sees it.
+struct Thread {
+    tid: i32,
+    /// `main` and `render` for the two threads that carry the program's name.
+    name: String,
+    owner: ThreadOwner,
+}
 
-/// Forgets the names read so far; the warm-up's end calls it, when every thread has named
-/// itself.
-fn forget_thread_names() {
-    if let Ok(mut names) = THREAD_NAMES.lock() {
-        names.clear();
+/// The process's threads, listed once (the warm-up's end lists them again, when every thread
+/// has started and named itself): a frame's measure then costs one system call a thread, where
+/// reading `/proc` for every thread each frame cost about half a millisecond of the main
+/// thread's CPU, counted in the very frame it measured.
+static THREADS: Mutex<Option<Vec<Thread>>> = Mutex::new(None);
+
+fn forget_threads() {
+    if let Ok(mut threads) = THREADS.lock() {
+        *threads = None;
     }
 }
 
-/// Calls `each(name, owner, CPU time in nanoseconds)` for every thread of the process; `name`
-/// is `main` or `render` for the two that carry the program's name. `want` chooses whose CPU
-/// time is read at all. False where Linux does not tell (no `/proc` or no schedstat).
+/// Lists the threads of the process and whose each is.
+fn list_threads() -> Vec<Thread> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let read = |path: std::path::PathBuf| {
+        let mut text = std::fs::read_to_string(path).unwrap_or_default();
+        text.truncate(text.trim_end().len());
+        text
+    };
+    let program = read("/proc/self/comm".into());
+    let main_thread = std::process::id() as i32;
+    let render_thread = RENDER_THREAD.load(Ordering::Relaxed);
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let tid = task.file_name().to_str()?.parse::<i32>().ok()?;
+            let name = read(task.path().join("comm"));
+            let helper_of_mesa = name
+                .strip_prefix(program.as_str())
+                .is_some_and(|rest| rest.starts_with(':'));
+            let ours = tid == main_thread
+                || tid == render_thread
+                || (name != program && !name.starts_with("llvmpipe") && !helper_of_mesa);
+            let owner = if ours {
+                ThreadOwner::Program
+            } else {
+                ThreadOwner::Driver
+            };
+            let name = match tid {
+                t if t == main_thread => "main".to_string(),
+                t if t == render_thread => "render".to_string(),
+                _ => name,
+            };
+            Some(Thread { tid, name, owner })
+        })
+        .collect()
+}
+
+/// The CPU time a thread of this process has run, in nanoseconds, from its CPU-time clock
+/// (clock_gettime(2); the clock id is Linux's encoding of a thread's scheduler clock, as
+/// `pthread_getcpuclockid` makes it). None once the thread has ended.
+fn thread_cpu_ns(tid: i32) -> Option<u64> {
+    const PER_THREAD_SCHED_CLOCK: libc::clockid_t = 6;
+    let clock = (!(tid as libc::clockid_t) << 3) | PER_THREAD_SCHED_CLOCK;
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only the timespec it is given.
+    let read = unsafe { libc::clock_gettime(clock, &mut time) } == 0;
+    read.then(|| time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64)
+}
+
+/// Calls `each(name, owner, CPU time in nanoseconds)` for every thread whose owner `want`
+/// chooses. False where Linux does not tell (no `/proc`).
 fn for_each_thread(
     want: impl Fn(ThreadOwner) -> bool,
     mut each: impl FnMut(&str, ThreadOwner, u64),
 ) -> bool {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    let Ok(mut threads) = THREADS.lock() else {
         return false;
     };
-    let Ok(mut names) = THREAD_NAMES.lock() else {
-        return false;
-    };
-    let main_thread = std::process::id() as i32;
-    let render_thread = RENDER_THREAD.load(Ordering::Relaxed);
-    let program = names
-        .entry(main_thread)
-        .or_insert_with(|| read_trimmed("/proc/self/comm"))
-        .clone();
-    let mut any = false;
-    for task in tasks.flatten() {
-        let Some(tid) = task
-            .file_name()
-            .to_str()
-            .and_then(|t| t.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let dir = task.path();
-        let name = names
-            .entry(tid)
-            .or_insert_with(|| read_trimmed(dir.join("comm")));
-        let ours = tid == main_thread
-            || tid == render_thread
-            || (*name != program
-                && !name.starts_with("llvmpipe")
-                && !name
-                    .strip_prefix(program.as_str())
-                    .is_some_and(|rest| rest.starts_with(':')));
-        let owner = if ours {
-            ThreadOwner::Program
-        } else {
-            ThreadOwner::Driver
-        };
-        if !want(owner) {
-            continue;
+    let threads = threads.get_or_insert_with(list_threads);
+    for t in threads.iter().filter(|t| want(t.owner)) {
+        if let Some(ns) = thread_cpu_ns(t.tid) {
+            each(&t.name, t.owner, ns);
         }
-        let stat = read_trimmed(dir.join("schedstat"));
-        let Some(ns) = stat.split_whitespace().next().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        any = true;
-        let name = match tid {
-            t if t == main_thread => "main",
-            t if t == render_thread => "render",
-            _ => name.as_str(),
-        };
-        each(name, owner, ns);
     }
-    any
-}
-
-fn read_trimmed(path: impl AsRef<std::path::Path>) -> String {
-    let mut text = std::fs::read_to_string(path).unwrap_or_default();
-    text.truncate(text.trim_end().len());
-    text
+    !threads.is_empty()
 }
 
 /// The CPU time the program's threads have run, in nanoseconds, leaving out Mesa's threads,
-/// which stand in for a GPU (see [`ThreadOwner`]); None where Linux does not tell (no
-/// schedstat).
+/// which stand in for a GPU (see [`ThreadOwner`]); None where Linux does not tell.
 pub fn own_cpu_ns() -> Option<u64> {
     let mut sum = 0;
     let known = for_each_thread(|owner| owner == ThreadOwner::Program, |_, _, ns| sum += ns);
@@ -210,7 +220,7 @@ pub fn own_cpu_ns() -> Option<u64> {
 
 fn frame_start(mut clock: ResMut<FrameClock>) {
     if clock.frames == clock.warmup {
-        forget_thread_names();
+        forget_threads();
     }
     let now = Instant::now();
     let cpu = own_cpu_ns();

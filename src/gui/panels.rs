@@ -38,6 +38,54 @@ impl Plugin for PanelsPlugin {
 }
 
 /// The clicked host: what it is and runs, whether it is up, and what it holds at the cursor.
+/// One row of the event list: its time, its host and what happened, one line painted in three
+/// pieces. The time and the host repeat from row to row and from frame to frame, so egui's text
+/// cache keeps their layout and only the last piece is laid out anew; as one label, every row
+/// was new text to lay out whenever the list moved (with a thousand messages in flight, every
+/// frame).
+fn event_row(ui: &mut Ui, loaded: &Loaded, i: usize, current: bool, height: f32) -> egui::Response {
+    let (sc, trace) = (&loaded.scenario, &loaded.outcome.trace);
+    let e = &trace.events[i];
+    let size = egui::vec2(ui.available_width(), height);
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click());
+    if !ui.is_rect_visible(rect) {
+        return response;
+    }
+    let visuals = ui.visuals();
+    let painter = ui.painter();
+    if current {
+        painter.rect_filled(rect, 2.0, visuals.selection.bg_fill);
+    } else if response.hovered() {
+        painter.rect_filled(rect, 2.0, visuals.widgets.hovered.weak_bg_fill);
+    }
+    let color = e
+        .protocol
+        .map(|p| to_egui(protocol_color(p)))
+        .unwrap_or(Color32::LIGHT_GRAY);
+    let font = egui::FontId::monospace(10.5);
+    let who = e.from().map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
+    let mut x = rect.left() + 2.0;
+    for piece in [format_time(e.t_ms) + " ", format!("{who}: ")] {
+        let galley = painter.layout_no_wrap(piece, font.clone(), Color32::PLACEHOLDER);
+        let width = galley.size().x;
+        painter.galley(egui::pos2(x, rect.top()), galley, color);
+        x += width;
+    }
+    let what = match e.kind {
+        EventKind::ClientLine | EventKind::ServerLine => {
+            trace.text(e).lines().next().unwrap_or("").to_string()
+        }
+        kind => format!("{kind:?}"),
+    };
+    let mut job = egui::text::LayoutJob::single_section(
+        what,
+        egui::TextFormat::simple(font, Color32::PLACEHOLDER),
+    );
+    job.wrap = egui::text::TextWrapping::truncate_at_width((rect.right() - x).max(0.0));
+    painter.galley(egui::pos2(x, rect.top()), painter.layout_job(job), color);
+    response
+}
+
 fn host_card(
     ui: &mut Ui,
     loaded: &Loaded,
@@ -524,25 +572,7 @@ fn panels(
                     // One line a row, as the row height assumes.
                     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                     for &i in &shown[range] {
-                        let e = &trace.events[i];
-                        let current = playback.cursor == Some(i);
-                        let who = e.from().map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
-                        let what = match e.kind {
-                            EventKind::ClientLine | EventKind::ServerLine => {
-                                trace.text(e).lines().next().unwrap_or("").to_string()
-                            }
-                            kind => format!("{kind:?}"),
-                        };
-                        let line: String = format!("{} {who}: {what}", format_time(e.t_ms))
-                            .chars()
-                            .take(46)
-                            .collect();
-                        let color = e
-                            .protocol
-                            .map(|p| to_egui(protocol_color(p)))
-                            .unwrap_or(Color32::LIGHT_GRAY);
-                        let label = RichText::new(line).monospace().size(10.5).color(color);
-                        if ui.selectable_label(current, label).clicked() {
+                        if event_row(ui, &loaded, i, playback.cursor == Some(i), row).clicked() {
                             playback.go_to(trace, i);
                             playback.playing = false;
                         }
