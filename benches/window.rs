@@ -2,13 +2,13 @@
 //! against 200 hosts with nothing in flight and an empty scene, at 1600x900. A frame is the
 //! update of every system (diagram, panels, playback) and Bevy's rendering through Mesa's
 //! lavapipe, waited for. Two measures: the wall time of the frame, and the CPU time of the
-//! program's own threads (Mesa's `llvmpipe-*` rasteriser threads left out: they stand in for a
-//! GPU), which is what issue 3's target is about; and the CPU of the main world's update alone
+//! program's own threads (Mesa's threads left out: lavapipe's `llvmpipe-*` rasterisers and its
+//! queue thread stand in for a GPU), which is what issue 3's target is about; and the CPU of the main world's update alone
 //! (every system of the window, without the rendering).
 //!
 //! The camera draws into an image: a winit window's event loop can start only once in a
 //! process, and criterion samples a closure many times. `mailsim bench-window` times the real
-//! window. Linux only (the CPU time comes from /proc's per-thread schedstat).
+//! window. Linux only (the threads are listed from /proc; each one's CPU time is its CPU clock).
 //!
 //!     cargo bench --bench window
 
@@ -42,7 +42,7 @@ fn window(c: &mut Criterion) {
         });
         group.bench_function("CPU of the program's threads", |b| {
             b.iter_custom(|iters| {
-                let start = own_cpu_ns().expect("Linux's schedstat");
+                let start = own_cpu_ns().expect("Linux's /proc/self/task");
                 (0..iters).for_each(|_| window.frame());
                 Duration::from_nanos(own_cpu_ns().unwrap_or(start) - start)
             })

@@ -3,10 +3,10 @@
 //! frame, prints the median and 95th percentile and the time to the first frame, and exits.
 //!
 //! Three times are kept per frame:
-//! - the CPU time of the program's own threads (the main thread, Bevy's task pools and render
-//!   thread), from one `First` to the next, read from Linux's per-thread schedstat: what the
-//!   frame costs the CPU, without the software rasteriser's `llvmpipe-*` threads, which stand in
-//!   for a GPU under lavapipe;
+//! - the CPU time of the program's own threads (the main thread, the render thread and Bevy's
+//!   task pools), from one `First` to the next, read from each thread's CPU clock: what the
+//!   frame costs the CPU, without Mesa's threads, which stand in for a GPU under lavapipe (see
+//!   [`ThreadOwner`]);
 //! - the main world's update in wall time (from the start of `First` to the end of `Last`: every
 //!   system of the window, the panels included); on a small machine it grows when lavapipe's
 //!   threads take the cores;

@@ -145,8 +145,9 @@ fn add_window_plugins(app: &mut App, loaded: Loaded, present: bool) {
 /// The window's systems are small: with the multi-threaded executor, handing each to a task
 /// pool thread and waking the next costs more than the systems themselves, and on a small
 /// machine (two cores shared with a software rasteriser) those hand-offs were about a quarter
-/// of a frame's CPU (`mailsim bench-window`: 8.4 to 9.6 ms a frame for the empty scene with
-/// the multi-threaded executor, 6.3 to 6.8 ms without). Rendering stays pipelined: the render
+/// of a frame's CPU (`mailsim bench-window`, with lavapipe's queue thread still counted then:
+/// 8.4 to 9.6 ms a frame for the empty scene with the multi-threaded executor, 6.3 to 6.8 ms
+/// without). Rendering stays pipelined: the render
 /// world still runs on its own thread, beside the next frame's update.
 struct SingleThreadedSchedulesPlugin;
 

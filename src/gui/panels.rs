@@ -37,7 +37,6 @@ impl Plugin for PanelsPlugin {
     }
 }
 
-/// The clicked host: what it is and runs, whether it is up, and what it holds at the cursor.
 /// One row of the event list: its time, its host and what happened, one line painted in three
 /// pieces. The time and the host repeat from row to row and from frame to frame, so egui's text
 /// cache keeps their layout and only the last piece is laid out anew; as one label, every row
@@ -64,8 +63,9 @@ fn event_row(ui: &mut Ui, loaded: &Loaded, i: usize, current: bool, height: f32)
         .unwrap_or(Color32::LIGHT_GRAY);
     let font = egui::FontId::monospace(10.5);
     let who = e.from().map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
+    let time = format_time(e.t_ms);
     let mut x = rect.left() + 2.0;
-    for piece in [format_time(e.t_ms) + " ", format!("{who}: ")] {
+    for piece in [format!("{time} "), format!("{who}: ")] {
         let galley = painter.layout_no_wrap(piece, font.clone(), Color32::PLACEHOLDER);
         let width = galley.size().x;
         painter.galley(egui::pos2(x, rect.top()), galley, color);
@@ -77,6 +77,11 @@ fn event_row(ui: &mut Ui, loaded: &Loaded, i: usize, current: bool, height: f32)
         }
         kind => format!("{kind:?}"),
     };
+    // What a screen reader says of the row (asked for only when one listens).
+    response.widget_info(|| {
+        let said = format!("{time} {who}: {what}");
+        egui::WidgetInfo::selected(egui::WidgetType::SelectableLabel, true, current, said)
+    });
     let mut job = egui::text::LayoutJob::single_section(
         what,
         egui::TextFormat::simple(font, Color32::PLACEHOLDER),
@@ -86,6 +91,7 @@ fn event_row(ui: &mut Ui, loaded: &Loaded, i: usize, current: bool, height: f32)
     response
 }
 
+/// The clicked host: what it is and runs, whether it is up, and what it holds at the cursor.
 fn host_card(
     ui: &mut Ui,
     loaded: &Loaded,
