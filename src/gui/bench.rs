@@ -109,6 +109,26 @@ pub enum ThreadOwner {
     Driver,
 }
 
+impl ThreadOwner {
+    /// Whose thread `tid` named `name` is, in a process named `program`. Mesa's threads are
+    /// the rasterisers (`llvmpipe-*`), its helper queues (`program:...`) and the threads it
+    /// starts without a name, which carry the program's; the main and render threads carry it
+    /// too, and are the program's.
+    fn of(tid: i32, name: &str, program: &str, main_thread: i32, render_thread: i32) -> Self {
+        let helper_of_mesa = name
+            .strip_prefix(program)
+            .is_some_and(|rest| rest.starts_with(':'));
+        let ours = tid == main_thread
+            || tid == render_thread
+            || (name != program && !name.starts_with("llvmpipe") && !helper_of_mesa);
+        if ours {
+            ThreadOwner::Program
+        } else {
+            ThreadOwner::Driver
+        }
+    }
+}
+
 /// The render thread's id, noted by the render world (0 until then).
 static RENDER_THREAD: AtomicI32 = AtomicI32::new(0);
 
@@ -156,17 +176,7 @@ fn list_threads() -> Vec<Thread> {
         .filter_map(|task| {
             let tid = task.file_name().to_str()?.parse::<i32>().ok()?;
             let name = read(task.path().join("comm"));
-            let helper_of_mesa = name
-                .strip_prefix(program.as_str())
-                .is_some_and(|rest| rest.starts_with(':'));
-            let ours = tid == main_thread
-                || tid == render_thread
-                || (name != program && !name.starts_with("llvmpipe") && !helper_of_mesa);
-            let owner = if ours {
-                ThreadOwner::Program
-            } else {
-                ThreadOwner::Driver
-            };
+            let owner = ThreadOwner::of(tid, &name, &program, main_thread, render_thread);
             let name = match tid {
                 t if t == main_thread => "main".to_string(),
                 t if t == render_thread => "render".to_string(),
@@ -583,6 +593,23 @@ impl HeadlessWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_measure_counts_the_programs_threads_and_leaves_mesas_out() {
+        let owner = |tid, name| ThreadOwner::of(tid, name, "mailsim", 100, 105);
+        use ThreadOwner::{Driver, Program};
+        // The main and render threads carry the program's name; so do Mesa's unnamed threads
+        // (lavapipe's queue thread), which are not the program's.
+        assert_eq!(owner(100, "mailsim"), Program);
+        assert_eq!(owner(105, "mailsim"), Program);
+        assert_eq!(owner(104, "mailsim"), Driver);
+        assert_eq!(owner(101, "Compute Task Pool (0)"), Program);
+        assert_eq!(owner(102, "IO Task Pool (0)"), Program);
+        assert_eq!(owner(106, "llvmpipe-0"), Driver);
+        assert_eq!(owner(107, "mailsim:disk$0"), Driver);
+        // Before the render world has run (render thread 0), an unnamed thread is Mesa's.
+        assert_eq!(ThreadOwner::of(105, "mailsim", "mailsim", 100, 0), Driver);
+    }
 
     #[test]
     fn a_narrow_window_puts_a_thousand_messages_in_flight_at_once() {
