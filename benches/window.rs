@@ -3,8 +3,8 @@
 //! update of every system (diagram, panels, playback) and Bevy's rendering through Mesa's
 //! lavapipe, waited for. Two measures: the wall time of the frame, and the CPU time of the
 //! program's own threads (Mesa's threads left out: lavapipe's `llvmpipe-*` rasterisers and its
-//! queue thread stand in for a GPU), which is what issue 3's target is about; and the CPU of the main world's update alone
-//! (every system of the window, without the rendering).
+//! queue thread stand in for a GPU), which is what issue 3's target is about; and the CPU of
+//! the main world's update alone (every system of the window, without the rendering).
 //!
 //! The camera draws into an image: a winit window's event loop can start only once in a
 //! process, and criterion samples a closure many times. `mailsim bench-window` times the real

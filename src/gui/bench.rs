@@ -502,7 +502,7 @@ impl HeadlessWindow {
 
         let mut app = App::new();
         app.add_plugins(
-            DefaultPlugins
+            super::bevy_plugins()
                 .set(WindowPlugin {
                     primary_window: None,
                     exit_condition: ExitCondition::DontExit,
@@ -513,8 +513,7 @@ impl HeadlessWindow {
                     synchronous_pipeline_compilation: true,
                     ..default()
                 })
-                .disable::<WinitPlugin>()
-                .disable::<bevy::gilrs::GilrsPlugin>(),
+                .disable::<WinitPlugin>(),
         );
         super::add_window_plugins(&mut app, loaded, false);
         let mut image = Image::new_uninit(

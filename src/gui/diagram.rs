@@ -136,6 +136,23 @@ type LinksDrawn = (u64, Vec<(usize, usize)>);
 /// About half a host shape across: where a link line ends.
 const HOST_RADIUS: f32 = 27.0;
 
+/// A host's two labels below its shape: the name, then what it is (world units).
+const NAME_LABEL_Y: f32 = -40.0;
+const ROLE_LABEL_Y: f32 = -56.0;
+
+/// Where a host shows on the diagram around its position, in world units: its shape above and
+/// its two labels below (what a question's window must not cover).
+pub fn host_footprint(at: Vec2, name: &str) -> Rect {
+    // The shape reaches about 34 above its centre; a character of the name is about 9.2 wide.
+    let half_width = (name.chars().count() as f32 * 4.6).max(34.0);
+    Rect::new(
+        at.x - half_width,
+        at.y + ROLE_LABEL_Y - 10.0,
+        at.x + half_width,
+        at.y + 34.0,
+    )
+}
+
 /// The regions and the lines between hosts, drawn as one retained gizmo: they change only when
 /// a run is loaded or a link goes down or up, so they are built then, not on every frame (a
 /// 200-host scene has 1,680 links). Its line width follows the zoom apart from the packets'.
@@ -249,7 +266,7 @@ fn spawn_diagram(
                         ..default()
                     },
                     TextColor(Color::WHITE),
-                    Transform::from_xyz(0.0, -40.0, 2.0),
+                    Transform::from_xyz(0.0, NAME_LABEL_Y, 2.0),
                 ));
                 c.spawn((
                     DiagramLabel(11.0),
@@ -259,7 +276,7 @@ fn spawn_diagram(
                         ..default()
                     },
                     TextColor(Color::srgb(0.7, 0.74, 0.8)),
-                    Transform::from_xyz(0.0, -56.0, 2.0),
+                    Transform::from_xyz(0.0, ROLE_LABEL_Y, 2.0),
                 ));
             });
     }

@@ -95,23 +95,22 @@ pub struct ShotRequest {
 fn app(loaded: Loaded, size: (u32, u32), present: bool) -> App {
     let title = loading::window_title(&loaded.scenario);
     let mut app = App::new();
-    // No gamepads: a mail simulator is driven by mouse and keyboard, and gilrs polls for
-    // gamepads every frame on threads of its own.
-    app.add_plugins(
-        DefaultPlugins
-            .build()
-            .disable::<GilrsPlugin>()
-            .set(WindowPlugin {
-                primary_window: Some(Window {
-                    title,
-                    resolution: WindowResolution::new(size.0, size.1),
-                    ..default()
-                }),
-                ..default()
-            }),
-    );
+    app.add_plugins(bevy_plugins().set(WindowPlugin {
+        primary_window: Some(Window {
+            title,
+            resolution: WindowResolution::new(size.0, size.1),
+            ..default()
+        }),
+        ..default()
+    }));
     add_window_plugins(&mut app, loaded, present);
     app
+}
+
+/// Bevy's default plugins as the window uses them: without gamepads (a mail simulator is driven
+/// by mouse and keyboard, and gilrs polls for gamepads every frame on threads of its own).
+fn bevy_plugins() -> bevy::app::PluginGroupBuilder {
+    DefaultPlugins.build().disable::<GilrsPlugin>()
 }
 
 /// Everything the window shows and does, on top of Bevy's default plugins (with a window, or
@@ -147,8 +146,8 @@ fn add_window_plugins(app: &mut App, loaded: Loaded, present: bool) {
 /// machine (two cores shared with a software rasteriser) those hand-offs were about a quarter
 /// of a frame's CPU (`mailsim bench-window`, with lavapipe's queue thread still counted then:
 /// 8.4 to 9.6 ms a frame for the empty scene with the multi-threaded executor, 6.3 to 6.8 ms
-/// without). Rendering stays pipelined: the render
-/// world still runs on its own thread, beside the next frame's update.
+/// without). Rendering stays pipelined: the render world still runs on its own thread, beside
+/// the next frame's update.
 struct SingleThreadedSchedulesPlugin;
 
 impl Plugin for SingleThreadedSchedulesPlugin {

@@ -575,8 +575,6 @@ fn panels(
                     area = area.vertical_scroll_offset((at as f32 * spaced - 300.0).max(0.0));
                 }
                 area.show_rows(ui, row, shown.len(), |ui, range| {
-                    // One line a row, as the row height assumes.
-                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                     for &i in &shown[range] {
                         if event_row(ui, &loaded, i, playback.cursor == Some(i), row).clicked() {
                             playback.go_to(trace, i);

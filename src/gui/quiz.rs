@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::diagram::Diagram;
+use super::diagram::{Diagram, host_footprint};
 use super::{Loaded, Margins, Playback, SelectedHost};
 use crate::lesson::{Pinned, answer_text, is_right, options, pin};
 use crate::scenario::Answer;
@@ -147,18 +147,6 @@ fn hold(
         let name = loaded.scenario.hosts[h].name.clone();
         quiz.answer(&loaded.scenario, &name);
     }
-}
-
-/// Where a host shows on the diagram, around its position, in world units: the shape above
-/// (its radius is about 30) and the two lines of its labels below (see `diagram`).
-fn host_footprint(at: Vec2, name: &str) -> Rect {
-    let half_width = (name.chars().count() as f32 * 4.6).max(34.0);
-    Rect::new(
-        at.x - half_width,
-        at.y - 66.0,
-        at.x + half_width,
-        at.y + 34.0,
-    )
 }
 
 /// Where the question window goes: the first of the diagram area's corners and edge middles
@@ -332,6 +320,7 @@ fn question_window(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::run;
 
     #[test]
     fn the_question_goes_where_it_hides_no_host() {
@@ -355,7 +344,6 @@ mod tests {
         ];
         assert_eq!(question_spot(area, size, &rows), Vec2::new(8.0, 72.0));
     }
-    use crate::sim::run;
 
     fn lesson_one() -> (crate::scenario::Scenario, crate::sim::Outcome) {
         let scenario = crate::scenario::lesson_one();
