@@ -328,6 +328,13 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if matches!(
+        command,
+        Command::Run { .. } | Command::Bench { .. } | Command::Storm(_)
+    ) {
+        // A long run touches much fresh memory: the other core faults it in (src/alloc.rs).
+        crate::alloc::prefault_large_blocks();
+    }
     match command {
         Command::Run {
             file,
