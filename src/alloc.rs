@@ -34,16 +34,12 @@ pub struct MailsimAlloc;
 unsafe impl GlobalAlloc for MailsimAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: plain calls into mimalloc with the layout's size and alignment.
-        unsafe {
-            let p: *mut u8 = if layout.align() <= PLAIN_ALIGN {
-                mi::mi_malloc(layout.size()).cast()
-            } else {
-                mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
-            };
-            prefault::ask(p, layout.size());
-            p
+        if layout.size() >= prefault::MIN {
+            // SAFETY: as below.
+            return unsafe { alloc_large(layout) };
         }
+        // SAFETY: plain calls into mimalloc with the layout's size and alignment.
+        unsafe { mi_alloc(layout) }
     }
 
     #[inline]
@@ -66,20 +62,62 @@ unsafe impl GlobalAlloc for MailsimAlloc {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size >= prefault::MIN {
+            // SAFETY: as below.
+            return unsafe { realloc_large(ptr, layout, new_size) };
+        }
         // SAFETY: `ptr` came from this allocator with `layout`; the alignment stays the same.
-        unsafe {
-            let p: *mut u8 = if layout.align() <= PLAIN_ALIGN {
-                mi::mi_realloc(ptr.cast(), new_size).cast()
-            } else {
-                mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
-            };
-            // What was there before has been touched already; the new tail has not.
-            if !p.is_null() && new_size > layout.size() {
-                prefault::ask(p.add(layout.size()), new_size - layout.size());
-            }
-            p
+        unsafe { mi_realloc(ptr, layout, new_size) }
+    }
+}
+
+/// mimalloc's allocation for the layout: the plain entry point where it is enough.
+#[inline(always)]
+unsafe fn mi_alloc(layout: Layout) -> *mut u8 {
+    // SAFETY: plain calls into mimalloc with the layout's size and alignment.
+    unsafe {
+        if layout.align() <= PLAIN_ALIGN {
+            mi::mi_malloc(layout.size()).cast()
+        } else {
+            mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
         }
     }
+}
+
+#[inline(always)]
+unsafe fn mi_realloc(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    // SAFETY: `ptr` came from mimalloc with `layout`; the alignment stays the same.
+    unsafe {
+        if layout.align() <= PLAIN_ALIGN {
+            mi::mi_realloc(ptr.cast(), new_size).cast()
+        } else {
+            mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
+        }
+    }
+}
+
+/// A block of a megabyte or more: noted for the helper thread to fault in. Out of line, so
+/// that the millions of small blocks a run asks for go straight to mimalloc.
+#[cold]
+#[inline(never)]
+unsafe fn alloc_large(layout: Layout) -> *mut u8 {
+    // SAFETY: as in `mi_alloc`.
+    let p = unsafe { mi_alloc(layout) };
+    prefault::ask(p, layout.size());
+    p
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn realloc_large(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    // SAFETY: as in `mi_realloc`.
+    let p = unsafe { mi_realloc(ptr, layout, new_size) };
+    // What was there before has been touched already; the new tail has not.
+    if !p.is_null() && new_size > layout.size() {
+        // SAFETY: the block is `new_size` bytes long.
+        prefault::ask(unsafe { p.add(layout.size()) }, new_size - layout.size());
+    }
+    p
 }
 
 /// Has large blocks faulted in by a helper thread from now on (see the module's comment). For
@@ -116,10 +154,9 @@ mod prefault {
         len: usize,
     }
 
-    /// Notes a block of `len` bytes at `p` for the helper, if it runs and the block is large.
-    #[inline]
+    /// Notes a block of `len` bytes at `p` for the helper, if it runs.
     pub fn ask(p: *mut u8, len: usize) {
-        if len < MIN || p.is_null() || !ON.load(Ordering::Relaxed) {
+        if p.is_null() || !ON.load(Ordering::Relaxed) {
             return;
         }
         // Only whole pages inside the block: the pages at its ends may hold other blocks.

@@ -104,6 +104,15 @@ macro_rules! cat {
     };
 }
 
+/// The pieces of a text, not yet joined: `pieces!(host, " connects to ", server)`. The
+/// simulation hands its notes over so, and the trace copies them straight into its store.
+#[macro_export]
+macro_rules! pieces {
+    ($($piece:expr),+ $(,)?) => {
+        &[$(&$piece as &dyn $crate::text::Piece),+][..]
+    };
+}
+
 /// What [`cat!`](crate::cat) expands to: each piece is evaluated once, measured, then copied.
 pub fn join(pieces: &[&dyn Piece]) -> String {
     let mut out = String::with_capacity(pieces.iter().map(|p| p.size()).sum());

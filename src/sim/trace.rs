@@ -263,6 +263,23 @@ impl TextStore {
         }
     }
 
+    /// Like `push_text`, with the text in pieces joined in place: no string of its own.
+    fn push_pieces(&mut self, pieces: &[&dyn crate::text::Piece]) -> PayloadRef {
+        // At most this long (a number counts its widest).
+        let most = pieces.iter().map(|p| p.size()).sum();
+        let room = |c: &String| c.capacity() - c.len();
+        let (chunk, c) = chunk_for(&mut self.chunks, most, room, String::with_capacity);
+        let start = c.len();
+        for p in pieces {
+            p.push_to(c);
+        }
+        PayloadRef {
+            chunk: chunk as u32,
+            start: start as u32,
+            len: (c.len() - start) as u32,
+        }
+    }
+
     fn push_dns(&mut self, bytes: &[u8]) -> PayloadRef {
         let room = |c: &Vec<u8>| c.capacity() - c.len();
         let (chunk, c) = chunk_for(&mut self.dns, bytes.len(), room, Vec::with_capacity);
@@ -327,6 +344,13 @@ impl Trace {
     /// Adds an event whose payload is text; the text is copied into the trace's text store.
     pub fn push(&mut self, head: EventHead, text: &str) {
         let payload = self.texts.push_text(text);
+        self.push_with(head, payload);
+    }
+
+    /// Adds an event whose text is given in pieces ([`pieces!`](crate::pieces)), joined
+    /// straight into the trace's text store.
+    pub fn push_pieces(&mut self, head: EventHead, pieces: &[&dyn crate::text::Piece]) {
+        let payload = self.texts.push_pieces(pieces);
         self.push_with(head, payload);
     }
 
@@ -469,10 +493,13 @@ mod tests {
             trace.push(head(i as u64), t);
         }
         trace.push_dns(head(9), &[1, 2, 3]);
+        trace.push_pieces(head(10), crate::pieces!("port ", 25u16, ' ', long));
         for (e, t) in trace.events.iter().zip(texts) {
             assert_eq!(trace.payload(e), Payload::Text(t));
         }
         assert_eq!(trace.payload(&trace.events[6]), Payload::Dns(&[1, 2, 3]));
+        let joined = format!("port 25 {long}");
+        assert_eq!(trace.text(&trace.events[7]), joined);
         assert_eq!(trace.events[3].from(), Some(1));
         assert_eq!(
             (trace.events[3].to(), trace.events[3].message()),

@@ -380,6 +380,12 @@ impl Said for &str {
     }
 }
 
+impl Said for &[&dyn crate::text::Piece] {
+    fn record(self, trace: &mut Trace, head: EventHead) {
+        trace.push_pieces(head, self);
+    }
+}
+
 impl Said for String {
     fn record(self, trace: &mut Trace, head: EventHead) {
         trace.push(head, &self);
@@ -563,7 +569,13 @@ impl<'s> World<'s> {
     }
 
     /// An event at one host with no transmission.
-    fn note(&mut self, kind: EventKind, host: Option<HostId>, message: Option<u32>, text: String) {
+    fn note(
+        &mut self,
+        kind: EventKind,
+        host: Option<HostId>,
+        message: Option<u32>,
+        text: impl Said,
+    ) {
         let now = self.now;
         self.emit(kind, None, host, None, None, message, now, text);
     }
@@ -676,16 +688,6 @@ impl<'s> World<'s> {
             Protocol::Dns => false,
         };
         let delay = self.delay(client, server, true).unwrap_or(0);
-        let text = crate::cat!(
-            self.name(client),
-            " connects to ",
-            self.name(server),
-            " port ",
-            protocol.port(),
-            " (",
-            protocol.name(),
-            ")"
-        );
         self.emit(
             EventKind::Connect,
             Some(protocol),
@@ -694,7 +696,16 @@ impl<'s> World<'s> {
             Some(id),
             message,
             self.now + delay,
-            text,
+            crate::pieces!(
+                self.name(client),
+                " connects to ",
+                self.name(server),
+                " port ",
+                protocol.port(),
+                " (",
+                protocol.name(),
+                ")"
+            ),
         );
         if !self.reachable(client, server) {
             self.schedule(
@@ -783,7 +794,7 @@ impl<'s> World<'s> {
                 Some(conn),
                 message,
                 at,
-                crate::cat!(self.name(from), " closes the connection"),
+                crate::pieces!(self.name(from), " closes the connection"),
             );
             // A client still waiting learns of the close when the last line arrives.
             if self.conns[conn as usize].client_engine.is_some() {
@@ -1136,7 +1147,7 @@ impl<'s> World<'s> {
             EventKind::UserAction,
             Some(u.client),
             None,
-            crate::cat!(u.address, " checks mail with ", protocol.name()),
+            crate::pieces!(u.address, " checks mail with ", protocol.name()),
         );
         self.open_conn(
             u.client,
@@ -1360,14 +1371,6 @@ impl<'s> World<'s> {
                 }
             }
         }
-        let text = crate::cat!(
-            h.name,
-            " takes responsibility for the message from ",
-            from.map_or("a real mail program", |f| self.name(f)),
-            " (queue id ",
-            qid,
-            ")"
-        );
         self.emit(
             EventKind::Relayed,
             None,
@@ -1376,7 +1379,14 @@ impl<'s> World<'s> {
             None,
             message_ref,
             self.now,
-            text,
+            crate::pieces!(
+                h.name,
+                " takes responsibility for the message from ",
+                from.map_or("a real mail program", |f| self.name(f)),
+                " (queue id ",
+                qid,
+                ")"
+            ),
         );
         self.deliver_or_queue(
             host,
@@ -1510,8 +1520,12 @@ impl<'s> World<'s> {
         // RFC 5321 section 4.4: final delivery records the reverse path.
         let copy = message.with_header_on_top("Return-Path", &[mail_from]);
         mailbox.inbox_mut().append(copy, self.now);
-        let text = crate::cat!(self.name(host), " puts the message into ", rcpt, "'s INBOX");
-        self.note(EventKind::Delivered, Some(host), message_ref, text);
+        self.note(
+            EventKind::Delivered,
+            Some(host),
+            message_ref,
+            crate::pieces!(self.name(host), " puts the message into ", rcpt, "'s INBOX"),
+        );
         Ok(())
     }
 
