@@ -251,11 +251,20 @@ fn quads(shown: &[Shown], atlas_size: Vec2) -> Mesh {
     let mut uvs = Vec::with_capacity(4 * n);
     let mut colors = Vec::with_capacity(4 * n);
     let mut indices = Vec::with_capacity(6 * n);
+    // A handful of colours among a thousand pictures: each is turned into linear RGB once.
+    let mut linear: Vec<(Color, [f32; 4])> = Vec::new();
     for s in shown {
         // The picture's texture has a line's width around the shape.
         let half = (s.size + Vec2::splat(LINE * 2.0)) / 2.0;
         let (lo, hi) = (s.rect.min / atlas_size, s.rect.max / atlas_size);
-        let color = s.color.to_linear().to_f32_array();
+        let color = match linear.iter().find(|(c, _)| *c == s.color) {
+            Some(&(_, l)) => l,
+            None => {
+                let l = s.color.to_linear().to_f32_array();
+                linear.push((s.color, l));
+                l
+            }
+        };
         let first = positions.len() as u32;
         // Counter-clockwise from the bottom left; the texture's rows run downwards.
         for (corner, uv) in [
@@ -270,9 +279,11 @@ fn quads(shown: &[Shown], atlas_size: Vec2) -> Mesh {
         }
         indices.extend([0, 1, 2, 0, 2, 3].map(|k| first + k));
     }
+    // The render world's alone: it takes the vertices over instead of copying them, and the
+    // next change builds a new mesh anyway.
     Mesh::new(
         PrimitiveTopology::TriangleList,
-        RenderAssetUsages::default(),
+        RenderAssetUsages::RENDER_WORLD,
     )
     .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
     .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uvs)

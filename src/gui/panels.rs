@@ -37,11 +37,9 @@ impl Plugin for PanelsPlugin {
     }
 }
 
-/// One row of the event list: its time, its host and what happened, one line painted in three
-/// pieces. The time and the host repeat from row to row and from frame to frame, so egui's text
-/// cache keeps their layout and only the last piece is laid out anew; as one label, every row
-/// was new text to lay out whenever the list moved (with a thousand messages in flight, every
-/// frame).
+/// One row of the event list: its time, its host and what happened, as one line of text cut
+/// to the panel's width (one piece of text: laying out text costs something for each piece
+/// besides its letters; egui keeps the layout of the rows that stay in view).
 fn event_row(ui: &mut Ui, loaded: &Loaded, i: usize, current: bool, height: f32) -> egui::Response {
     let (sc, trace) = (&loaded.scenario, &loaded.outcome.trace);
     let e = &trace.events[i];
@@ -61,34 +59,124 @@ fn event_row(ui: &mut Ui, loaded: &Loaded, i: usize, current: bool, height: f32)
         .protocol
         .map(|p| to_egui(protocol_color(p)))
         .unwrap_or(Color32::LIGHT_GRAY);
-    let font = egui::FontId::monospace(10.5);
     let who = e.from().map(|h| sc.hosts[h].name.as_str()).unwrap_or("");
-    let time = format_time(e.t_ms);
-    let mut x = rect.left() + 2.0;
-    for piece in [format!("{time} "), format!("{who}: ")] {
-        let galley = painter.layout_no_wrap(piece, font.clone(), Color32::PLACEHOLDER);
-        let width = galley.size().x;
-        painter.galley(egui::pos2(x, rect.top()), galley, color);
-        x += width;
-    }
-    let what = match e.kind {
+    let mut row = format_time(e.t_ms);
+    row.push(' ');
+    row.push_str(who);
+    row.push_str(": ");
+    match e.kind {
         EventKind::ClientLine | EventKind::ServerLine => {
-            trace.text(e).lines().next().unwrap_or("").to_string()
+            row.push_str(trace.text(e).lines().next().unwrap_or(""));
         }
-        kind => format!("{kind:?}"),
-    };
+        kind => row.push_str(kind.file_name()),
+    }
     // What a screen reader says of the row (asked for only when one listens).
     response.widget_info(|| {
-        let said = format!("{time} {who}: {what}");
-        egui::WidgetInfo::selected(egui::WidgetType::SelectableLabel, true, current, said)
+        egui::WidgetInfo::selected(egui::WidgetType::SelectableLabel, true, current, &row)
     });
     let mut job = egui::text::LayoutJob::single_section(
-        what,
-        egui::TextFormat::simple(font, Color32::PLACEHOLDER),
+        row,
+        egui::TextFormat::simple(egui::FontId::monospace(10.5), Color32::PLACEHOLDER),
     );
-    job.wrap = egui::text::TextWrapping::truncate_at_width((rect.right() - x).max(0.0));
-    painter.galley(egui::pos2(x, rect.top()), painter.layout_job(job), color);
+    job.wrap = egui::text::TextWrapping::truncate_at_width((rect.width() - 2.0).max(0.0));
+    painter.galley(
+        egui::pos2(rect.left() + 2.0, rect.top()),
+        painter.layout_job(job),
+        color,
+    );
     response
+}
+
+/// The transcript of the current connection up to the cursor: every line on a row of its own,
+/// exactly as it was sent, client lines in one colour and server lines in another, the current
+/// event's lines on a highlight. Lines are never wrapped (a wrapped line would look like a line
+/// break the protocol never sent, and line breaks matter: a folded header continues on the next
+/// line); a long one scrolls sideways. Every row has the same height, so only the rows in view
+/// are laid out: an exchange can carry a whole message, and while playing it changes every frame.
+fn transcript(ui: &mut Ui, loaded: &Loaded, exchange: super::index::Exchange, cursor: usize) {
+    let trace = &loaded.outcome.trace;
+    let texts: Vec<(usize, std::borrow::Cow<str>)> = loaded
+        .index
+        .exchange_lines(exchange, cursor)
+        .iter()
+        .map(|&i| (i as usize, trace.text(&trace.events[i as usize])))
+        .collect();
+    let lines: Vec<(usize, &str)> = texts
+        .iter()
+        .flat_map(|(i, text)| text.lines().map(move |line| (*i, line)))
+        .collect();
+    let font = egui::FontId::monospace(12.0);
+    let (row, glyph) = ui
+        .ctx()
+        .fonts_mut(|f| (f.row_height(&font), f.glyph_width(&font, 'M')));
+    // "C: " or "S: " in front of each line.
+    let widest = lines
+        .iter()
+        .map(|(_, l)| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 3;
+    egui::ScrollArea::both()
+        .stick_to_bottom(true)
+        .auto_shrink([false, true])
+        .show_viewport(ui, |ui, viewport| {
+            let size = egui::vec2(
+                (widest as f32 * glyph).max(ui.available_width()),
+                lines.len() as f32 * row,
+            );
+            let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+            let last = ((viewport.max.y / row).ceil().max(0.0) as usize).min(lines.len());
+            let first = ((viewport.min.y / row).floor().max(0.0) as usize).min(last);
+            let painter = ui.painter();
+            for (k, &(i, line)) in lines.iter().enumerate().take(last).skip(first) {
+                let client = matches!(
+                    trace.events[i].kind,
+                    EventKind::ClientLine | EventKind::DnsQuery
+                );
+                let (prefix, color) = if client {
+                    ("C: ", CLIENT)
+                } else {
+                    ("S: ", SERVER)
+                };
+                let at = egui::pos2(rect.left(), rect.top() + k as f32 * row);
+                if i == cursor {
+                    let band = egui::Rect::from_min_size(at, egui::vec2(rect.width(), row));
+                    painter.rect_filled(band, 0.0, Color32::from_rgb(60, 60, 90));
+                }
+                let galley = painter.layout_no_wrap(format!("{prefix}{line}"), font.clone(), color);
+                painter.galley(at, galley, color);
+            }
+            // What a screen reader says of it (asked for only when one listens).
+            response.widget_info(|| {
+                let said: Vec<&str> = lines[first..last].iter().map(|(_, l)| *l).collect();
+                egui::WidgetInfo::labeled(egui::WidgetType::Label, true, said.join("\n"))
+            });
+        });
+}
+
+/// What the text panels show now (see [`FOLLOW_EVERY`]): the player's state as it is, or while
+/// playing, as it was when they last followed it. `shown` keeps (when, run, state) between frames.
+fn at_reading_pace(
+    shown: &mut Option<(std::time::Duration, u64, Playback)>,
+    playback: &Playback,
+    run: u64,
+    now: std::time::Duration,
+) -> Playback {
+    let follow = !playback.playing
+        || playback.present
+        || shown.as_ref().is_none_or(|(at, shown_run, _)| {
+            *shown_run != run || now.saturating_sub(*at) >= FOLLOW_EVERY
+        });
+    if follow
+        && shown
+            .as_ref()
+            .is_none_or(|(_, shown_run, state)| *shown_run != run || state != playback)
+    {
+        *shown = Some((now, run, playback.clone()));
+    }
+    shown
+        .as_ref()
+        .map_or_else(|| playback.clone(), |(_, _, state)| state.clone())
 }
 
 /// The clicked host: what it is and runs, whether it is up, and what it holds at the cursor.
@@ -370,7 +458,17 @@ struct PanelState<'w> {
     editor: Option<ResMut<'w, super::editor::Editor>>,
     /// Live mode: real clients on a fixed network, so no editor.
     live: Option<Res<'w, super::LiveFeed>>,
+    real: Res<'w, Time<Real>>,
 }
+
+/// While playing, the text panels (caption, event list, transcript, inspector, host card,
+/// queues, DNS cache) follow the cursor at most this often; the diagram, the clock and the
+/// timeline move every frame. Text is read at reading pace: at speed the cursor passes hundreds
+/// of events between two frames, and every panel laid out anew each frame cost more than a
+/// millisecond a frame with a thousand messages in flight, for text no one could read before it
+/// changed. Between two updates egui reuses the text's layout. Paused, stepped, clicked, or in
+/// presentation mode (which dwells on each caption), the panels follow at once.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A run and a cursor in it.
 type CursorKey = (u64, Option<usize>);
@@ -383,6 +481,9 @@ type RowsKey = (u64, EventFilter, Option<usize>);
 struct PanelCache {
     /// The cursor the event list last scrolled to.
     last_cursor: Option<Option<usize>>,
+    /// What the text panels show (see [`FOLLOW_EVERY`]): the player's state, for a run, as it
+    /// was at a moment (real time since start).
+    reading: Option<(std::time::Duration, u64, Playback)>,
     /// The rows the filter lets through, for (run, filter, where a question hides the rest).
     rows: Option<(RowsKey, Vec<usize>)>,
     /// The message inspected, for (run, cursor).
@@ -413,6 +514,7 @@ fn panels(
         quiz,
         mut editor,
         live,
+        real,
     } = state;
     let cache = &mut *cache;
     let generation = loaded.index.generation;
@@ -426,6 +528,7 @@ fn panels(
     );
     let sc = &loaded.scenario;
     let trace = &loaded.outcome.trace;
+    let reading = at_reading_pace(&mut cache.reading, &playback, generation, real.elapsed());
 
     if !present.0 {
         egui::Panel::top("controls")
@@ -508,7 +611,7 @@ fn panels(
         .exact_size(if present.0 { BOTTOM_PRESENT } else { BOTTOM })
         .show(&mut root, |ui| {
             ui.add_space(8.0);
-            let text = match playback.cursor {
+            let text = match reading.cursor {
                 Some(c) => caption(sc, trace, c),
                 None => {
                     // The lesson's first sentence, then how to start.
@@ -566,9 +669,9 @@ fn panels(
                 let shown: &[usize] = cache.rows.as_ref().map_or(&[], |(_, r)| r);
                 let row = 14.0;
                 let mut area = egui::ScrollArea::vertical().auto_shrink(false);
-                if cache.last_cursor != Some(playback.cursor) {
-                    cache.last_cursor = Some(playback.cursor);
-                    let at = playback
+                if cache.last_cursor != Some(reading.cursor) {
+                    cache.last_cursor = Some(reading.cursor);
+                    let at = reading
                         .cursor
                         .map_or(0, |c| shown.partition_point(|&i| i < c));
                     let spaced = row + ui.spacing().item_spacing.y;
@@ -576,7 +679,7 @@ fn panels(
                 }
                 area.show_rows(ui, row, shown.len(), |ui, range| {
                     for &i in &shown[range] {
-                        if event_row(ui, &loaded, i, playback.cursor == Some(i), row).clicked() {
+                        if event_row(ui, &loaded, i, reading.cursor == Some(i), row).clicked() {
                             playback.go_to(trace, i);
                             playback.playing = false;
                         }
@@ -595,14 +698,14 @@ fn panels(
                 host_card(
                     ui,
                     loaded.as_ref(),
-                    &playback,
+                    &reading,
                     selected.0,
                     &replay,
                     &queues,
                     &mut cache.host,
                 );
                 if let Some((a, b)) = link.0 {
-                    let down = loaded.index.link_is_down(trace, (a, b), playback.cursor);
+                    let down = loaded.index.link_is_down(trace, (a, b), reading.cursor);
                     ui.strong(format!(
                         "Link {} to {}, {}",
                         sc.hosts[a].name,
@@ -620,9 +723,9 @@ fn panels(
                     ui.separator();
                 }
                 // The inspection is redone only when the cursor moves.
-                let key = (generation, playback.cursor);
+                let key = (generation, reading.cursor);
                 if cache.inspection.as_ref().is_none_or(|(k, _)| *k != key) {
-                    let found = playback
+                    let found = reading
                         .cursor
                         .and_then(|c| inspect(trace, &loaded.index, c));
                     cache.inspection = Some((key, found));
@@ -630,45 +733,15 @@ fn panels(
                 let inspection = cache.inspection.as_ref().and_then(|(_, i)| i.as_ref());
                 message_inspector(ui, loaded.as_ref(), inspection);
                 ui.separator();
-                resolver_panel(ui, loaded.as_ref(), &playback, &mut cache.resolver);
-                queue_panel(ui, loaded.as_ref(), &playback, &queues);
+                resolver_panel(ui, loaded.as_ref(), &reading, &mut cache.resolver);
+                queue_panel(ui, loaded.as_ref(), &reading, &queues);
                 ui.separator();
                 ui.strong("Transcript of the current connection");
-                let Some(exchange) = playback.current_exchange(&loaded.index) else {
+                let Some(exchange) = reading.current_exchange(&loaded.index) else {
                     ui.label("Nothing has been said yet.");
                     return;
                 };
-                let cursor = playback.cursor.unwrap_or(0);
-                egui::ScrollArea::vertical()
-                    .stick_to_bottom(true)
-                    .show(ui, |ui| {
-                        for &i in loaded.index.exchange_lines(exchange, cursor) {
-                            let i = i as usize;
-                            let e = &trace.events[i];
-                            let (prefix, color) =
-                                if matches!(e.kind, EventKind::ClientLine | EventKind::DnsQuery) {
-                                    ("C: ", CLIENT)
-                                } else {
-                                    ("S: ", SERVER)
-                                };
-                            let mut text = String::new();
-                            for line in trace.text(e).lines() {
-                                text.push_str(prefix);
-                                text.push_str(line);
-                                text.push('\n');
-                            }
-                            let mut rich = RichText::new(text.trim_end())
-                                .monospace()
-                                .size(12.0)
-                                .color(color);
-                            if i == cursor {
-                                rich = rich
-                                    .background_color(Color32::from_rgb(60, 60, 90))
-                                    .strong();
-                            }
-                            ui.label(rich);
-                        }
-                    });
+                transcript(ui, &loaded, exchange, reading.cursor.unwrap_or(0));
             });
     }
 
@@ -761,6 +834,43 @@ mod tests {
     use super::*;
     use crate::scenario::load_file;
     use crate::sim::run;
+
+    #[test]
+    fn while_playing_the_text_follows_the_cursor_at_reading_pace() {
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        let mut shown = None;
+        let mut playback = Playback {
+            playing: true,
+            cursor: Some(10),
+            ..Playback::default()
+        };
+        assert_eq!(
+            at_reading_pace(&mut shown, &playback, 1, ms(0)).cursor,
+            Some(10)
+        );
+        playback.cursor = Some(500);
+        let held = at_reading_pace(&mut shown, &playback, 1, ms(50));
+        assert_eq!(held.cursor, Some(10), "within FOLLOW_EVERY the text stays");
+        let later = at_reading_pace(&mut shown, &playback, 1, ms(50) + FOLLOW_EVERY);
+        assert_eq!(later.cursor, Some(500));
+        // Paused (or stepped), the panels follow at once.
+        playback.cursor = Some(501);
+        playback.playing = false;
+        let now = ms(60) + FOLLOW_EVERY;
+        assert_eq!(
+            at_reading_pace(&mut shown, &playback, 1, now).cursor,
+            Some(501)
+        );
+        // So they do for a new run (the old cursor may not exist in it), playing or not.
+        playback.playing = true;
+        playback.cursor = Some(3);
+        let now = ms(70) + FOLLOW_EVERY;
+        assert_eq!(
+            at_reading_pace(&mut shown, &playback, 2, now).cursor,
+            Some(3)
+        );
+    }
 
     #[test]
     fn the_filter_keeps_one_protocol_and_one_host() {
