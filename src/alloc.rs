@@ -13,12 +13,15 @@
 //!
 //! The first touch of fresh memory is costly on a virtual machine (the kernel clears each page,
 //! and the host backs it): in a run of 100,000 messages about 40 % of the time went to it. A run
-//! is single-threaded, so [`prefault_large_blocks`] gives that work to a helper thread on the
+//! is single-threaded, so [`prefault_fresh_memory`] gives that work to a helper thread on the
 //! other core: every block of a megabyte or more (the trace's event list and its text chunks)
-//! is faulted in there as soon as it is handed out, before the simulation writes to it.
+//! is faulted in there as soon as it is handed out, before the simulation writes to it; and
+//! the memory just past the highest smaller block handed out so far (the frontier, where
+//! mimalloc takes its next fresh pages: its arenas are filled from their start, and placed one
+//! above the other) is kept faulted in a stretch ahead.
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use libmimalloc_sys as mi;
 
@@ -34,9 +37,9 @@ pub struct MailsimAlloc;
 unsafe impl GlobalAlloc for MailsimAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= prefault::MIN {
+        if layout.size() >= prefault::NOTED {
             // SAFETY: as below.
-            return unsafe { alloc_large(layout) };
+            return unsafe { alloc_noted(layout) };
         }
         // SAFETY: plain calls into mimalloc with the layout's size and alignment.
         unsafe { mi_alloc(layout) }
@@ -62,9 +65,9 @@ unsafe impl GlobalAlloc for MailsimAlloc {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size >= prefault::MIN {
+        if new_size >= prefault::NOTED {
             // SAFETY: as below.
-            return unsafe { realloc_large(ptr, layout, new_size) };
+            return unsafe { realloc_noted(ptr, layout, new_size) };
         }
         // SAFETY: `ptr` came from this allocator with `layout`; the alignment stays the same.
         unsafe { mi_realloc(ptr, layout, new_size) }
@@ -96,22 +99,31 @@ unsafe fn mi_realloc(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
     }
 }
 
-/// A block of a megabyte or more: noted for the helper thread to fault in. Out of line, so
-/// that the millions of small blocks a run asks for go straight to mimalloc.
+/// A block the helper thread hears of: a megabyte or more is faulted in whole, a smaller one
+/// moves the frontier. Out of line, so that the millions of smaller blocks a run asks for go
+/// straight to mimalloc.
 #[cold]
 #[inline(never)]
-unsafe fn alloc_large(layout: Layout) -> *mut u8 {
+unsafe fn alloc_noted(layout: Layout) -> *mut u8 {
     // SAFETY: as in `mi_alloc`.
     let p = unsafe { mi_alloc(layout) };
-    prefault::ask(p, layout.size());
+    if layout.size() >= prefault::MIN {
+        prefault::ask(p, layout.size());
+    } else {
+        prefault::frontier(p, layout.size());
+    }
     p
 }
 
 #[cold]
 #[inline(never)]
-unsafe fn realloc_large(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+unsafe fn realloc_noted(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
     // SAFETY: as in `mi_realloc`.
     let p = unsafe { mi_realloc(ptr, layout, new_size) };
+    if new_size < prefault::MIN {
+        prefault::frontier(p, new_size);
+        return p;
+    }
     // What was there before has been touched already; the new tail has not.
     if !p.is_null() && new_size > layout.size() {
         // SAFETY: the block is `new_size` bytes long.
@@ -120,9 +132,9 @@ unsafe fn realloc_large(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u
     p
 }
 
-/// Has large blocks faulted in by a helper thread from now on (see the module's comment). For
+/// Has fresh memory faulted in by a helper thread from now on (see the module's comment). For
 /// the simulation's long runs; live mode and the window have no use for it.
-pub fn prefault_large_blocks() {
+pub fn prefault_fresh_memory() {
     #[cfg(target_os = "linux")]
     prefault::start();
 }
@@ -131,10 +143,23 @@ pub fn prefault_large_blocks() {
 mod prefault {
     use super::*;
     use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
 
-    /// Blocks smaller than this are left to the program: faulting them in elsewhere would cost
-    /// more in handing over than it saves.
+    /// Blocks of this size or more are faulted in whole; smaller ones are left to the program,
+    /// as faulting them in elsewhere would cost more in handing over than it saves.
     pub const MIN: usize = 1 << 20;
+    /// Blocks of this size or more mark the frontier. Smaller ones, the commonest by far, go
+    /// straight to mimalloc (noting each cost 2 % more instructions in a run); the larger ones
+    /// still come often enough (message texts, growing lists) to show where the frontier is.
+    pub const NOTED: usize = 512;
+    /// How far ahead of the frontier the helper keeps memory faulted in: at most this, and a
+    /// quarter of what the run has used so far, so that a short lesson does not grow by it.
+    const AHEAD: usize = 32 << 20;
+    /// mimalloc asks for transparent huge pages: a fault brings in this much at once.
+    const HUGE_PAGE: usize = 2 << 20;
+    /// How often the helper looks at the frontier while no large block waits for it: at the
+    /// simulation's pace of a few hundred megabytes a second, a fraction of the stretch ahead.
+    const LOOK_EVERY: Duration = Duration::from_millis(2);
     /// How much the helper faults in at a time before it looks for newer blocks, which the
     /// program is about to write to first.
     const SLICE: usize = 4 << 20;
@@ -146,6 +171,49 @@ mod prefault {
         len: 0,
     });
     static WAKE: Condvar = Condvar::new();
+    /// The end of the highest block below [`MIN`] (and of at least [`NOTED`]) handed out.
+    static FRONTIER: AtomicUsize = AtomicUsize::new(0);
+
+    /// Moves the frontier past a block of `len` bytes at `p`. A plain load and store: threads
+    /// racing here (live mode) can only leave a frontier a little low, and it is only a hint.
+    #[inline(always)]
+    pub fn frontier(p: *mut u8, len: usize) {
+        let end = p as usize + len;
+        if !p.is_null() && end > FRONTIER.load(Ordering::Relaxed) {
+            FRONTIER.store(end, Ordering::Relaxed);
+        }
+    }
+
+    /// The stretch past the frontier that the helper has faulted in.
+    #[cfg(target_os = "linux")]
+    #[derive(Default)]
+    pub struct Ahead {
+        /// The frontier when the helper first saw it.
+        first: usize,
+        /// Faulted in up to here.
+        done: usize,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl Ahead {
+        /// The next huge page to fault in ahead of `frontier`, if the stretch is short of it.
+        pub fn next(&mut self, frontier: usize) -> Option<(usize, usize)> {
+            if frontier == 0 {
+                return None;
+            }
+            if self.first == 0 {
+                self.first = frontier;
+            }
+            let reach = frontier + (frontier.saturating_sub(self.first) / 4).min(AHEAD);
+            // The huge page the frontier is in has been touched already.
+            let from = self.done.max(frontier.next_multiple_of(HUGE_PAGE));
+            if from + HUGE_PAGE > reach {
+                return None;
+            }
+            self.done = from + HUGE_PAGE;
+            Some((from, self.done))
+        }
+    }
 
     /// Address ranges still to be faulted in, newest on top. A fixed array: the allocator must
     /// not allocate to note a block. When it is full, a block is left to the program.
@@ -188,17 +256,30 @@ mod prefault {
         });
     }
 
-    /// Faults in the newest block a slice at a time, for ever. Faulting in a range that has
-    /// been freed and reused meanwhile is harmless: MADV_POPULATE_WRITE maps the pages that
-    /// are missing, as a write would, and changes no byte of those already there; a range no
-    /// longer mapped only makes it fail.
+    /// Faults in the newest large block a slice at a time, and otherwise the stretch ahead of
+    /// the frontier, for ever. Faulting in a range that has been freed and reused meanwhile, or
+    /// one the program is writing to, is harmless: MADV_POPULATE_WRITE maps the pages that are
+    /// missing, as a write would, and changes no byte of those already there; a range that is
+    /// not mapped (past the end of mimalloc's arena, say) only makes it fail.
     #[cfg(target_os = "linux")]
     fn helper() {
+        let mut ahead = Ahead::default();
         loop {
             let (start, end) = {
                 let mut w = WAITING.lock().unwrap_or_else(|e| e.into_inner());
-                while w.len == 0 {
-                    w = WAKE.wait(w).unwrap_or_else(|e| e.into_inner());
+                if w.len == 0 {
+                    if let Some(range) = ahead.next(FRONTIER.load(Ordering::Relaxed)) {
+                        drop(w);
+                        populate(range);
+                        continue;
+                    }
+                    w = WAKE
+                        .wait_timeout(w, LOOK_EVERY)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    if w.len == 0 {
+                        continue;
+                    }
                 }
                 w.len -= 1;
                 let (start, end) = w.blocks[w.len];
@@ -211,16 +292,20 @@ mod prefault {
                 }
                 (start, cut)
             };
-            // SAFETY: madvise with MADV_POPULATE_WRITE reads and writes no memory of the
-            // program (see above); its failure is ignored, as the program faults pages in
-            // itself anyway.
-            unsafe {
-                libc::madvise(
-                    start as *mut libc::c_void,
-                    end - start,
-                    libc::MADV_POPULATE_WRITE,
-                );
-            }
+            populate((start, end));
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn populate((start, end): (usize, usize)) {
+        // SAFETY: madvise with MADV_POPULATE_WRITE reads and writes no memory of the program
+        // (see above); its failure is ignored, as the program faults pages in itself anyway.
+        unsafe {
+            libc::madvise(
+                start as *mut libc::c_void,
+                end - start,
+                libc::MADV_POPULATE_WRITE,
+            );
         }
     }
 }
@@ -267,9 +352,76 @@ mod tests {
         }
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_stretch_ahead_of_the_frontier_grows_with_the_run_up_to_its_limit() {
+        const MIB: usize = 1 << 20;
+        let start = 64 << 30;
+        let mut ahead = prefault::Ahead::default();
+        assert_eq!(ahead.next(0), None, "nothing handed out yet");
+        assert_eq!(
+            ahead.next(start + 100),
+            None,
+            "nothing used yet: nothing ahead"
+        );
+        // 16 MiB used: 4 MiB ahead, from the huge page after the frontier's, each page once.
+        let frontier = start + 16 * MIB + 100;
+        let pages: Vec<_> = std::iter::from_fn(|| ahead.next(frontier)).collect();
+        assert_eq!(pages, [(start + 18 * MIB, start + 20 * MIB)]);
+        // A gigabyte used: at most 32 MiB ahead, going on from where it stopped.
+        let frontier = start + 1024 * MIB;
+        let pages: Vec<_> = std::iter::from_fn(|| ahead.next(frontier)).collect();
+        assert_eq!(pages.len(), 16);
+        assert_eq!(pages[0].0, frontier);
+        assert_eq!(pages[15].1, frontier + 32 * MIB);
+        assert!(pages.windows(2).all(|w| w[0].1 == w[1].0));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn memory_past_the_frontier_is_faulted_in_and_blocks_keep_what_is_written_to_them() {
+        prefault_fresh_memory();
+        let a = MailsimAlloc;
+        let layout = Layout::from_size_align(600, 8).unwrap();
+        // About 24 MiB of blocks, each written as soon as it is handed out.
+        let blocks: Vec<usize> = (0..40_000u32)
+            .map(|i| {
+                // SAFETY: a valid layout; the block is written within its size.
+                unsafe {
+                    let p = a.alloc(layout);
+                    assert!(!p.is_null());
+                    p.write_bytes(i as u8, layout.size());
+                    p as usize
+                }
+            })
+            .collect();
+        let end = blocks.iter().max().unwrap() + layout.size();
+        // The huge page after the last block's: nobody wrote to it, yet it is resident soon.
+        let probe = end.next_multiple_of(2 << 20) + 4096;
+        let resident = || {
+            let mut vec = 0u8;
+            // SAFETY: mincore reads nothing of the program and writes one byte into `vec`.
+            let r = unsafe { libc::mincore((probe & !4095) as *mut libc::c_void, 4096, &mut vec) };
+            r == 0 && vec & 1 == 1
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !resident() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(resident(), "the page past the frontier was not faulted in");
+        for (i, &p) in blocks.iter().enumerate() {
+            // SAFETY: each block is 600 bytes, written above and freed once here.
+            unsafe {
+                let block = std::slice::from_raw_parts(p as *const u8, layout.size());
+                assert!(block.iter().all(|&b| b == i as u8));
+                a.dealloc(p as *mut u8, layout);
+            }
+        }
+    }
+
     #[test]
     fn large_blocks_faulted_in_elsewhere_keep_what_is_written_to_them() {
-        prefault_large_blocks();
+        prefault_fresh_memory();
         let a = MailsimAlloc;
         for round in 0..8u8 {
             let size = (3 << 20) + usize::from(round) * 4099;

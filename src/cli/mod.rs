@@ -333,7 +333,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run { .. } | Command::Bench { .. } | Command::Storm(_)
     ) {
         // A long run touches much fresh memory: the other core faults it in (src/alloc.rs).
-        crate::alloc::prefault_large_blocks();
+        crate::alloc::prefault_fresh_memory();
     }
     match command {
         Command::Run {
