@@ -172,7 +172,7 @@ mod prefault {
     });
     static WAKE: Condvar = Condvar::new();
     /// The end of the highest block below [`MIN`] (and of at least [`NOTED`]) handed out.
-    static FRONTIER: AtomicUsize = AtomicUsize::new(0);
+    pub static FRONTIER: AtomicUsize = AtomicUsize::new(0);
 
     /// Moves the frontier past a block of `len` bytes at `p`. A plain load and store: threads
     /// racing here (live mode) can only leave a frontier a little low, and it is only a hint.
@@ -395,9 +395,11 @@ mod tests {
                 }
             })
             .collect();
-        let end = blocks.iter().max().unwrap() + layout.size();
-        // The huge page after the last block's: nobody wrote to it, yet it is resident soon.
-        let probe = end.next_multiple_of(2 << 20) + 4096;
+        // The huge page after the frontier's (which other tests' blocks may have moved past
+        // these): nobody wrote to it, yet it is resident soon.
+        let frontier = prefault::FRONTIER.load(Ordering::Relaxed);
+        assert!(frontier >= blocks.iter().max().unwrap() + layout.size());
+        let probe = frontier.next_multiple_of(2 << 20) + 4096;
         let resident = || {
             let mut vec = 0u8;
             // SAFETY: mincore reads nothing of the program and writes one byte into `vec`.
