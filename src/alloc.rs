@@ -13,12 +13,15 @@
 //!
 //! The first touch of fresh memory is costly on a virtual machine (the kernel clears each page,
 //! and the host backs it): in a run of 100,000 messages about 40 % of the time went to it. A run
-//! is single-threaded, so [`prefault_fresh_memory`] gives that work to a helper thread on the
-//! other core: every block of a megabyte or more (the trace's event list and its text chunks)
-//! is faulted in there as soon as it is handed out, before the simulation writes to it; and
-//! the memory just past the highest smaller block handed out so far (the frontier, where
-//! mimalloc takes its next fresh pages: its arenas are filled from their start, and placed one
-//! above the other) is kept faulted in a stretch ahead.
+//! is single-threaded (`storm` runs one per core), so [`prefault_fresh_memory`] gives that work
+//! to a helper thread on the other core: every block of a megabyte or more (the trace's event
+//! list and its text chunks) is faulted in there as soon as it is handed out, before the
+//! simulation writes to it; and a stretch past the highest smaller block handed out so far
+//! (the frontier) is kept faulted in. The frontier is a rough guide to where mimalloc takes its
+//! next fresh pages, not an exact one: its arenas are placed one above the other (from a random
+//! base above 2 TiB) and filled from their start, but pages of different sizes live in separate
+//! 32 MiB chunks, so some of the stretch may wait a while before it is used. Measured, it took
+//! most of the page faults off a run's own thread (see BENCHMARKS.md, session 11).
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -121,7 +124,10 @@ unsafe fn realloc_noted(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u
     // SAFETY: as in `mi_realloc`.
     let p = unsafe { mi_realloc(ptr, layout, new_size) };
     if new_size < prefault::MIN {
-        prefault::frontier(p, new_size);
+        // A block shrunk in place stays among the large pages it came from.
+        if new_size > layout.size() {
+            prefault::frontier(p, new_size);
+        }
         return p;
     }
     // What was there before has been touched already; the new tail has not.
@@ -153,13 +159,16 @@ mod prefault {
     /// still come often enough (message texts, growing lists) to show where the frontier is.
     pub const NOTED: usize = 512;
     /// How far ahead of the frontier the helper keeps memory faulted in: at most this, and a
-    /// quarter of what the run has used so far, so that a short lesson does not grow by it.
+    /// quarter of how far the frontier has moved since the helper first saw it (about what the
+    /// run has used), so that a short lesson does not grow by it.
     const AHEAD: usize = 32 << 20;
     /// mimalloc asks for transparent huge pages: a fault brings in this much at once.
     const HUGE_PAGE: usize = 2 << 20;
     /// How often the helper looks at the frontier while no large block waits for it: at the
     /// simulation's pace of a few hundred megabytes a second, a fraction of the stretch ahead.
+    /// While the frontier stands still, it looks half as often each time, down to [`LOOK_IDLE`].
     const LOOK_EVERY: Duration = Duration::from_millis(2);
+    const LOOK_IDLE: Duration = Duration::from_millis(128);
     /// How much the helper faults in at a time before it looks for newer blocks, which the
     /// program is about to write to first.
     const SLICE: usize = 4 << 20;
@@ -171,15 +180,18 @@ mod prefault {
         len: 0,
     });
     static WAKE: Condvar = Condvar::new();
-    /// The end of the highest block below [`MIN`] (and of at least [`NOTED`]) handed out.
+    /// The end of the highest block of [`NOTED`] bytes to [`MIN`] handed out (or grown to that)
+    /// since the helper started.
     pub static FRONTIER: AtomicUsize = AtomicUsize::new(0);
 
-    /// Moves the frontier past a block of `len` bytes at `p`. A plain load and store: threads
-    /// racing here (live mode) can only leave a frontier a little low, and it is only a hint.
+    /// Moves the frontier past a block of `len` bytes at `p`, if the helper runs (so that live
+    /// mode's threads do not share a cache line for nothing). A plain load and store: threads
+    /// racing here (`storm`) may leave the frontier lower than the highest block, and the next
+    /// block moves it on; it is only a hint.
     #[inline(always)]
     pub fn frontier(p: *mut u8, len: usize) {
         let end = p as usize + len;
-        if !p.is_null() && end > FRONTIER.load(Ordering::Relaxed) {
+        if !p.is_null() && ON.load(Ordering::Relaxed) && end > FRONTIER.load(Ordering::Relaxed) {
             FRONTIER.store(end, Ordering::Relaxed);
         }
     }
@@ -264,17 +276,25 @@ mod prefault {
     #[cfg(target_os = "linux")]
     fn helper() {
         let mut ahead = Ahead::default();
+        let (mut look, mut seen) = (LOOK_EVERY, 0);
         loop {
             let (start, end) = {
                 let mut w = WAITING.lock().unwrap_or_else(|e| e.into_inner());
                 if w.len == 0 {
-                    if let Some(range) = ahead.next(FRONTIER.load(Ordering::Relaxed)) {
+                    let frontier = FRONTIER.load(Ordering::Relaxed);
+                    if let Some(range) = ahead.next(frontier) {
                         drop(w);
                         populate(range);
                         continue;
                     }
+                    look = if frontier == seen {
+                        (look * 2).min(LOOK_IDLE)
+                    } else {
+                        LOOK_EVERY
+                    };
+                    seen = frontier;
                     w = WAKE
-                        .wait_timeout(w, LOOK_EVERY)
+                        .wait_timeout(w, look)
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
                     if w.len == 0 {
@@ -356,7 +376,7 @@ mod tests {
     #[test]
     fn the_stretch_ahead_of_the_frontier_grows_with_the_run_up_to_its_limit() {
         const MIB: usize = 1 << 20;
-        let start = 64 << 30;
+        let start = 1 << 28;
         let mut ahead = prefault::Ahead::default();
         assert_eq!(ahead.next(0), None, "nothing handed out yet");
         assert_eq!(
@@ -383,34 +403,45 @@ mod tests {
         prefault_fresh_memory();
         let a = MailsimAlloc;
         let layout = Layout::from_size_align(600, 8).unwrap();
-        // About 24 MiB of blocks, each written as soon as it is handed out.
-        let blocks: Vec<usize> = (0..40_000u32)
-            .map(|i| {
+        // Is the huge page after the frontier's resident? Nobody writes to it: the frontier is
+        // the end of the highest block (this test's, or another test's in this process).
+        let ahead_resident = || {
+            let frontier = prefault::FRONTIER.load(Ordering::Relaxed);
+            let probe = frontier.next_multiple_of(2 << 20) + 4096;
+            let mut vec = 0u8;
+            // SAFETY: mincore reads nothing of the program and writes one byte into `vec`.
+            let r = unsafe { libc::mincore(probe as *mut libc::c_void, 4096, &mut vec) };
+            r == 0 && vec & 1 == 1
+        };
+        // Blocks a megabyte at a time, each written as soon as it is handed out, until the
+        // helper is seen ahead. The stretch grows with how far the frontier has moved since the
+        // helper first looked, which may be some way into the first megabytes.
+        let mut blocks: Vec<usize> = Vec::new();
+        let mut seen_ahead = false;
+        while !seen_ahead && blocks.len() < 64 * 1748 {
+            for _ in 0..1748 {
+                let i = blocks.len();
                 // SAFETY: a valid layout; the block is written within its size.
                 unsafe {
                     let p = a.alloc(layout);
                     assert!(!p.is_null());
                     p.write_bytes(i as u8, layout.size());
-                    p as usize
+                    blocks.push(p as usize);
                 }
-            })
-            .collect();
-        // The huge page after the frontier's (which other tests' blocks may have moved past
-        // these): nobody wrote to it, yet it is resident soon.
-        let frontier = prefault::FRONTIER.load(Ordering::Relaxed);
-        assert!(frontier >= blocks.iter().max().unwrap() + layout.size());
-        let probe = frontier.next_multiple_of(2 << 20) + 4096;
-        let resident = || {
-            let mut vec = 0u8;
-            // SAFETY: mincore reads nothing of the program and writes one byte into `vec`.
-            let r = unsafe { libc::mincore((probe & !4095) as *mut libc::c_void, 4096, &mut vec) };
-            r == 0 && vec & 1 == 1
-        };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !resident() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            // The helper's turn (it may share the one CPU this test runs on).
+            for _ in 0..50 {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                if ahead_resident() {
+                    seen_ahead = true;
+                    break;
+                }
+            }
         }
-        assert!(resident(), "the page past the frontier was not faulted in");
+        assert!(
+            seen_ahead,
+            "the memory past the frontier was never faulted in"
+        );
         for (i, &p) in blocks.iter().enumerate() {
             // SAFETY: each block is 600 bytes, written above and freed once here.
             unsafe {
