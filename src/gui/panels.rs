@@ -154,29 +154,43 @@ fn transcript(ui: &mut Ui, loaded: &Loaded, exchange: super::index::Exchange, cu
         });
 }
 
+/// The player's state the text panels show, for a run, and when (real time since start) they
+/// took it.
+struct Reading {
+    at: std::time::Duration,
+    run: u64,
+    state: Playback,
+}
+
 /// What the text panels show now (see [`FOLLOW_EVERY`]): the player's state as it is, or while
-/// playing, as it was when they last followed it. `shown` keeps (when, run, state) between frames.
+/// playing, as it was when they last followed it. `shown` keeps it between frames.
 fn at_reading_pace(
-    shown: &mut Option<(std::time::Duration, u64, Playback)>,
+    shown: &mut Option<Reading>,
     playback: &Playback,
     run: u64,
     now: std::time::Duration,
 ) -> Playback {
     let follow = !playback.playing
         || playback.present
-        || shown.as_ref().is_none_or(|(at, shown_run, _)| {
-            *shown_run != run || now.saturating_sub(*at) >= FOLLOW_EVERY
-        });
+        || shown
+            .as_ref()
+            .is_none_or(|r| r.run != run || now.saturating_sub(r.at) >= FOLLOW_EVERY);
+    // A state that has not changed keeps its old time, so that the first change after a pause
+    // (pressing play) shows at once rather than a whole interval later.
     if follow
         && shown
             .as_ref()
-            .is_none_or(|(_, shown_run, state)| *shown_run != run || state != playback)
+            .is_none_or(|r| r.run != run || r.state != *playback)
     {
-        *shown = Some((now, run, playback.clone()));
+        *shown = Some(Reading {
+            at: now,
+            run,
+            state: playback.clone(),
+        });
     }
     shown
         .as_ref()
-        .map_or_else(|| playback.clone(), |(_, _, state)| state.clone())
+        .map_or_else(|| playback.clone(), |r| r.state.clone())
 }
 
 /// The clicked host: what it is and runs, whether it is up, and what it holds at the cursor.
@@ -483,7 +497,7 @@ struct PanelCache {
     last_cursor: Option<Option<usize>>,
     /// What the text panels show (see [`FOLLOW_EVERY`]): the player's state, for a run, as it
     /// was at a moment (real time since start).
-    reading: Option<(std::time::Duration, u64, Playback)>,
+    reading: Option<Reading>,
     /// The rows the filter lets through, for (run, filter, where a question hides the rest).
     rows: Option<(RowsKey, Vec<usize>)>,
     /// The message inspected, for (run, cursor).
