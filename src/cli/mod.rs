@@ -328,6 +328,15 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    #[cfg(feature = "gui")]
+    if matches!(
+        command,
+        Command::Open { .. } | Command::Shot { .. } | Command::BenchWindow { .. }
+    ) && let Some(why) = crate::gui::no_display()
+    {
+        eprintln!("error: {why}");
+        return ExitCode::FAILURE;
+    }
     if matches!(
         command,
         Command::Run { .. } | Command::Bench { .. } | Command::Storm(_)
@@ -479,6 +488,10 @@ pub fn main(cli: Cli) -> ExitCode {
             };
             #[cfg(feature = "gui")]
             if args.gui {
+                if let Some(why) = crate::gui::no_display() {
+                    eprintln!("error: {why}");
+                    return ExitCode::FAILURE;
+                }
                 return serve_with_window(scenario, args.file, opts);
             }
             match crate::live::serve(scenario, opts) {

@@ -109,6 +109,25 @@ fn app(loaded: Loaded, size: (u32, u32), present: bool) -> App {
 
 /// Bevy's default plugins as the window uses them: without gamepads (a mail simulator is driven
 /// by mouse and keyboard, and gilrs polls for gamepads every frame on threads of its own).
+/// Why no window can open here, if none can: on Linux the window needs an X11 or Wayland
+/// display, and without one winit would panic while it starts. Checked before any window
+/// opens, so that a machine without a screen gets a sentence that says what to do.
+pub fn no_display() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("DISPLAY") || set("WAYLAND_DISPLAY") || set("WAYLAND_SOCKET") {
+        return None;
+    }
+    Some(
+        "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); \
+         on a machine without a screen, run it under Xvfb: \
+         xvfb-run -a -s \"-screen 0 1600x900x24\" mailsim ..."
+            .to_string(),
+    )
+}
+
 fn bevy_plugins() -> bevy::app::PluginGroupBuilder {
     DefaultPlugins.build().disable::<GilrsPlugin>()
 }

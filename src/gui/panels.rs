@@ -5,7 +5,10 @@
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, LayerId, RichText, Ui, UiBuilder};
-use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
+use bevy_egui::{
+    EguiContext, EguiContexts, EguiInput, EguiPostUpdateSet, EguiPreUpdateSet,
+    EguiPrimaryContextPass, PrimaryEguiContext,
+};
 
 use super::Loaded;
 use super::diagram::protocol_color;
@@ -33,8 +36,102 @@ impl Plugin for PanelsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<EventFilter>()
             .init_resource::<super::export_menu::ExportStatus>()
-            .add_systems(EguiPrimaryContextPass, panels);
+            .init_resource::<ReadingPace>()
+            .init_resource::<EguiPass>()
+            .add_systems(
+                EguiPrimaryContextPass,
+                (no_animations.run_if(run_once), panels),
+            )
+            .add_systems(
+                PreUpdate,
+                drop_repeated_modifiers
+                    .after(EguiPreUpdateSet::ProcessInput)
+                    .before(EguiPreUpdateSet::BeginPass),
+            )
+            .add_systems(
+                PostUpdate,
+                decide_egui_pass.before(EguiPostUpdateSet::EndPass),
+            )
+            .configure_sets(
+                PostUpdate,
+                (EguiPostUpdateSet::EndPass, EguiPostUpdateSet::ProcessOutput)
+                    .run_if(|pass: Res<EguiPass>| pass.due),
+            );
     }
+}
+
+/// Whether egui runs its pass this frame: every frame while paused; while playing, when the
+/// text panels follow the cursor (see [`FOLLOW_EVERY`]), when the user does something (a key,
+/// the pointer, a resize, a dropped file) or when egui asks (an animation, a tooltip). In the
+/// frames between, egui's last output is drawn again, so the clock and the timeline move five
+/// times a second while the diagram moves every frame: with a thousand messages in flight the
+/// panels' layout and tessellation were about a fifth of a frame, for text that had not changed.
+#[derive(Resource, Default)]
+pub struct EguiPass {
+    due: bool,
+    /// The window's area at the last pass, to see a resize.
+    screen: Option<egui::Rect>,
+}
+
+fn decide_egui_pass(
+    mut pass: ResMut<EguiPass>,
+    pace: Res<ReadingPace>,
+    playback: Res<Playback>,
+    loaded: Res<Loaded>,
+    real: Res<Time<Real>>,
+    mut contexts: Query<(&mut EguiContext, &EguiInput), With<PrimaryEguiContext>>,
+) {
+    let Ok((mut ctx, input)) = contexts.single_mut() else {
+        pass.due = true;
+        return;
+    };
+    let news = panels_have_news(
+        pace.0.as_ref(),
+        &playback,
+        loaded.index.generation,
+        real.elapsed(),
+    );
+    pass.due = news || ctx.get_mut().has_requested_repaint() || user_acted(input, pass.screen);
+    if pass.due {
+        pass.screen = input.screen_rect;
+    }
+}
+
+/// Scroll bars and folding sections change at once rather than over a tenth of a second: an
+/// animation needs egui to run every frame while it lasts, and the scroll bars of panels that
+/// follow the cursor would start one five times a second (see [`EguiPass`]).
+fn no_animations(mut contexts: EguiContexts) -> Result {
+    contexts
+        .ctx_mut()?
+        .all_styles_mut(|style| style.animation_time = 0.0);
+    Ok(())
+}
+
+/// bevy_egui tells egui the modifier keys every frame, as an event, and egui asks to be run
+/// again whenever its input holds an event; so that a frame without news is seen as one, the
+/// news of modifiers as they were is dropped.
+fn drop_repeated_modifiers(
+    mut inputs: Query<&mut EguiInput, With<PrimaryEguiContext>>,
+    mut told: Local<Option<egui::Modifiers>>,
+) {
+    for mut input in &mut inputs {
+        input.events.retain(|event| match event {
+            egui::Event::ModifiersChanged(now) if *told == Some(*now) => false,
+            egui::Event::ModifiersChanged(now) => {
+                *told = Some(*now);
+                true
+            }
+            _ => true,
+        });
+    }
+}
+
+/// Whether egui's input holds something the user did since its last pass.
+fn user_acted(input: &egui::RawInput, screen_at_last_pass: Option<egui::Rect>) -> bool {
+    !input.events.is_empty()
+        || !input.dropped_files.is_empty()
+        || !input.hovered_files.is_empty()
+        || input.screen_rect != screen_at_last_pass
 }
 
 /// One row of the event list: its time, its host and what happened, as one line of text cut
@@ -154,12 +251,44 @@ fn transcript(ui: &mut Ui, loaded: &Loaded, exchange: super::index::Exchange, cu
         });
 }
 
+/// What the text panels show (see [`FOLLOW_EVERY`]): the player's state, for a run, as it was
+/// at a moment. A resource, because it also decides when egui runs (see [`EguiPass`]).
+#[derive(Resource, Default)]
+pub struct ReadingPace(Option<Reading>);
+
 /// The player's state the text panels show, for a run, and when (real time since start) they
 /// took it.
 struct Reading {
     at: std::time::Duration,
     run: u64,
     state: Playback,
+}
+
+/// Whether the text panels follow the player now: paused, stepped or presenting, at once;
+/// while playing, once [`FOLLOW_EVERY`] has passed since they last did, or for a new run.
+fn text_follows(
+    shown: Option<&Reading>,
+    playback: &Playback,
+    run: u64,
+    now: std::time::Duration,
+) -> bool {
+    !playback.playing
+        || playback.present
+        || shown.is_none_or(|r| r.run != run || now.saturating_sub(r.at) >= FOLLOW_EVERY)
+}
+
+/// Whether the panels have something new to show: paused, always (a click or a finished
+/// export may change them); while playing, when the text follows a player that has moved on.
+fn panels_have_news(
+    shown: Option<&Reading>,
+    playback: &Playback,
+    run: u64,
+    now: std::time::Duration,
+) -> bool {
+    !playback.playing
+        || playback.present
+        || (text_follows(shown, playback, run, now)
+            && shown.is_none_or(|r| r.run != run || r.state != *playback))
 }
 
 /// What the text panels show now (see [`FOLLOW_EVERY`]): the player's state as it is, or while
@@ -170,11 +299,7 @@ fn at_reading_pace(
     run: u64,
     now: std::time::Duration,
 ) -> Playback {
-    let follow = !playback.playing
-        || playback.present
-        || shown
-            .as_ref()
-            .is_none_or(|r| r.run != run || now.saturating_sub(r.at) >= FOLLOW_EVERY);
+    let follow = text_follows(shown.as_ref(), playback, run, now);
     // A state that has not changed keeps its old time, so that the first change after a pause
     // (pressing play) shows at once rather than a whole interval later.
     if follow
@@ -473,6 +598,7 @@ struct PanelState<'w> {
     /// Live mode: real clients on a fixed network, so no editor.
     live: Option<Res<'w, super::LiveFeed>>,
     real: Res<'w, Time<Real>>,
+    pace: ResMut<'w, ReadingPace>,
 }
 
 /// While playing, the text panels (caption, event list, transcript, inspector, host card,
@@ -495,9 +621,6 @@ type RowsKey = (u64, EventFilter, Option<usize>);
 struct PanelCache {
     /// The cursor the event list last scrolled to.
     last_cursor: Option<Option<usize>>,
-    /// What the text panels show (see [`FOLLOW_EVERY`]): the player's state, for a run, as it
-    /// was at a moment (real time since start).
-    reading: Option<Reading>,
     /// The rows the filter lets through, for (run, filter, where a question hides the rest).
     rows: Option<(RowsKey, Vec<usize>)>,
     /// The message inspected, for (run, cursor).
@@ -529,6 +652,7 @@ fn panels(
         mut editor,
         live,
         real,
+        mut pace,
     } = state;
     let cache = &mut *cache;
     let generation = loaded.index.generation;
@@ -542,7 +666,7 @@ fn panels(
     );
     let sc = &loaded.scenario;
     let trace = &loaded.outcome.trace;
-    let reading = at_reading_pace(&mut cache.reading, &playback, generation, real.elapsed());
+    let reading = at_reading_pace(&mut pace.0, &playback, generation, real.elapsed());
 
     if !present.0 {
         egui::Panel::top("controls")
@@ -604,13 +728,12 @@ fn panels(
                     ui.label("  press ? for keys");
                 });
                 let mut index = playback.cursor.map_or(0, |c| c + 1);
+                // The timeline spans the bar, less room for the count and its label.
+                ui.spacing_mut().slider_width = (ui.available_width() - 160.0).max(100.0);
                 let slider = egui::Slider::new(&mut index, 0..=trace.len())
                     .text("events")
                     .show_value(true);
-                if ui
-                    .add_sized([ui.available_width() - 80.0, 18.0], slider)
-                    .changed()
-                {
+                if ui.add(slider).changed() {
                     if index == 0 {
                         playback.restart();
                     } else {
@@ -884,6 +1007,88 @@ mod tests {
             at_reading_pace(&mut shown, &playback, 2, now).cursor,
             Some(3)
         );
+    }
+
+    #[test]
+    fn while_playing_egui_runs_only_when_the_text_has_news() {
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        let mut playback = Playback {
+            playing: true,
+            cursor: Some(10),
+            ..Playback::default()
+        };
+        assert!(
+            panels_have_news(None, &playback, 1, ms(0)),
+            "the first frame"
+        );
+        let mut shown = None;
+        at_reading_pace(&mut shown, &playback, 1, ms(0));
+        assert!(!panels_have_news(shown.as_ref(), &playback, 1, ms(1)));
+        playback.now_ms += 5.0;
+        assert!(
+            !panels_have_news(shown.as_ref(), &playback, 1, ms(50)),
+            "the player moved, but the text waits for FOLLOW_EVERY"
+        );
+        assert!(panels_have_news(shown.as_ref(), &playback, 1, FOLLOW_EVERY));
+        assert!(
+            panels_have_news(shown.as_ref(), &playback, 2, ms(50)),
+            "a new run"
+        );
+        // A player that does not move (an empty run) gives nothing new to show.
+        let at = at_reading_pace(&mut shown, &playback, 1, FOLLOW_EVERY);
+        assert!(!panels_have_news(shown.as_ref(), &at, 1, ms(1000)));
+        // Paused, egui runs every frame: a click may change anything.
+        playback.playing = false;
+        at_reading_pace(&mut shown, &playback, 1, ms(1000));
+        assert!(panels_have_news(shown.as_ref(), &playback, 1, ms(1001)));
+    }
+
+    #[test]
+    fn the_user_acting_is_news_for_egui() {
+        let screen = Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1600.0, 900.0),
+        ));
+        let mut input = egui::RawInput {
+            screen_rect: screen,
+            ..Default::default()
+        };
+        assert!(!user_acted(&input, screen));
+        assert!(user_acted(&input, None), "the window's first frame");
+        let smaller = screen.map(|r| r.shrink(10.0));
+        assert!(user_acted(&input, smaller), "a resize");
+        input
+            .events
+            .push(egui::Event::PointerMoved(egui::pos2(5.0, 5.0)));
+        assert!(user_acted(&input, screen));
+    }
+
+    #[test]
+    fn modifiers_told_again_unchanged_are_no_news() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .add_systems(Update, drop_repeated_modifiers);
+        let context = app
+            .world_mut()
+            .spawn((EguiInput::default(), PrimaryEguiContext))
+            .id();
+        let tell = |app: &mut App, modifiers: egui::Modifiers| {
+            let mut input = app.world_mut().get_mut::<EguiInput>(context).unwrap();
+            input.events.push(egui::Event::ModifiersChanged(modifiers));
+            app.update();
+            std::mem::take(
+                &mut app
+                    .world_mut()
+                    .get_mut::<EguiInput>(context)
+                    .unwrap()
+                    .events,
+            )
+        };
+        assert_eq!(tell(&mut app, egui::Modifiers::NONE).len(), 1, "told once");
+        assert!(tell(&mut app, egui::Modifiers::NONE).is_empty());
+        assert_eq!(tell(&mut app, egui::Modifiers::SHIFT).len(), 1, "a change");
+        assert!(tell(&mut app, egui::Modifiers::SHIFT).is_empty());
     }
 
     #[test]
