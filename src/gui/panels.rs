@@ -2,6 +2,8 @@
 //! the event list on the left, the transcript of the current connection on the right, and the
 //! caption of the current step at the bottom.
 
+use std::time::Duration;
+
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, LayerId, RichText, Ui, UiBuilder};
@@ -85,12 +87,7 @@ fn decide_egui_pass(
         pass.due = true;
         return;
     };
-    let news = panels_have_news(
-        pace.0.as_ref(),
-        &playback,
-        loaded.index.generation,
-        real.elapsed(),
-    );
+    let news = pace.has_news(&playback, loaded.index.generation, real.elapsed());
     pass.due = news || ctx.get_mut().has_requested_repaint() || user_acted(input, pass.screen);
     if pass.due {
         pass.screen = input.screen_rect;
@@ -259,63 +256,48 @@ pub struct ReadingPace(Option<Reading>);
 /// The player's state the text panels show, for a run, and when (real time since start) they
 /// took it.
 struct Reading {
-    at: std::time::Duration,
+    at: Duration,
     run: u64,
     state: Playback,
 }
 
-/// Whether the text panels follow the player now: paused, stepped or presenting, at once;
-/// while playing, once [`FOLLOW_EVERY`] has passed since they last did, or for a new run.
-fn text_follows(
-    shown: Option<&Reading>,
-    playback: &Playback,
-    run: u64,
-    now: std::time::Duration,
-) -> bool {
-    !playback.playing
-        || playback.present
-        || shown.is_none_or(|r| r.run != run || now.saturating_sub(r.at) >= FOLLOW_EVERY)
-}
-
-/// Whether the panels have something new to show: paused, always (a click or a finished
-/// export may change them); while playing, when the text follows a player that has moved on.
-fn panels_have_news(
-    shown: Option<&Reading>,
-    playback: &Playback,
-    run: u64,
-    now: std::time::Duration,
-) -> bool {
-    !playback.playing
-        || playback.present
-        || (text_follows(shown, playback, run, now)
-            && shown.is_none_or(|r| r.run != run || r.state != *playback))
-}
-
-/// What the text panels show now (see [`FOLLOW_EVERY`]): the player's state as it is, or while
-/// playing, as it was when they last followed it. `shown` keeps it between frames.
-fn at_reading_pace(
-    shown: &mut Option<Reading>,
-    playback: &Playback,
-    run: u64,
-    now: std::time::Duration,
-) -> Playback {
-    let follow = text_follows(shown.as_ref(), playback, run, now);
-    // A state that has not changed keeps its old time, so that the first change after a pause
-    // (pressing play) shows at once rather than a whole interval later.
-    if follow
-        && shown
-            .as_ref()
-            .is_none_or(|r| r.run != run || r.state != *playback)
-    {
-        *shown = Some(Reading {
-            at: now,
-            run,
-            state: playback.clone(),
-        });
+impl ReadingPace {
+    /// Whether the text panels follow the player now: paused, stepped or presenting, at once;
+    /// while playing, once [`FOLLOW_EVERY`] has passed since they last did, or for a new run.
+    fn follows(&self, playback: &Playback, run: u64, now: Duration) -> bool {
+        !playback.playing
+            || playback.present
+            || (self.0.as_ref())
+                .is_none_or(|r| r.run != run || now.saturating_sub(r.at) >= FOLLOW_EVERY)
     }
-    shown
-        .as_ref()
-        .map_or_else(|| playback.clone(), |r| r.state.clone())
+
+    /// Whether what they show differs from the player's state for `run`.
+    fn differs(&self, playback: &Playback, run: u64) -> bool {
+        (self.0.as_ref()).is_none_or(|r| r.run != run || r.state != *playback)
+    }
+
+    /// Whether the panels have something new to show: paused, always (a click or a finished
+    /// export may change them); while playing, when the text follows a player that has moved.
+    fn has_news(&self, playback: &Playback, run: u64, now: Duration) -> bool {
+        !playback.playing
+            || playback.present
+            || (self.follows(playback, run, now) && self.differs(playback, run))
+    }
+
+    /// What the text panels show now (see [`FOLLOW_EVERY`]): the player's state as it is, or
+    /// while playing, as it was when they last followed it.
+    fn follow(&mut self, playback: &Playback, run: u64, now: Duration) -> Playback {
+        // A state that has not changed keeps its old time, so that the first change after a
+        // pause (pressing play) shows at once rather than a whole interval later.
+        if self.follows(playback, run, now) && self.differs(playback, run) {
+            self.0 = Some(Reading {
+                at: now,
+                run,
+                state: playback.clone(),
+            });
+        }
+        (self.0.as_ref()).map_or_else(|| playback.clone(), |r| r.state.clone())
+    }
 }
 
 /// The clicked host: what it is and runs, whether it is up, and what it holds at the cursor.
@@ -608,7 +590,7 @@ struct PanelState<'w> {
 /// millisecond a frame with a thousand messages in flight, for text no one could read before it
 /// changed. Between two updates egui reuses the text's layout. Paused, stepped, clicked, or in
 /// presentation mode (which dwells on each caption), the panels follow at once.
-const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 /// A run and a cursor in it.
 type CursorKey = (u64, Option<usize>);
@@ -666,7 +648,7 @@ fn panels(
     );
     let sc = &loaded.scenario;
     let trace = &loaded.outcome.trace;
-    let reading = at_reading_pace(&mut pace.0, &playback, generation, real.elapsed());
+    let reading = pace.follow(&playback, generation, real.elapsed());
 
     if !present.0 {
         egui::Panel::top("controls")
@@ -974,44 +956,33 @@ mod tests {
 
     #[test]
     fn while_playing_the_text_follows_the_cursor_at_reading_pace() {
-        use std::time::Duration;
         let ms = Duration::from_millis;
-        let mut shown = None;
+        let mut shown = ReadingPace::default();
         let mut playback = Playback {
             playing: true,
             cursor: Some(10),
             ..Playback::default()
         };
-        assert_eq!(
-            at_reading_pace(&mut shown, &playback, 1, ms(0)).cursor,
-            Some(10)
-        );
+        assert_eq!(shown.follow(&playback, 1, ms(0)).cursor, Some(10));
         playback.cursor = Some(500);
-        let held = at_reading_pace(&mut shown, &playback, 1, ms(50));
+        let held = shown.follow(&playback, 1, ms(50));
         assert_eq!(held.cursor, Some(10), "within FOLLOW_EVERY the text stays");
-        let later = at_reading_pace(&mut shown, &playback, 1, ms(50) + FOLLOW_EVERY);
+        let later = shown.follow(&playback, 1, ms(50) + FOLLOW_EVERY);
         assert_eq!(later.cursor, Some(500));
         // Paused (or stepped), the panels follow at once.
         playback.cursor = Some(501);
         playback.playing = false;
         let now = ms(60) + FOLLOW_EVERY;
-        assert_eq!(
-            at_reading_pace(&mut shown, &playback, 1, now).cursor,
-            Some(501)
-        );
+        assert_eq!(shown.follow(&playback, 1, now).cursor, Some(501));
         // So they do for a new run (the old cursor may not exist in it), playing or not.
         playback.playing = true;
         playback.cursor = Some(3);
         let now = ms(70) + FOLLOW_EVERY;
-        assert_eq!(
-            at_reading_pace(&mut shown, &playback, 2, now).cursor,
-            Some(3)
-        );
+        assert_eq!(shown.follow(&playback, 2, now).cursor, Some(3));
     }
 
     #[test]
     fn while_playing_egui_runs_only_when_the_text_has_news() {
-        use std::time::Duration;
         let ms = Duration::from_millis;
         let mut playback = Playback {
             playing: true,
@@ -1019,29 +990,26 @@ mod tests {
             ..Playback::default()
         };
         assert!(
-            panels_have_news(None, &playback, 1, ms(0)),
+            ReadingPace::default().has_news(&playback, 1, ms(0)),
             "the first frame"
         );
-        let mut shown = None;
-        at_reading_pace(&mut shown, &playback, 1, ms(0));
-        assert!(!panels_have_news(shown.as_ref(), &playback, 1, ms(1)));
+        let mut shown = ReadingPace::default();
+        shown.follow(&playback, 1, ms(0));
+        assert!(!shown.has_news(&playback, 1, ms(1)));
         playback.now_ms += 5.0;
         assert!(
-            !panels_have_news(shown.as_ref(), &playback, 1, ms(50)),
+            !shown.has_news(&playback, 1, ms(50)),
             "the player moved, but the text waits for FOLLOW_EVERY"
         );
-        assert!(panels_have_news(shown.as_ref(), &playback, 1, FOLLOW_EVERY));
-        assert!(
-            panels_have_news(shown.as_ref(), &playback, 2, ms(50)),
-            "a new run"
-        );
+        assert!(shown.has_news(&playback, 1, FOLLOW_EVERY));
+        assert!(shown.has_news(&playback, 2, ms(50)), "a new run");
         // A player that does not move (an empty run) gives nothing new to show.
-        let at = at_reading_pace(&mut shown, &playback, 1, FOLLOW_EVERY);
-        assert!(!panels_have_news(shown.as_ref(), &at, 1, ms(1000)));
+        let at = shown.follow(&playback, 1, FOLLOW_EVERY);
+        assert!(!shown.has_news(&at, 1, ms(1000)));
         // Paused, egui runs every frame: a click may change anything.
         playback.playing = false;
-        at_reading_pace(&mut shown, &playback, 1, ms(1000));
-        assert!(panels_have_news(shown.as_ref(), &playback, 1, ms(1001)));
+        shown.follow(&playback, 1, ms(1000));
+        assert!(shown.has_news(&playback, 1, ms(1001)));
     }
 
     #[test]
