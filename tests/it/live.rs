@@ -9,19 +9,44 @@ use std::time::{Duration, Instant};
 
 use mailsim::proto::dns::{DnsMessage, Rcode, RecordType};
 
+/// A directory of a test's own under the system's temporary one: removed when the test
+/// passes, kept when it fails, so that the server's stdout and stderr can be read.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("mailsim-live-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for a look: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 /// A `mailsim serve` child process on free ports.
 struct Server {
     child: Child,
     dir: PathBuf,
     ports: serde_json::Value,
+    /// The directory, when the server has one of its own (dropped after the child is killed).
+    _scratch: Option<Scratch>,
 }
 
 impl Server {
     fn start(name: &str, scenario: &str, extra: &[&str]) -> Server {
-        let dir = std::env::temp_dir().join(format!("mailsim-live-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Server::start_in(dir, scenario, extra)
+        let scratch = Scratch::new(name);
+        let mut server = Server::start_in(scratch.0.clone(), scenario, extra);
+        server._scratch = Some(scratch);
+        server
     }
 
     /// Starts in `dir`; `extra` may override the speed (600 virtual ms per wall ms).
@@ -68,7 +93,12 @@ impl Server {
             assert!(Instant::now() < deadline, "mailsim serve did not start");
             std::thread::sleep(Duration::from_millis(50));
         };
-        Server { child, dir, ports }
+        Server {
+            child,
+            dir,
+            ports,
+            _scratch: None,
+        }
     }
 
     fn port(&self, name: &str) -> u16 {
@@ -395,9 +425,8 @@ fn connections_beyond_the_limit_get_421_and_idle_ones_are_closed() {
 fn ctrl_c_reports_undelivered_mail_and_state_carries_on() {
     // Lesson 8: the receiving server is down for a while, so the message waits in a queue.
     let lesson = "scenarios/08-server-down-queued.ron";
-    let dir = std::env::temp_dir().join(format!("mailsim-live-{}-state", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = Scratch::new("state");
+    let dir = scratch.0.clone();
     let state = dir.join("state");
     let server = Server::start_in(
         dir.clone(),
@@ -444,9 +473,8 @@ fn ctrl_c_reports_undelivered_mail_and_state_carries_on() {
 fn a_killed_server_loses_no_accepted_mail_with_state() {
     // Lesson 8: the receiving server is down, so the message waits in the sender's queue.
     let lesson = "scenarios/08-server-down-queued.ron";
-    let dir = std::env::temp_dir().join(format!("mailsim-live-{}-kill", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = Scratch::new("kill");
+    let dir = scratch.0.clone();
     let state = dir.join("state");
     let state_arg = state.to_str().unwrap().to_string();
     let mut server = Server::start_in(
