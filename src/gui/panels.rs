@@ -9,7 +9,7 @@ use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, LayerId, RichText, Ui, UiBuilder};
 use bevy_egui::{
     EguiContext, EguiContexts, EguiInput, EguiPostUpdateSet, EguiPreUpdateSet,
-    EguiPrimaryContextPass, PrimaryEguiContext,
+    EguiPrimaryContextPass, EguiRenderOutput, PrimaryEguiContext,
 };
 
 use super::Loaded;
@@ -58,6 +58,10 @@ impl Plugin for PanelsPlugin {
                 PostUpdate,
                 (EguiPostUpdateSet::EndPass, EguiPostUpdateSet::ProcessOutput)
                     .run_if(|pass: Res<EguiPass>| pass.due),
+            )
+            .add_systems(
+                PostUpdate,
+                draw_egui_again.after(EguiPostUpdateSet::PostProcessOutput),
             );
     }
 }
@@ -120,6 +124,23 @@ fn drop_repeated_modifiers(
             }
             _ => true,
         });
+    }
+}
+
+/// bevy_egui moves egui's output into the render world every frame; in a frame without a
+/// pass there is none, and the panels would blink out. So the last pass's shapes are kept and
+/// handed over again (without its texture changes, which were applied once).
+fn draw_egui_again(
+    pass: Res<EguiPass>,
+    mut outputs: Query<&mut EguiRenderOutput, With<PrimaryEguiContext>>,
+    mut last: Local<Vec<egui::ClippedPrimitive>>,
+) {
+    for mut output in &mut outputs {
+        if pass.due {
+            last.clone_from(&output.paint_jobs);
+        } else {
+            output.paint_jobs.clone_from(&last);
+        }
     }
 }
 
@@ -584,8 +605,9 @@ struct PanelState<'w> {
 }
 
 /// While playing, the text panels (caption, event list, transcript, inspector, host card,
-/// queues, DNS cache) follow the cursor at most this often; the diagram, the clock and the
-/// timeline move every frame. Text is read at reading pace: at speed the cursor passes hundreds
+/// queues, DNS cache) follow the cursor at most this often; the diagram moves every frame, the
+/// clock and the timeline whenever egui runs (at least this often, see [`EguiPass`]). Text is
+/// read at reading pace: at speed the cursor passes hundreds
 /// of events between two frames, and every panel laid out anew each frame cost more than a
 /// millisecond a frame with a thousand messages in flight, for text no one could read before it
 /// changed. Between two updates egui reuses the text's layout. Paused, stepped, clicked, or in
@@ -1057,6 +1079,42 @@ mod tests {
         assert!(tell(&mut app, egui::Modifiers::NONE).is_empty());
         assert_eq!(tell(&mut app, egui::Modifiers::SHIFT).len(), 1, "a change");
         assert!(tell(&mut app, egui::Modifiers::SHIFT).is_empty());
+    }
+
+    #[test]
+    fn a_frame_without_an_egui_pass_draws_the_last_one_again() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<EguiPass>()
+            .add_systems(Update, draw_egui_again);
+        let shape = egui::ClippedPrimitive {
+            clip_rect: egui::Rect::EVERYTHING,
+            primitive: egui::epaint::Primitive::Mesh(egui::Mesh::default()),
+        };
+        let output = EguiRenderOutput {
+            paint_jobs: vec![shape.clone(), shape],
+            ..Default::default()
+        };
+        let context = app.world_mut().spawn((output, PrimaryEguiContext)).id();
+        let jobs = |app: &mut App| {
+            let world = app.world_mut();
+            // The render world takes the output at the end of every frame.
+            std::mem::take(
+                &mut world
+                    .get_mut::<EguiRenderOutput>(context)
+                    .unwrap()
+                    .paint_jobs,
+            )
+            .len()
+        };
+        app.world_mut().resource_mut::<EguiPass>().due = true;
+        app.update();
+        assert_eq!(jobs(&mut app), 2, "a pass: its own shapes");
+        app.world_mut().resource_mut::<EguiPass>().due = false;
+        app.update();
+        assert_eq!(jobs(&mut app), 2, "no pass: the last one's shapes again");
+        app.update();
+        assert_eq!(jobs(&mut app), 2);
     }
 
     #[test]
