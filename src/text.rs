@@ -113,6 +113,16 @@ macro_rules! pieces {
     };
 }
 
+/// A count and a noun, the noun plural unless the count is one: `counted(1, "message")` is
+/// "1 message", `counted(3, "message")` "3 messages" (for nouns whose plural adds an s).
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// What [`cat!`](crate::cat) expands to: each piece is evaluated once, measured, then copied.
 pub fn join(pieces: &[&dyn Piece]) -> String {
     let mut out = String::with_capacity(pieces.iter().map(|p| p.size()).sum());
@@ -125,6 +135,13 @@ pub fn join(pieces: &[&dyn Piece]) -> String {
 #[cfg(test)]
 mod tests {
     use super::push_decimal;
+
+    #[test]
+    fn a_count_of_one_is_singular() {
+        assert_eq!(super::counted(1, "message"), "1 message");
+        assert_eq!(super::counted(0, "message"), "0 messages");
+        assert_eq!(super::counted(2, "message"), "2 messages");
+    }
 
     #[test]
     fn cat_joins_text_chars_and_numbers() {

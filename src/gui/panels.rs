@@ -18,6 +18,7 @@ use super::inspector::{CacheAt, Inspection, Queues, inspect};
 use super::loading::{OpenDialog, OpenFile};
 use super::playback::{Playback, SPEEDS};
 use crate::sim::{EventKind, Protocol, caption::caption, format_time};
+use crate::text::counted;
 
 /// Panel sizes in logical pixels; the camera centres the diagram in what is left.
 pub const LEFT: f32 = 300.0;
@@ -347,17 +348,17 @@ fn host_card(
     let entries = cache.entries(trace, &loaded.index, h, cursor, playback.now_ms as u64);
     ui.label(format!("DNS cache: {} entries", entries.len()));
     let queued = queues.hosts.get(h).map_or(0, Vec::len);
-    ui.label(format!("queue: {queued} message(s)"));
+    ui.label(format!("queue: {}", counted(queued, "message")));
     // Mailboxes at this moment, from a replay of the simulation up to it.
     if let Some(state) = replay.state.as_ref().filter(|_| info.is_store()) {
         for mb in state.stores[h].mailboxes.values() {
             for f in &mb.folders {
                 ui.label(
                     RichText::new(format!(
-                        "{} {}: {} message(s)",
+                        "{} {}: {}",
                         mb.address,
                         f.name,
-                        f.messages.len()
+                        counted(f.messages.len(), "message")
                     ))
                     .monospace()
                     .size(11.0),

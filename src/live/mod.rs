@@ -266,7 +266,10 @@ pub fn serve(mut scenario: Scenario, opts: ServeOptions) -> Result<(), String> {
     let mut world = World::new(&scenario);
     if let Some(saved) = saved {
         let n = saved.restore(&mut world)?;
-        eprintln!("restored the mailboxes and {n} queued message(s) from the saved state");
+        eprintln!(
+            "restored the mailboxes and {} from the saved state",
+            crate::text::counted(n, "queued message")
+        );
     }
     let pending = run_world(&mut world, &scenario, &rx, &opts, &shutdown);
     report_pending(&scenario, &pending);

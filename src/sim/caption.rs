@@ -3,6 +3,7 @@
 
 use super::trace::{EventKind, Protocol, Trace, TraceEvent};
 use crate::scenario::Scenario;
+use crate::text::counted;
 
 /// The caption of event `i`.
 pub fn caption(scenario: &Scenario, trace: &Trace, i: usize) -> String {
@@ -253,7 +254,10 @@ fn imap_reply(from: &str, text: &str, previous: Option<&str>) -> String {
     let exists = text.lines().find(|l| l.ends_with(" EXISTS"));
     match status {
         "OK" if fetched > 0 => {
-            format!("{from} sends {fetched} message(s), marked \\Seen but kept on the server")
+            format!(
+                "{from} sends {}, marked \\Seen but kept on the server",
+                counted(fetched, "message")
+            )
         }
         "OK" if exists.is_some() => {
             let n = exists

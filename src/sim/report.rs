@@ -6,6 +6,7 @@ use super::world::Outcome;
 use crate::mail::Message;
 use crate::node::dsn::is_bounce;
 use crate::scenario::{Expectation, Scenario, UserId};
+use crate::text::counted;
 
 /// One expectation and whether it held.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -99,9 +100,9 @@ pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
                         format!("{message} reached {} but is not in {f}", user(*to))
                     } else {
                         format!(
-                            "{message} never reached {}; {f} holds {} message(s)",
+                            "{message} never reached {}; {f} holds {}",
                             user(*to),
-                            msgs.len()
+                            counted(msgs.len(), "message")
                         )
                     };
                     (
@@ -178,7 +179,7 @@ pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
                 } => {
                     let n = folder(scenario, outcome, *u, f).len();
                     (
-                        format!("{}'s {f} holds {count} message(s)", user(*u)),
+                        format!("{}'s {f} holds {}", user(*u), counted(*count, "message")),
                         n == *count,
                         if n == *count {
                             String::new()
@@ -216,7 +217,11 @@ pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
                 Expectation::Downloaded { user: u, count } => {
                     let n = outcome.state.downloaded[*u].len();
                     (
-                        format!("{}'s mail program downloads {count} message(s)", user(*u)),
+                        format!(
+                            "{}'s mail program downloads {}",
+                            user(*u),
+                            counted(*count, "message")
+                        ),
                         n == *count,
                         if n == *count {
                             String::new()
@@ -241,9 +246,9 @@ fn lesson_verdicts(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
     }
     let pinned = crate::lesson::pin(scenario, &outcome.trace);
     let text = format!(
-        "the lesson's {} caption(s) and {} question(s) fit this run",
-        lesson.captions.len(),
-        lesson.predictions.len()
+        "the lesson's {} and {} fit this run",
+        counted(lesson.captions.len(), "caption"),
+        counted(lesson.predictions.len(), "question")
     );
     vec![Verdict {
         text,

@@ -103,7 +103,7 @@ fn a_lesson_whose_moment_is_gone_fails_its_check() {
     let verdicts = report::check(&scenario, &outcome);
     let lesson = verdicts
         .iter()
-        .find(|v| v.text.contains("question(s) fit"))
+        .find(|v| v.text.contains("fit this run"))
         .unwrap();
     assert!(!lesson.ok);
     assert!(
