@@ -232,7 +232,10 @@ fn transcript(ui: &mut Ui, loaded: &Loaded, exchange: super::index::Exchange, cu
         .max()
         .unwrap_or(0)
         + 3;
+    // Scroll bars that come and go with each connection's text would shift its lines, and egui
+    // asks for another pass each time one does (see `EguiPass`): they stay.
     egui::ScrollArea::both()
+        .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
         .stick_to_bottom(true)
         .auto_shrink([false, true])
         .show_viewport(ui, |ui, viewport| {
@@ -410,6 +413,7 @@ fn message_inspector(ui: &mut Ui, loaded: &Loaded, inspection: Option<&Inspectio
         ui.vertical(|ui| {
             ui.label(RichText::new(format!("Headers ({} Received)", i.received)).underline());
             egui::ScrollArea::vertical()
+                .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
                 .id_salt("headers")
                 .max_height(170.0)
                 .show(ui, |ui| {
