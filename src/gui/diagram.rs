@@ -106,7 +106,7 @@ fn gizmos_on_top(mut store: ResMut<GizmoConfigStore>) {
 }
 
 /// What a host is, in a word or two, for its label.
-fn role_words(roles: &[Role]) -> String {
+pub fn role_words(roles: &[Role]) -> String {
     let words: Vec<&str> = roles
         .iter()
         .map(|r| match r {

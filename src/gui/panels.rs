@@ -347,9 +347,12 @@ fn host_card(
         info.ip,
         if up { "up" } else { "DOWN" }
     ));
-    ui.label(format!("runs: {:?}", info.roles));
+    ui.label(format!("runs: {}", super::diagram::role_words(&info.roles)));
     let entries = cache.entries(trace, &loaded.index, h, cursor, playback.now_ms as u64);
-    ui.label(format!("DNS cache: {} entries", entries.len()));
+    ui.label(match entries.len() {
+        1 => "DNS cache: 1 entry".to_string(),
+        n => format!("DNS cache: {n} entries"),
+    });
     let queued = queues.hosts.get(h).map_or(0, Vec::len);
     ui.label(format!("queue: {}", counted(queued, "message")));
     // Mailboxes at this moment, from a replay of the simulation up to it.
