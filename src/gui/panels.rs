@@ -72,7 +72,8 @@ impl Plugin for PanelsPlugin {
 /// the pointer, a resize, a dropped file) or when egui asks (an animation, a tooltip). In the
 /// frames between, egui's last output is drawn again, so the clock and the timeline move five
 /// times a second while the diagram moves every frame: with a thousand messages in flight the
-/// panels' layout and tessellation were about a fifth of a frame, for text that had not changed.
+/// panels' layout and egui's tessellation took about a fifth of the main thread, mostly for
+/// text that had not changed.
 #[derive(Resource, Default)]
 pub struct EguiPass {
     due: bool,
