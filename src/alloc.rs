@@ -416,10 +416,11 @@ mod tests {
         // Blocks a megabyte at a time, each written as soon as it is handed out, until the
         // helper is seen ahead. The stretch grows with how far the frontier has moved since the
         // helper first looked, which may be some way into the first megabytes.
+        let per_mib = (1 << 20) / layout.size();
         let mut blocks: Vec<usize> = Vec::new();
         let mut seen_ahead = false;
-        while !seen_ahead && blocks.len() < 64 * 1748 {
-            for _ in 0..1748 {
+        while !seen_ahead && blocks.len() < 64 * per_mib {
+            for _ in 0..per_mib {
                 let i = blocks.len();
                 // SAFETY: a valid layout; the block is written within its size.
                 unsafe {

@@ -113,13 +113,13 @@ macro_rules! pieces {
     };
 }
 
-/// A count and a noun, the noun plural unless the count is one: `counted(1, "message")` is
-/// "1 message", `counted(3, "message")` "3 messages" (for nouns whose plural adds an s).
-pub fn counted(n: usize, noun: &str) -> String {
+/// A count and its noun, singular for one: `counted(1, "entry", "entries")` is "1 entry",
+/// `counted(3, "entry", "entries")` "3 entries".
+pub fn counted(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
-        format!("1 {noun}")
+        format!("1 {one}")
     } else {
-        format!("{n} {noun}s")
+        format!("{n} {many}")
     }
 }
 
@@ -138,9 +138,9 @@ mod tests {
 
     #[test]
     fn a_count_of_one_is_singular() {
-        assert_eq!(super::counted(1, "message"), "1 message");
-        assert_eq!(super::counted(0, "message"), "0 messages");
-        assert_eq!(super::counted(2, "message"), "2 messages");
+        assert_eq!(super::counted(1, "message", "messages"), "1 message");
+        assert_eq!(super::counted(0, "message", "messages"), "0 messages");
+        assert_eq!(super::counted(2, "entry", "entries"), "2 entries");
     }
 
     #[test]

@@ -331,7 +331,10 @@ pub fn main(cli: Cli) -> ExitCode {
     #[cfg(feature = "gui")]
     if matches!(
         command,
-        Command::Open { .. } | Command::Shot { .. } | Command::BenchWindow { .. }
+        Command::Open { .. }
+            | Command::Shot { .. }
+            | Command::BenchWindow { .. }
+            | Command::Serve(ServeArgs { gui: true, .. })
     ) && let Some(why) = crate::gui::no_display()
     {
         eprintln!("error: {why}");
@@ -488,10 +491,6 @@ pub fn main(cli: Cli) -> ExitCode {
             };
             #[cfg(feature = "gui")]
             if args.gui {
-                if let Some(why) = crate::gui::no_display() {
-                    eprintln!("error: {why}");
-                    return ExitCode::FAILURE;
-                }
                 return serve_with_window(scenario, args.file, opts);
             }
             match crate::live::serve(scenario, opts) {

@@ -107,8 +107,6 @@ fn app(loaded: Loaded, size: (u32, u32), present: bool) -> App {
     app
 }
 
-/// Bevy's default plugins as the window uses them: without gamepads (a mail simulator is driven
-/// by mouse and keyboard, and gilrs polls for gamepads every frame on threads of its own).
 /// Why no window can open here, if none can: on Linux the window needs an X11 or Wayland
 /// display, and without one winit would panic while it starts. Checked before any window
 /// opens, so that a machine without a screen gets a sentence that says what to do.
@@ -128,6 +126,8 @@ pub fn no_display() -> Option<String> {
     )
 }
 
+/// Bevy's default plugins as the window uses them: without gamepads (a mail simulator is driven
+/// by mouse and keyboard, and gilrs polls for gamepads every frame on threads of its own).
 fn bevy_plugins() -> bevy::app::PluginGroupBuilder {
     DefaultPlugins.build().disable::<GilrsPlugin>()
 }

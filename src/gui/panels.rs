@@ -75,7 +75,7 @@ impl Plugin for PanelsPlugin {
 /// panels' layout and egui's tessellation took about a fifth of the main thread, mostly for
 /// text that had not changed.
 #[derive(Resource, Default)]
-pub struct EguiPass {
+struct EguiPass {
     due: bool,
     /// The window's area at the last pass, to see a resize.
     screen: Option<egui::Rect>,
@@ -277,7 +277,7 @@ fn transcript(ui: &mut Ui, loaded: &Loaded, exchange: super::index::Exchange, cu
 /// What the text panels show (see [`FOLLOW_EVERY`]): the player's state, for a run, as it was
 /// at a moment. A resource, because it also decides when egui runs (see [`EguiPass`]).
 #[derive(Resource, Default)]
-pub struct ReadingPace(Option<Reading>);
+struct ReadingPace(Option<Reading>);
 
 /// The player's state the text panels show, for a run, and when (real time since start) they
 /// took it.
@@ -302,12 +302,15 @@ impl ReadingPace {
         (self.0.as_ref()).is_none_or(|r| r.run != run || r.state != *playback)
     }
 
+    /// Whether the text takes the player's state now: it follows, and the state has changed.
+    fn moves_on(&self, playback: &Playback, run: u64, now: Duration) -> bool {
+        self.follows(playback, run, now) && self.differs(playback, run)
+    }
+
     /// Whether the panels have something new to show: paused, always (a click or a finished
-    /// export may change them); while playing, when the text follows a player that has moved.
+    /// export may change them); while playing, when the text moves on.
     fn has_news(&self, playback: &Playback, run: u64, now: Duration) -> bool {
-        !playback.playing
-            || playback.present
-            || (self.follows(playback, run, now) && self.differs(playback, run))
+        !playback.playing || playback.present || self.moves_on(playback, run, now)
     }
 
     /// What the text panels show now (see [`FOLLOW_EVERY`]): the player's state as it is, or
@@ -315,7 +318,7 @@ impl ReadingPace {
     fn follow(&mut self, playback: &Playback, run: u64, now: Duration) -> Playback {
         // A state that has not changed keeps its old time, so that the first change after a
         // pause (pressing play) shows at once rather than a whole interval later.
-        if self.follows(playback, run, now) && self.differs(playback, run) {
+        if self.moves_on(playback, run, now) {
             self.0 = Some(Reading {
                 at: now,
                 run,
@@ -350,12 +353,12 @@ fn host_card(
     ));
     ui.label(format!("runs: {}", super::diagram::role_words(&info.roles)));
     let entries = cache.entries(trace, &loaded.index, h, cursor, playback.now_ms as u64);
-    ui.label(match entries.len() {
-        1 => "DNS cache: 1 entry".to_string(),
-        n => format!("DNS cache: {n} entries"),
-    });
+    ui.label(format!(
+        "DNS cache: {}",
+        counted(entries.len(), "entry", "entries")
+    ));
     let queued = queues.hosts.get(h).map_or(0, Vec::len);
-    ui.label(format!("queue: {}", counted(queued, "message")));
+    ui.label(format!("queue: {}", counted(queued, "message", "messages")));
     // Mailboxes at this moment, from a replay of the simulation up to it.
     if let Some(state) = replay.state.as_ref().filter(|_| info.is_store()) {
         for mb in state.stores[h].mailboxes.values() {
@@ -365,7 +368,7 @@ fn host_card(
                         "{} {}: {}",
                         mb.address,
                         f.name,
-                        counted(f.messages.len(), "message")
+                        counted(f.messages.len(), "message", "messages")
                     ))
                     .monospace()
                     .size(11.0),

@@ -268,7 +268,7 @@ pub fn serve(mut scenario: Scenario, opts: ServeOptions) -> Result<(), String> {
         let n = saved.restore(&mut world)?;
         eprintln!(
             "restored the mailboxes and {} from the saved state",
-            crate::text::counted(n, "queued message")
+            crate::text::counted(n, "queued message", "queued messages")
         );
     }
     let pending = run_world(&mut world, &scenario, &rx, &opts, &shutdown);

@@ -256,7 +256,7 @@ fn imap_reply(from: &str, text: &str, previous: Option<&str>) -> String {
         "OK" if fetched > 0 => {
             format!(
                 "{from} sends {}, marked \\Seen but kept on the server",
-                counted(fetched, "message")
+                counted(fetched, "message", "messages")
             )
         }
         "OK" if exists.is_some() => {

@@ -102,7 +102,7 @@ pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
                         format!(
                             "{message} never reached {}; {f} holds {}",
                             user(*to),
-                            counted(msgs.len(), "message")
+                            counted(msgs.len(), "message", "messages")
                         )
                     };
                     (
@@ -179,7 +179,11 @@ pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
                 } => {
                     let n = folder(scenario, outcome, *u, f).len();
                     (
-                        format!("{}'s {f} holds {}", user(*u), counted(*count, "message")),
+                        format!(
+                            "{}'s {f} holds {}",
+                            user(*u),
+                            counted(*count, "message", "messages")
+                        ),
                         n == *count,
                         if n == *count {
                             String::new()
@@ -220,7 +224,7 @@ pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
                         format!(
                             "{}'s mail program downloads {}",
                             user(*u),
-                            counted(*count, "message")
+                            counted(*count, "message", "messages")
                         ),
                         n == *count,
                         if n == *count {
@@ -247,8 +251,8 @@ fn lesson_verdicts(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
     let pinned = crate::lesson::pin(scenario, &outcome.trace);
     let text = format!(
         "the lesson's {} and {} fit this run",
-        counted(lesson.captions.len(), "caption"),
-        counted(lesson.predictions.len(), "question")
+        counted(lesson.captions.len(), "caption", "captions"),
+        counted(lesson.predictions.len(), "question", "questions")
     );
     vec![Verdict {
         text,

@@ -168,3 +168,31 @@ fn frames_and_gif_exports_hold_one_picture_per_chosen_step() {
     assert_eq!(frames.len(), expected, "one GIF frame per PNG");
     assert_eq!(frames[0].buffer().dimensions(), (640, 360));
 }
+
+#[test]
+fn without_a_display_the_window_commands_say_what_to_do() {
+    let lesson = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/01-alice-writes-to-bob.ron"
+    );
+    for args in [
+        vec![lesson],
+        vec!["shot", lesson, "--step", "3", "--out", "/dev/null"],
+        vec!["serve", lesson, "--gui"],
+        vec!["bench-window", "--frames", "1"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailsim"))
+            .args(&args)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("WAYLAND_SOCKET")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: no display") && stderr.contains("xvfb-run"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
