@@ -233,6 +233,18 @@ pub(crate) fn load(file: &std::path::Path, seed: Option<u64>) -> Result<Scenario
     }
 }
 
+/// `mailsim run FILE | head` should stop quietly when `head` has read enough, as any Unix filter
+/// does, instead of panicking on the failed write. Rust ignores SIGPIPE so that a socket's peer
+/// hanging up is an error to handle; the commands that only print take the default back (live
+/// mode, which writes to sockets, keeps it ignored).
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: only sets SIGPIPE back to its default disposition; no handler runs in this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn bad_file(e: &LoadError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(2)
@@ -346,6 +358,16 @@ pub fn main(cli: Cli) -> ExitCode {
     ) {
         // A long run touches much fresh memory: the other core faults it in (src/alloc.rs).
         crate::alloc::prefault_fresh_memory();
+    }
+    if matches!(
+        command,
+        Command::Run { .. }
+            | Command::Check { .. }
+            | Command::Export(_)
+            | Command::Bench { .. }
+            | Command::Storm(_)
+    ) {
+        end_quietly_on_a_closed_pipe();
     }
     match command {
         Command::Run {

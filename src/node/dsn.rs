@@ -8,9 +8,11 @@ pub struct FailedRecipient {
     pub recipient: Address,
     /// The enhanced status code (RFC 3463), e.g. `5.1.1`.
     pub status: String,
-    /// The server's reply, e.g. `550 5.1.1 <x@y>: User unknown`.
+    /// What went wrong: the remote server's reply (`550 5.1.1 <x@y>: User unknown`), or, when
+    /// the reporting server decided itself, that decision in words.
     pub diagnostic: String,
-    /// The server that said so, when one did.
+    /// The server whose SMTP reply `diagnostic` is; `None` when no server answered (a null MX,
+    /// NXDOMAIN, a mailbox missing here, the give-up time).
     pub remote_mta: Option<String>,
 }
 
@@ -42,10 +44,14 @@ pub fn build_bounce(
             "\nFinal-Recipient: rfc822; {}\nAction: failed\nStatus: {}\n",
             f.recipient, f.status
         ));
+        // RFC 3464 section 2.3.6: the Diagnostic-Code is the code the mail transport issued, so
+        // it is given only when a remote server replied; otherwise the human part says why.
         if let Some(remote) = &f.remote_mta {
-            status.push_str(&format!("Remote-MTA: dns; {remote}\n"));
+            status.push_str(&format!(
+                "Remote-MTA: dns; {remote}\nDiagnostic-Code: smtp; {}\n",
+                f.diagnostic
+            ));
         }
-        status.push_str(&format!("Diagnostic-Code: smtp; {}\n", f.diagnostic));
     }
     let original_id = original.header("Message-ID").unwrap_or_default();
     let subject = original.header("Subject").unwrap_or_default();

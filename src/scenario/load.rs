@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use super::file::*;
+use super::locate;
 use super::model::*;
 use crate::mail::Address;
 
@@ -44,18 +45,51 @@ impl std::error::Error for LoadError {}
 /// Reads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+    let cannot_read = |message: String, hint: Option<&str>| LoadError {
         file: name.clone(),
         line: 0,
         column: 0,
-        message: format!("cannot read the file: {e}"),
-        hint: None,
+        message,
+        hint: hint.map(str::to_string),
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| cannot_read(format!("cannot read the file: {e}"), None))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        LoadError {
+            file: name.clone(),
+            line,
+            column,
+            message: "the file is not UTF-8 text".into(),
+            hint: Some(
+                "save it as UTF-8 (an editor's \"Save as\" or \"Encoding\" menu offers it)".into(),
+            ),
+        }
     })?;
     load_str(&text, &name)
 }
 
 /// Parses and validates scenario text; `file` names it in errors.
 pub fn load_str(text: &str, file: &str) -> Result<Scenario, LoadError> {
+    // Some editors (Notepad) start UTF-8 files with a byte-order mark; RON does not expect one.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(LoadError {
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            message: "the file is empty".into(),
+            hint: Some("a scenario starts with ( and its title; see the README's complete example, or copy a lesson from scenarios/".into()),
+        });
+    }
     // Optional fields take a bare value, and `Send(at: ...)` needs no inner parentheses.
     let options = ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
@@ -74,6 +108,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Scenario, LoadError> {
         text,
         file,
         parsed: &parsed,
+        place: Default::default(),
     }
     .validate()
 }
@@ -108,15 +143,32 @@ fn syntax_hint(message: &str) -> Option<String> {
     }
 }
 
+/// The longest latency a link may have: an hour is far beyond any real link, and keeps the
+/// virtual clock from overflowing.
+const MAX_LATENCY_MS: u64 = 3_600_000;
+
 struct Validator<'a> {
     text: &'a str,
     file: &'a str,
     parsed: &'a ScenarioFile,
+    /// The entry being checked (`("script", 2)`): its errors point into it.
+    place: std::cell::Cell<Option<(&'static str, usize)>>,
 }
 
 impl Validator<'_> {
-    /// An error placed at the `nth` (0-based) quoted occurrence of `needle` in the text,
-    /// or at the top of the file when the needle does not occur.
+    /// The errors from here on are about entry `index` of the list `section`.
+    fn at(&self, section: &'static str, index: usize) {
+        self.place.set(Some((section, index)));
+    }
+
+    /// The errors from here on are about no entry in particular.
+    fn at_top(&self) {
+        self.place.set(None);
+    }
+
+    /// An error placed at `needle` (quoted, or else bare) inside the entry being checked, or at
+    /// its start; outside any entry, at the `nth` (0-based) quoted occurrence of `needle` in the
+    /// text, or at the top of the file when the needle does not occur.
     fn error_at(
         &self,
         needle: &str,
@@ -125,13 +177,23 @@ impl Validator<'_> {
         hint: Option<String>,
     ) -> LoadError {
         let quoted = format!("\"{needle}\"");
-        let offset = self
-            .text
-            .match_indices(&quoted)
-            .nth(nth)
-            .or_else(|| self.text.match_indices(&quoted).next())
-            .map(|(i, _)| i)
-            .or_else(|| self.text.find(needle));
+        let in_entry = self
+            .place
+            .get()
+            .and_then(|(section, index)| locate::entry_span(self.text, section, index))
+            .map(|span| {
+                let entry = &self.text[span.clone()];
+                let found = entry.find(&quoted).or_else(|| entry.find(needle));
+                span.start + found.unwrap_or(0)
+            });
+        let offset = in_entry.or_else(|| {
+            self.text
+                .match_indices(&quoted)
+                .nth(nth)
+                .or_else(|| self.text.match_indices(&quoted).next())
+                .map(|(i, _)| i)
+                .or_else(|| self.text.find(needle))
+        });
         let (line, column) = match offset {
             Some(i) => {
                 let before = &self.text[..i];
@@ -215,7 +277,8 @@ impl Validator<'_> {
         }
         // Domains first (without their host-dependent parts).
         let mut domains: Vec<Domain> = Vec::new();
-        for d in &p.domains {
+        for (i, d) in p.domains.iter().enumerate() {
+            self.at("domains", i);
             let name = d.name.trim_end_matches('.').to_ascii_lowercase();
             if name.is_empty() || !name.contains('.') && name.len() > 63 {
                 return Err(self.err(&d.name, format!("{:?} is not a domain name", d.name)));
@@ -269,7 +332,9 @@ impl Validator<'_> {
             return Err(self.err("hosts", "the scenario has no hosts".into()));
         }
         let mut hosts: Vec<Host> = Vec::new();
-        for h in &p.hosts {
+        self.at_top();
+        for (i, h) in p.hosts.iter().enumerate() {
+            self.at("hosts", i);
             let name = h.name.trim_end_matches('.').to_ascii_lowercase();
             if hosts.iter().any(|x| x.name == name) {
                 return Err(self.error_at(
@@ -332,7 +397,9 @@ impl Validator<'_> {
             .collect();
 
         // Records and per-domain servers.
+        self.at_top();
         for (di, d) in p.domains.iter().enumerate() {
+            self.at("domains", di);
             let dom_name = domains[di].name.clone();
             // Automatic A records: each host whose name is inside the domain.
             for h in &hosts {
@@ -358,7 +425,7 @@ impl Validator<'_> {
                     let id = self.host_id(&hosts, ns)?;
                     if !hosts[id].has(Role::Dns) {
                         return Err(self.error_at(
-                            ns,
+                            "ns:",
                             0,
                             format!("{ns:?} serves {dom_name:?} but has no Dns role"),
                             Some("add Dns to its roles".into()),
@@ -403,9 +470,59 @@ impl Validator<'_> {
             domains[di].submission = in_domain(Role::Submission).first().copied();
         }
 
-        // Users.
+        // Every MX names a server that takes mail, or at least a name with an address (a lesson
+        // may send mail to a machine that refuses it); one host per domain keeps the mailboxes;
+        // CNAMEs end somewhere.
+        self.at_top();
+        for (di, d) in domains.iter().enumerate() {
+            self.at("domains", di);
+            for (_, exchange) in &d.mx {
+                self.check_exchange(&hosts, &domains, &d.name, exchange)?;
+            }
+            let stores: Vec<&str> = hosts
+                .iter()
+                .filter(|h| h.domain == Some(di) && h.is_store())
+                .map(|h| h.name.as_str())
+                .collect();
+            if let [first, second, ..] = stores[..] {
+                return Err(self.error_at(
+                    second,
+                    0,
+                    format!("{first} and {second} both keep mailboxes (Imap or Pop3) for {}", d.name),
+                    Some("a domain's mail is stored on one host: give that host every role it needs, e.g. roles: [Mx, Imap, Pop3]".into()),
+                ));
+            }
+            for start in d.cname.keys() {
+                let mut chain = vec![start.as_str()];
+                let mut at = start.as_str();
+                while let Some(next) = domains.iter().find_map(|x| x.cname.get(at)) {
+                    if chain.contains(&next.as_str()) {
+                        chain.push(next);
+                        return Err(self.error_at(
+                            start,
+                            0,
+                            format!(
+                                "the CNAME records go round in a circle: {}",
+                                chain.join(" -> ")
+                            ),
+                            Some(
+                                "an alias must lead, in the end, to a name with an A record".into(),
+                            ),
+                        ));
+                    }
+                    chain.push(next);
+                    at = next;
+                }
+            }
+        }
+
+        // Users. A user whose domain has no mail program of its own may only be written to: one
+        // that sends or fetches needs one (or a `client:`), checked with the script.
         let mut users: Vec<User> = Vec::new();
-        for u in &p.users {
+        let mut without_client: Vec<bool> = Vec::new();
+        self.at_top();
+        for (i, u) in p.users.iter().enumerate() {
+            self.at("users", i);
             let address = self.address(&u.address)?;
             if users.iter().any(|x| x.address.key() == address.key()) {
                 return Err(self.error_at(
@@ -445,7 +562,11 @@ impl Validator<'_> {
                     match clients.as_slice() {
                         [one] => *one,
                         [] => match (0..hosts.len()).find(|&i| hosts[i].has(Role::Client)) {
-                            Some(any) => any,
+                            Some(any) => {
+                                without_client.resize(users.len() + 1, false);
+                                without_client[users.len()] = true;
+                                any
+                            }
                             None => {
                                 return Err(self.error_at(
                                     &u.address,
@@ -473,6 +594,22 @@ impl Validator<'_> {
                 client,
             });
         }
+        without_client.resize(users.len(), false);
+        let acts = |user: UserId| -> Result<(), LoadError> {
+            if !without_client[user] {
+                return Ok(());
+            }
+            let u = &users[user];
+            let domain = &domains[u.domain].name;
+            Err(self.error_at(
+                &u.address.to_string(),
+                0,
+                format!("{} has no mail program: no host of {domain} has the Client role", u.address),
+                Some(format!(
+                    "add a host such as (name: \"laptop.{domain}\", ip: \"198.51.100.7\", roles: [Client]), or give the user client: \"...\""
+                )),
+            ))
+        };
 
         // Links.
         let spec = |latency: (u64, u64), loss: f64, at: &str| -> Result<LinkSpec, LoadError> {
@@ -482,6 +619,14 @@ impl Validator<'_> {
                     0,
                     format!("latency range {latency:?} runs backwards"),
                     Some("write (low, high)".into()),
+                ));
+            }
+            if latency.1 > MAX_LATENCY_MS {
+                return Err(self.error_at(
+                    at,
+                    0,
+                    format!("a latency of {} ms is longer than an hour", latency.1),
+                    Some("latency_ms is in milliseconds: a slow link takes a few hundred".into()),
                 ));
             }
             if !(0.0..1.0).contains(&loss) {
@@ -497,13 +642,16 @@ impl Validator<'_> {
                 loss,
             })
         };
+        self.at_top();
         let default_link = spec(
             p.default_link.latency_ms,
             p.default_link.loss,
             "default_link",
         )?;
         let mut links = Vec::new();
-        for l in &p.links {
+        self.at_top();
+        for (i, l) in p.links.iter().enumerate() {
+            self.at("links", i);
             let a = self.host_id(&hosts, &l.between.0)?;
             let b = self.host_id(&hosts, &l.between.1)?;
             if a == b {
@@ -516,6 +664,7 @@ impl Validator<'_> {
             });
         }
 
+        self.at_top();
         // Retry.
         if p.retry.schedule.is_empty() || p.retry.schedule.iter().any(|m| m.0 == 0) {
             return Err(self.err(
@@ -530,7 +679,8 @@ impl Validator<'_> {
 
         // Faults.
         let mut faults = Vec::new();
-        for f in &p.faults {
+        for (i, f) in p.faults.iter().enumerate() {
+            self.at("faults", i);
             let (at, kind) = match f {
                 FaultFile::HostDown { at, host } => {
                     (at, FaultKind::HostDown(self.host_id(&hosts, host)?))
@@ -563,11 +713,16 @@ impl Validator<'_> {
                     })?;
                     let record = match record {
                         RecordFile::A(ip) => RecordChange::A(self.ip(ip)?),
-                        RecordFile::Mx(list) => RecordChange::Mx(
-                            list.iter()
+                        RecordFile::Mx(list) => {
+                            let list: Vec<(u16, String)> = list
+                                .iter()
                                 .map(|(p, n)| (*p, n.trim_end_matches('.').to_ascii_lowercase()))
-                                .collect(),
-                        ),
+                                .collect();
+                            for (_, exchange) in &list {
+                                self.check_exchange(&hosts, &domains, &lc, exchange)?;
+                            }
+                            RecordChange::Mx(list)
+                        }
                         RecordFile::Cname(t) => {
                             RecordChange::Cname(t.trim_end_matches('.').to_ascii_lowercase())
                         }
@@ -604,7 +759,9 @@ impl Validator<'_> {
         let mut script = Vec::new();
         let mut send_count = 0;
         let mut ids: Vec<String> = Vec::new();
-        for a in &p.script {
+        self.at_top();
+        for (i, a) in p.script.iter().enumerate() {
+            self.at("script", i);
             let action = match a {
                 ActionFile::Send(s) => {
                     send_count += 1;
@@ -619,6 +776,9 @@ impl Validator<'_> {
                     }
                     ids.push(id.clone());
                     let from = self.user_id(&users, &s.from)?;
+                    if s.via.is_none() {
+                        acts(from)?;
+                    }
                     let list = |xs: &[String]| -> Result<Vec<Address>, LoadError> {
                         xs.iter().map(|x| self.address(x)).collect()
                     };
@@ -637,6 +797,17 @@ impl Validator<'_> {
                             .map(|v| self.host_id(&hosts, v))
                             .transpose()?,
                     };
+                    if let Some(v) = send.via
+                        && !(hosts[v].has(Role::Mx) || hosts[v].has(Role::Submission))
+                    {
+                        let name = &hosts[v].name;
+                        return Err(self.error_at(
+                            name,
+                            0,
+                            format!("{name:?} takes no mail: it has neither the Mx nor the Submission role"),
+                            Some("via names the SMTP server the mail program hands the message to".into()),
+                        ));
+                    }
                     if send.recipients().is_empty() {
                         return Err(self.error_at(
                             &s.from,
@@ -666,6 +837,7 @@ impl Validator<'_> {
                 }
                 ActionFile::FetchPop3 { at, user, keep } => {
                     let user = self.user_id(&users, user)?;
+                    acts(user)?;
                     self.require_access(&hosts, &domains, &users, user, Role::Pop3)?;
                     Action {
                         at_ms: at.0,
@@ -674,6 +846,7 @@ impl Validator<'_> {
                 }
                 ActionFile::FetchImap { at, user } => {
                     let user = self.user_id(&users, user)?;
+                    acts(user)?;
                     self.require_access(&hosts, &domains, &users, user, Role::Imap)?;
                     Action {
                         at_ms: at.0,
@@ -681,6 +854,7 @@ impl Validator<'_> {
                     }
                 }
             };
+            self.before_the_end(action.at_ms, "action")?;
             script.push(action);
         }
         script.sort_by_key(|a| a.at_ms);
@@ -695,7 +869,9 @@ impl Validator<'_> {
         };
         let folder = |f: &Option<String>| f.clone().unwrap_or_else(|| "INBOX".to_string());
         let mut expectations = Vec::new();
-        for e in &p.expect {
+        self.at_top();
+        for (i, e) in p.expect.iter().enumerate() {
+            self.at("expect", i);
             expectations.push(match e {
                 ExpectFile::Delivered {
                     message: m,
@@ -757,6 +933,7 @@ impl Validator<'_> {
             });
         }
 
+        self.at_top();
         let lesson = self.lesson(&hosts)?;
 
         let run_until_ms = p
@@ -833,6 +1010,56 @@ impl Validator<'_> {
             });
         }
         Ok(lesson)
+    }
+
+    /// An action at `at_ms` happens before the file's `run_until`, if it gives one: else it
+    /// would silently never happen. (A fault after the end may stand: a host that comes back
+    /// up only after the lesson, say.)
+    fn before_the_end(&self, at_ms: u64, what: &str) -> Result<(), LoadError> {
+        match &self.parsed.run_until {
+            Some(end) if at_ms > end.0 => Err(self.error_at(
+                "at",
+                0,
+                format!(
+                    "this {what} comes at {}, after the end of the run (run_until: {})",
+                    super::duration::Millis(at_ms),
+                    super::duration::Millis(end.0)
+                ),
+                Some("move it earlier, or let the run go on longer".into()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// An MX record's exchange: a host with the Mx role, or a name with an address of its own
+    /// (an A record, or a CNAME).
+    fn check_exchange(
+        &self,
+        hosts: &[Host],
+        domains: &[Domain],
+        domain: &str,
+        exchange: &str,
+    ) -> Result<(), LoadError> {
+        match hosts.iter().find(|h| h.name == exchange) {
+            Some(h) if !h.has(Role::Mx) => Err(self.error_at(
+                exchange,
+                0,
+                format!("{exchange:?} is an MX of {domain} but has no Mx role"),
+                Some("add Mx to its roles, or name another host".into()),
+            )),
+            Some(_) => Ok(()),
+            None if domains
+                .iter()
+                .any(|d| d.a.contains_key(exchange) || d.cname.contains_key(exchange)) =>
+            {
+                Ok(())
+            }
+            None => Err(self.unknown(
+                "host",
+                exchange,
+                hosts.iter().map(|h| h.name.clone()).collect(),
+            )),
+        }
     }
 
     fn require_access(

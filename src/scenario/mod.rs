@@ -6,6 +6,7 @@ mod duration;
 pub mod edit;
 pub mod file;
 mod load;
+mod locate;
 mod model;
 mod save;
 

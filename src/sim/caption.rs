@@ -80,12 +80,20 @@ fn angle(text: &str) -> &str {
 fn smtp_command(from: &str, to: &str, text: &str) -> String {
     if text.contains("\r\n") {
         let lines = text.lines().count().saturating_sub(1);
-        let headers = text
-            .split("\r\n\r\n")
-            .next()
-            .map_or(0, |h| h.lines().count());
+        let head = text.split("\r\n\r\n").next().unwrap_or("");
+        // RFC 5322 section 2.2.3: a line that starts with white space continues the field above.
+        let fields = head.lines().filter(|l| !l.starts_with([' ', '\t'])).count();
+        let head_lines = head.lines().count();
+        let folding = if head_lines > fields {
+            format!(
+                " on {head_lines} lines (a line that starts with white space continues the field above)"
+            )
+        } else {
+            String::new()
+        };
+        let fields = crate::text::counted(fields, "header field", "header fields");
         return format!(
-            "{from} sends the message itself: {headers} header lines, a blank line, the body ({lines} lines in all), then a lone \".\" to end it"
+            "{from} sends the message itself: {fields}{folding}, a blank line, the body ({lines} lines in all), then a lone \".\" to end it"
         );
     }
     match first_word(text).as_str() {
@@ -94,7 +102,7 @@ fn smtp_command(from: &str, to: &str, text: &str) -> String {
         ),
         "HELO" => format!("{from} greets {to} the old way (HELO)"),
         "AUTH" => format!(
-            "{from} logs in (AUTH PLAIN: user name and password in base64); submission servers require it (RFC 6409)"
+            "{from} logs in (AUTH PLAIN: user name and password in base64, which anyone on the way can read back; real servers ask for TLS first); submission servers require it (RFC 6409)"
         ),
         "MAIL" if angle(text).is_empty() => format!(
             "{from} starts a message with the null sender <>: it is a bounce, and nothing may bounce back to it"
@@ -158,8 +166,8 @@ fn smtp_reply(from: &str, to: &str, text: &str, previous: Option<&str>) -> Strin
                 "{from} answers 452: {rcpt}'s mailbox is full, a temporary failure; {to} keeps the message and tries again later"
             )
         }
-        (554 | 550, "RCPT") if detail.contains("5.7.1") => format!(
-            "{from} answers {code}: relay access denied. It takes mail only for its own domains, or from users who logged in, so it is not an open relay"
+        (550 | 554, "RCPT") if detail.contains("5.7.1") => format!(
+            "{from} answers {code}: relay access denied. Without a login it takes mail only for its own domains, so it is not an open relay; mail for other domains it takes only from its own users, who log in on the submission port (587)"
         ),
         (550, "RCPT") => format!(
             "{from} answers 550: there is no user {rcpt} here. A permanent failure: a bounce will go to the envelope sender"
@@ -202,7 +210,17 @@ fn pop3_reply(from: &str, text: &str, previous: Option<&str>) -> String {
     match (ok, verb.as_str()) {
         (true, "") => format!("{from} is ready (POP3 greeting)"),
         (true, "RETR") => format!("{from} sends the whole message, ended by a lone \".\""),
-        (true, "STAT") => format!("{from} answers: {}", text.get(4..).unwrap_or("")),
+        (true, "STAT") => {
+            // Section 5: "+OK nn mm", the number of messages and their size in octets.
+            let mut numbers = text.get(4..).unwrap_or("").split_whitespace();
+            match (numbers.next(), numbers.next()) {
+                (Some(n), Some(octets)) => format!(
+                    "{from} answers {n} {octets}: {}, {octets} octets in all",
+                    crate::text::counted(n.parse().unwrap_or(0), "message", "messages")
+                ),
+                _ => format!("{from} answers: {}", text.get(4..).unwrap_or("")),
+            }
+        }
         (true, "QUIT") => format!("{from} deletes the marked messages and says goodbye"),
         (true, _) => format!("{from} answers +OK"),
         (false, _) => format!("{from} answers -ERR: {}", text.get(5..).unwrap_or("")),

@@ -8,8 +8,8 @@ use crate::scenario::{Domain, HostId, Scenario};
 /// Negative answers are cached for at most this long (RFC 2308 section 5).
 const MAX_NEGATIVE_TTL: u32 = 300;
 
-/// The zone a domain publishes.
-pub fn zone_of(domain: &Domain) -> Zone {
+/// The zone a domain publishes from its name server `primary`.
+pub fn zone_of(domain: &Domain, primary: &str) -> Zone {
     let ttl = domain.ttl;
     let mut records = Vec::new();
     if domain.null_mx {
@@ -50,6 +50,7 @@ pub fn zone_of(domain: &Domain) -> Zone {
         origin: domain.name.clone(),
         records,
         negative_ttl: ttl.min(MAX_NEGATIVE_TTL),
+        primary: primary.to_string(),
     }
 }
 
@@ -69,13 +70,14 @@ pub fn authorities(scenario: &Scenario, domains: &[Domain]) -> BTreeMap<HostId, 
                 origin: String::new(),
                 records: Vec::new(),
                 negative_ttl: MAX_NEGATIVE_TTL,
+                primary: scenario.hosts[first].name.clone(),
             });
     }
     for d in domains {
         out.entry(d.ns)
             .or_insert_with(|| Authority { zones: Vec::new() })
             .zones
-            .push(zone_of(d));
+            .push(zone_of(d, &scenario.hosts[d.ns].name));
     }
     out
 }

@@ -83,6 +83,13 @@ pub fn push_event_text(
                 "\n[{time}] {}",
                 caption_of(scenario, trace, i, captions)
             );
+            // A cache hit shows the records it answers with, their TTLs counting down since
+            // they were cached: the lines after its question.
+            if ev.kind == EventKind::DnsCacheHit {
+                for record in trace.text(ev).lines().skip(1) {
+                    let _ = writeln!(out, "       {record}");
+                }
+            }
         }
     }
 }

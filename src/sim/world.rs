@@ -1,6 +1,7 @@
 //! The discrete-event simulation: a virtual clock, an event queue ordered by (time, sequence),
 //! the hosts with their engines, and the links between them. Same scenario and seed, same trace.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -688,6 +689,27 @@ impl<'s> World<'s> {
             Protocol::Dns => false,
         };
         let delay = self.delay(client, server, true).unwrap_or(0);
+        // A relay connects to the address it looked up for an exchanger; when that address is
+        // another host's (a stale record, an implicit MX), the note says both names.
+        let looked_up = match purpose {
+            Purpose::Relay { host, entry } => self.hosts[host].queue[entry as usize]
+                .attempt
+                .as_ref()
+                .and_then(|a| a.current.as_deref())
+                .filter(|n| !n.eq_ignore_ascii_case(self.name(server)))
+                .map(str::to_string),
+            _ => None,
+        };
+        let (target, after) = match &looked_up {
+            None => (Cow::Borrowed(self.name(server)), String::new()),
+            Some(name) => (
+                Cow::Owned(self.sc.hosts[server].ip.to_string()),
+                format!(
+                    ", the address of {name} (the host there is {})",
+                    self.name(server)
+                ),
+            ),
+        };
         self.emit(
             EventKind::Connect,
             Some(protocol),
@@ -699,12 +721,13 @@ impl<'s> World<'s> {
             crate::pieces!(
                 self.name(client),
                 " connects to ",
-                self.name(server),
+                target.as_ref(),
                 " port ",
                 protocol.port(),
                 " (",
                 protocol.name(),
-                ")"
+                ")",
+                after.as_str()
             ),
         );
         if !self.reachable(client, server) {
@@ -1203,18 +1226,24 @@ impl<'s> World<'s> {
             ),
         };
         let rcpt_to = send.recipients();
-        self.note(
-            EventKind::UserAction,
-            Some(client),
-            Some(idx),
-            crate::cat!(
-                user.address,
-                " writes \"",
-                send.subject,
-                "\" to ",
-                Address::list(&rcpt_to)
-            ),
-        );
+        // Who is in which field, and whose name the From: line shows when it is not the user's:
+        // the envelope has only addresses, and a lesson about Bcc or From: needs to say which.
+        let mut action = crate::cat!(user.address);
+        if let Some(from) = &send.header_from {
+            action.push_str(" (as From: ");
+            action.push_str(from);
+            action.push(')');
+        }
+        action.push_str(" writes \"");
+        action.push_str(&send.subject);
+        action.push_str("\" to ");
+        for (field, list) in [("", &send.to), (", Cc ", &send.cc), (", Bcc ", &send.bcc)] {
+            if !list.is_empty() {
+                action.push_str(field);
+                action.push_str(&Address::list(list));
+            }
+        }
+        self.note(EventKind::UserAction, Some(client), Some(idx), action);
         let job = ClientJob {
             ehlo_name: client_name.to_string(),
             auth,
@@ -1509,7 +1538,7 @@ impl<'s> World<'s> {
             return Err(Some(FailedRecipient {
                 recipient: rcpt.clone(),
                 status: "5.1.1".into(),
-                diagnostic: format!("550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"),
+                diagnostic: format!("there is no mailbox for {rcpt} here (user unknown)"),
                 remote_mta: None,
             }));
         };
@@ -1970,7 +1999,7 @@ impl<'s> World<'s> {
                         match plan_exchangers(&records, &[own], &mut self.rng) {
                             MxPlan::NullMx => {
                                 self.note(EventKind::MxChoice, Some(host), message, format!("{domain} publishes a null MX (MX 0 .): it accepts no mail at all (RFC 7505)"));
-                                self.fail_entry(host, entry, "5.1.10", format!("556 5.1.10 Recipient address rejected: {domain} does not accept mail (null MX)"));
+                                self.fail_entry(host, entry, "5.1.10", format!("{domain} does not accept mail: it publishes a null MX (RFC 7505), so no server was asked"));
                             }
                             MxPlan::LoopsBackToMe => {
                                 self.note(EventKind::MxChoice, Some(host), message, format!("{} is itself the best MX for {domain} but does not keep its mail: the mail would loop", self.name(host)));
@@ -1978,7 +2007,7 @@ impl<'s> World<'s> {
                                     host,
                                     entry,
                                     "5.4.6",
-                                    format!("554 5.4.6 mail for {domain} loops back to myself"),
+                                    format!("mail for {domain} loops back to this server: it is the best MX for the domain but keeps no mailboxes for it"),
                                 );
                             }
                             MxPlan::Exchangers(list) => {
@@ -2018,7 +2047,7 @@ impl<'s> World<'s> {
                                 "{domain} does not exist (NXDOMAIN): the mail cannot be delivered"
                             ),
                         );
-                        self.fail_entry(host, entry, "5.1.2", format!("550 5.1.2 Host or domain name not found. Name service error for name={domain} type=MX: Host not found"));
+                        self.fail_entry(host, entry, "5.1.2", format!("the domain {domain} does not exist: DNS answered NXDOMAIN when asked for its MX records"));
                     }
                     DnsResult::Failed(why) => self.defer(host, entry, format!("4.4.3 {why}")),
                 }
@@ -2224,7 +2253,13 @@ impl<'s> World<'s> {
                     RecordChange::Mx(list) => {
                         d.mx = list.clone();
                         d.null_mx = false;
-                        format!("{name} now has the MX records {list:?}")
+                        let records: Vec<String> = list
+                            .iter()
+                            .map(|(preference, exchange)| {
+                                format!("{exchange} (preference {preference})")
+                            })
+                            .collect();
+                        format!("{name} now has the MX records {}", records.join(", "))
                     }
                     RecordChange::Cname(t) => {
                         d.a.remove(name);
@@ -2338,10 +2373,14 @@ fn local_domain(sc: &Scenario, index: &Index, host: HostId, domain: &str) -> boo
     if domain == "localhost" {
         return true;
     }
-    let name = &sc.hosts[host].name;
+    let h = &sc.hosts[host];
     index.domain(domain).is_some_and(|d| {
         let dom = &sc.domains[d];
-        dom.store == Some(host) || dom.mx.iter().any(|(_, n)| n == name)
+        // An MX of its own domain takes that domain's mail even when DNS does not list it (yet):
+        // a lesson may move the MX records to it with a DnsChange fault.
+        dom.store == Some(host)
+            || dom.mx.iter().any(|(_, n)| *n == h.name)
+            || (h.domain == Some(d) && h.has(Role::Mx))
     })
 }
 

@@ -148,3 +148,141 @@ fn a_lesson_names_its_hosts_and_its_answers_are_among_the_choices() {
     .unwrap_err();
     assert!(e.message.contains("Teleport"), "{e}");
 }
+
+/// GOOD with a second domain whose mail program and mailbox host are its own, and two sends.
+fn two_domains(script: &str) -> String {
+    GOOD.replace(
+        r#"domains: [(name: "alpha.example", mx: [(10, "mx.alpha.example")])],"#,
+        r#"domains: [
+        (name: "alpha.example", mx: [(10, "mx.alpha.example")]),
+        (name: "beta.example", mx: [(10, "mx.beta.example")]),
+    ],"#,
+    )
+    .replace(
+        r#"(name: "pc.alpha.example", ip: "192.0.2.2", roles: [Client]),"#,
+        r#"(name: "pc.alpha.example", ip: "192.0.2.2", roles: [Client]),
+        (name: "mx.beta.example", ip: "192.0.2.3", roles: [Mx, Imap]),
+        (name: "pc.beta.example", ip: "192.0.2.4", roles: [Client]),"#,
+    )
+    .replace(
+        r#"users: [(address: "a@alpha.example", password: "p")],"#,
+        r#"users: [(address: "a@alpha.example", password: "p"), (address: "b@beta.example", password: "q")],"#,
+    )
+    .replace(
+        r#"script: [Send(at: "1s", from: "a@alpha.example", to: ["a@alpha.example"])],"#,
+        script,
+    )
+}
+
+#[test]
+fn an_error_in_an_entry_points_at_that_entry_not_at_an_earlier_mention() {
+    let good = two_domains(
+        r#"script: [
+        Send(at: "1s", from: "a@alpha.example", to: ["b@beta.example"]),
+        Send(at: "2s", from: "a@alpha.example", to: [], id: "second"),
+    ],"#,
+    );
+    let e = load_str(&good, "f.ron").unwrap_err();
+    assert!(e.message.contains("at least one recipient"), "{e}");
+    let line = good.lines().position(|l| l.contains("\"second\"")).unwrap() + 1;
+    assert_eq!(e.line, line, "{e}");
+}
+
+#[test]
+fn a_misspelt_mx_is_an_unknown_host() {
+    let bad = GOOD.replace(
+        r#"mx: [(10, "mx.alpha.example")]"#,
+        r#"mx: [(10, "mx.alpha.exmaple")]"#,
+    );
+    let e = load_str(&bad, "f.ron").unwrap_err();
+    assert!(
+        e.message.contains("unknown host \"mx.alpha.exmaple\""),
+        "{e}"
+    );
+    assert_eq!((e.line, e.column), (3, 49), "{e}");
+}
+
+#[test]
+fn an_mx_that_is_a_mail_program_is_refused() {
+    let bad = GOOD.replace(
+        r#"mx: [(10, "mx.alpha.example")]"#,
+        r#"mx: [(10, "pc.alpha.example")]"#,
+    );
+    let e = load_str(&bad, "f.ron").unwrap_err();
+    assert!(e.message.contains("has no Mx role"), "{e}");
+}
+
+#[test]
+fn two_mailbox_hosts_in_one_domain_are_refused() {
+    let bad = GOOD.replace(
+        r#"(name: "ns.example""#,
+        r#"(name: "pop.alpha.example", ip: "192.0.2.9", roles: [Pop3]),
+        (name: "ns.example""#,
+    );
+    let e = load_str(&bad, "f.ron").unwrap_err();
+    assert!(e.message.contains("both keep mailboxes"), "{e}");
+    assert!(e.message.contains("pop.alpha.example"), "{e}");
+}
+
+#[test]
+fn an_action_after_the_end_of_the_run_is_refused() {
+    let bad = GOOD
+        .replace(r#"title: "t","#, r#"title: "t", run_until: "1m","#)
+        .replace(r#"Send(at: "1s""#, r#"Send(at: "2m""#);
+    let e = load_str(&bad, "f.ron").unwrap_err();
+    assert!(e.message.contains("after the end of the run"), "{e}");
+    assert_eq!(e.line, 10, "{e}");
+}
+
+#[test]
+fn a_cname_loop_is_refused() {
+    let bad = GOOD.replace(
+        r#"mx: [(10, "mx.alpha.example")]"#,
+        r#"mx: [(10, "mx.alpha.example")], cname: {"a.alpha.example": "b.alpha.example", "b.alpha.example": "a.alpha.example"}"#,
+    );
+    let e = load_str(&bad, "f.ron").unwrap_err();
+    assert!(e.message.contains("go round in a circle"), "{e}");
+}
+
+#[test]
+fn a_user_whose_domain_has_no_mail_program_cannot_send_or_fetch() {
+    let script = r#"script: [Send(at: "1s", from: "b@beta.example", to: ["a@alpha.example"])],"#;
+    let without = two_domains(script).replace(
+        r#"(name: "pc.beta.example", ip: "192.0.2.4", roles: [Client]),"#,
+        "",
+    );
+    let e = load_str(&without, "f.ron").unwrap_err();
+    assert!(
+        e.message.contains("b@beta.example has no mail program"),
+        "{e}"
+    );
+    // Being written to needs no mail program.
+    let written_to =
+        r#"script: [Send(at: "1s", from: "a@alpha.example", to: ["b@beta.example"])],"#;
+    load_str(
+        &two_domains(written_to).replace(
+            r#"(name: "pc.beta.example", ip: "192.0.2.4", roles: [Client]),"#,
+            "",
+        ),
+        "f.ron",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_an_empty_file_says_so() {
+    load_str(&format!("\u{feff}{GOOD}"), "bom.ron").unwrap();
+    let e = load_str(" \n", "empty.ron").unwrap_err();
+    assert_eq!(e.message, "the file is empty");
+    assert!(e.hint.is_some());
+}
+
+#[test]
+fn a_latency_of_more_than_an_hour_is_refused() {
+    let bad = GOOD.replace(
+        r#"title: "t","#,
+        r#"title: "t", default_link: (latency_ms: (18446744073709551615, 18446744073709551615), loss: 0.0),"#,
+    );
+    let e = load_str(&bad, "f.ron").unwrap_err();
+    assert!(e.message.contains("longer than an hour"), "{e}");
+}

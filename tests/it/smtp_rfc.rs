@@ -220,15 +220,17 @@ fn postmaster_without_domain_is_accepted() {
     );
 }
 
+/// Section 3.6.2: "If it declines to relay mail to a particular address for policy reasons, a
+/// 550 response SHOULD be returned."
 #[test]
-fn relaying_for_strangers_is_refused_with_5_7_1() {
+fn relaying_for_strangers_is_refused_with_550_5_7_1() {
     let mut p = FooCom::default();
     let mut s = server(false);
     s.greeting();
     s.on_line("EHLO spam.example", &mut p, 0);
     s.on_line("MAIL FROM:<x@spam.example>", &mut p, 0);
     let r = s.on_line("RCPT TO:<victim@elsewhere.example>", &mut p, 0);
-    assert!(r.lines[0].starts_with("554 5.7.1"), "{:?}", r.lines);
+    assert!(r.lines[0].starts_with("550 5.7.1"), "{:?}", r.lines);
 }
 
 #[test]

@@ -304,6 +304,7 @@ mod tests {
                     ),
                 ],
                 negative_ttl: 30,
+                primary: "ns.beta.example".into(),
             }],
         }
     }

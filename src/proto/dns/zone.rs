@@ -14,6 +14,9 @@ pub struct Zone {
     /// How long resolvers may cache "no such name" or "no such record" (RFC 2308 section 4).
     /// It is the MINIMUM of the SOA in negative answers, whatever a published SOA says.
     pub negative_ttl: u32,
+    /// The name server that serves the zone: the MNAME of the SOA made up for a zone that
+    /// publishes none (RFC 1035 section 3.3.13, "the primary source of data for this zone").
+    pub primary: String,
 }
 
 impl Zone {
@@ -28,16 +31,17 @@ impl Zone {
             .find(|r| matches!(r.data, RData::Soa { .. }))
             .cloned()
             .unwrap_or_else(|| {
+                // RNAME is a mailbox, hostmaster@origin; the root's is the server's own.
                 let base = if self.origin.is_empty() {
-                    "root-servers.example".to_string()
+                    &self.primary
                 } else {
-                    self.origin.clone()
+                    &self.origin
                 };
                 Record {
                     name: self.origin.clone(),
                     ttl: self.negative_ttl,
                     data: RData::Soa {
-                        mname: format!("ns.{base}"),
+                        mname: self.primary.clone(),
                         rname: format!("hostmaster.{base}"),
                         serial: 1,
                         refresh: 3600,
@@ -267,6 +271,7 @@ mod tests {
             origin: origin.into(),
             records,
             negative_ttl: 300,
+            primary: "ns.example".into(),
         }
     }
 
@@ -364,7 +369,7 @@ mod tests {
         assert_eq!(nx.rcode, Rcode::NxDomain);
         assert!(nx.authoritative && nx.answers.is_empty());
         assert_eq!(negative_soa(&nx), ("example".into(), 300));
-        // The SOA is made up from the origin.
+        // The SOA is made up from the origin and the server.
         assert!(matches!(
             &nx.authority[0].data,
             RData::Soa { mname, rname, .. } if mname == "ns.example" && rname == "hostmaster.example"
@@ -412,13 +417,13 @@ mod tests {
     }
 
     #[test]
-    fn the_made_up_soa_answers_a_soa_query() {
+    fn the_made_up_soa_names_the_server_that_serves_the_zone() {
         let r = ask("gamma.example", RecordType::Soa);
         assert_eq!(r.rcode, Rcode::NoError);
         assert!(matches!(
             &r.answers[..],
-            [Record { name, data: RData::Soa { mname, .. }, .. }]
-                if name == "gamma.example" && mname == "ns.gamma.example"
+            [Record { name, data: RData::Soa { mname, rname, .. }, .. }]
+                if name == "gamma.example" && mname == "ns.example" && rname == "hostmaster.gamma.example"
         ));
     }
 

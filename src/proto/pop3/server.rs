@@ -192,8 +192,9 @@ impl Pop3Server {
         let maildrop = Maildrop { key, entries };
         let (count, octets) = maildrop.summary();
         let r = ok(format!(
-            "{}'s maildrop has {count} messages ({octets} octets)",
-            maildrop.key
+            "{}'s maildrop has {} ({octets} octets)",
+            maildrop.key,
+            messages(count)
         ));
         self.state = State::Transaction(maildrop);
         r
@@ -265,7 +266,7 @@ impl Maildrop {
             Command::List(None) => {
                 let (count, octets) = self.summary();
                 multi_line(
-                    ok(format!("{count} messages ({octets} octets)")),
+                    ok(format!("{} ({octets} octets)", messages(count))),
                     self.live().map(|(n, e)| format!("{n} {}", e.size)),
                 )
             }
@@ -301,14 +302,17 @@ impl Maildrop {
             Command::Rset => {
                 self.entries.iter_mut().for_each(|e| e.deleted = false);
                 let (count, octets) = self.summary();
-                ok(format!("maildrop has {count} messages ({octets} octets)"))
+                ok(format!(
+                    "maildrop has {} ({octets} octets)",
+                    messages(count)
+                ))
             }
             Command::Noop => Response::line("+OK"),
             Command::Capa => capabilities(),
             Command::Quit => {
                 let tail = match self.update(store) {
                     0 => "maildrop empty".to_string(),
-                    left => format!("{left} messages left"),
+                    left => format!("{} left", messages(left)),
                 };
                 Response::closing(format!("+OK {hostname} POP3 server signing off ({tail})"))
             }
@@ -328,6 +332,12 @@ impl Maildrop {
             .retain(|m| !self.entries.iter().any(|e| e.deleted && e.uid == m.uid));
         inbox.messages.len()
     }
+}
+
+/// "1 message", "2 messages": the counts in the replies, in words (RFC 1939's own examples
+/// leave the text free).
+fn messages(n: usize) -> String {
+    crate::text::counted(n, "message", "messages")
 }
 
 #[cfg(test)]
@@ -434,7 +444,7 @@ mod tests {
         // Message numbers do not shift within the session (section 5).
         assert_eq!(s.on_line("LIST", &mut st, 0).lines[1..], ["2 150", "."]);
         let quit = s.on_line("QUIT", &mut st, 0);
-        assert!(quit.close && quit.lines[0].ends_with("(1 messages left)"));
+        assert!(quit.close && quit.lines[0].ends_with("(1 message left)"));
         assert_eq!(inbox(&st).len(), 1);
         assert_eq!(inbox(&st)[0].message.len(), 150);
     }

@@ -372,10 +372,11 @@ impl SmtpServer {
             );
         }
         // Section 3.6.2 and RFC 6409 section 4: without authentication a server takes mail only for
-        // its own domains; anything else would make it an open relay.
+        // its own domains; anything else would make it an open relay. A policy refusal to relay
+        // "SHOULD" be 550 (section 3.6.2), with 5.7.1, "delivery not authorized" (RFC 3463).
         if self.session.authenticated.is_none() && !policy.is_local_domain(to.domain()) {
             return reply(Reply::new(
-                ReplyCode::TRANSACTION_FAILED,
+                ReplyCode::MAILBOX_UNAVAILABLE,
                 format!("5.7.1 <{to}>: Relay access denied"),
             ));
         }

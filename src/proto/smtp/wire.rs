@@ -51,7 +51,7 @@ impl ReplyCode {
     pub const MAILBOX_UNAVAILABLE: ReplyCode = ReplyCode(550);
     /// 552: exceeded storage allocation (message too big for SIZE).
     pub const EXCEEDED_STORAGE: ReplyCode = ReplyCode(552);
-    /// 554: transaction failed (used for relay denied and for errors at end of DATA).
+    /// 554: transaction failed (errors at the end of DATA, a message that loops).
     pub const TRANSACTION_FAILED: ReplyCode = ReplyCode(554);
     /// 556: domain does not accept mail (RFC 7504; sent for a null MX, RFC 7505 section 3).
     pub const DOMAIN_NO_MAIL: ReplyCode = ReplyCode(556);
