@@ -480,3 +480,40 @@ fn the_teachers_captions_appear_in_every_export() {
         .join(" ");
     assert!(text.contains(said), "{text}");
 }
+
+#[test]
+fn a_transcript_piped_into_a_reader_that_stops_early_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // Lesson 1 with fifty more messages: a transcript longer than a pipe holds (64 KiB).
+    let text = std::fs::read_to_string(&lesson_files()[0]).unwrap();
+    let more: String = (1..=50)
+        .map(|i| {
+            format!(
+                "Send(at: \"{i}m\", from: \"alice@alpha.example\", to: [\"bob@beta.example\"], id: \"more{i}\"),\n"
+            )
+        })
+        .collect();
+    let file = scratch("pipe").join("long.ron");
+    let long = text.replacen(
+        "    ],\n    expect:",
+        &format!("{more}    ],\n    expect:"),
+        1,
+    );
+    assert_ne!(long, text);
+    std::fs::write(&file, long).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailsim"))
+        .arg("run")
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mailsim runs");
+    // Read the title, then hang up, as `head -1` does.
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
