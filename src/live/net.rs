@@ -11,10 +11,10 @@ use std::time::Duration;
 use super::Request;
 use crate::sim::Front;
 
-/// The longest line kept; the rest of a longer line is read and dropped. It is well above
-/// every protocol's own limit (512 and 1000 octets in RFC 5321 section 4.5.3.1), so the
-/// engines still see that the line was too long and answer as their protocol says.
-const MAX_LINE: usize = 4096;
+/// The longest line kept; the rest of a longer line is read and dropped. It is above every
+/// protocol's own limit (512 and 1000 octets in RFC 5321 section 4.5.3.1, 8,192 for IMAP), so
+/// the engines still see that the line was too long and answer as their protocol says.
+const MAX_LINE: usize = 8192 + 1;
 /// Lines already waiting (a pipelining client) are handed over together, up to this many.
 const MAX_BATCH: usize = 256;
 /// Each connection's thread needs little stack: it only reads, waits and writes.
@@ -95,9 +95,32 @@ fn ask<T>(tx: &Sender<Request>, request: impl FnOnce(SyncSender<T>) -> Request) 
 
 /// How a read ended.
 enum Read {
-    Line(String),
+    /// A line, and whether it ended with CRLF (not a bare LF).
+    Line(String, bool),
     Closed,
     Idle,
+}
+
+/// Lines as an SMTP server must read them. A bare LF still ends a line (so that `nc` without
+/// `-C` can talk to the server), but the end of the message text is only `<CRLF>.<CRLF>`
+/// (RFC 5321 section 4.1.1.4, and section 2.3.8 on bare LFs): a "." line next to a bare LF is
+/// text, passed on dot-stuffed. Otherwise a client could end the text with `<LF>.<LF>`, which
+/// a server in front of this one reads as text, and smuggle a second message in behind it.
+struct SmtpLines {
+    /// Whether the line before ended with CRLF (the DATA command's line, for the first).
+    last_crlf: bool,
+}
+
+impl SmtpLines {
+    fn take(&mut self, line: String, crlf: bool) -> String {
+        let ends_data = crlf && self.last_crlf;
+        self.last_crlf = crlf;
+        if line == "." && !ends_data {
+            "..".to_string()
+        } else {
+            line
+        }
+    }
 }
 
 fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limits: &Limits) {
@@ -122,15 +145,21 @@ fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limit
         return;
     }
     let mut reader = BufReader::with_capacity(16 * 1024, stream);
+    let mut smtp =
+        matches!(front, Front::Submission | Front::Smtp).then(|| SmtpLines { last_crlf: true });
+    let mut take = |line: String, crlf: bool| match smtp.as_mut() {
+        Some(smtp) => smtp.take(line, crlf),
+        None => line,
+    };
     loop {
         let mut lines = Vec::new();
         let why = match read_line(&mut reader) {
-            Read::Line(l) => {
-                lines.push(l);
+            Read::Line(l, crlf) => {
+                lines.push(take(l, crlf));
                 // A pipelining client's further lines already here travel in the same request.
                 while lines.len() < MAX_BATCH && reader.buffer().contains(&b'\n') {
                     match read_line(&mut reader) {
-                        Read::Line(l) => lines.push(l),
+                        Read::Line(l, crlf) => lines.push(take(l, crlf)),
                         _ => break,
                     }
                 }
@@ -194,7 +223,8 @@ fn read_line(reader: &mut BufReader<TcpStream>) -> Read {
         line.extend_from_slice(&buf[..take.min(room)]);
         reader.consume(take);
         if found {
-            return Read::Line(finish(line));
+            let crlf = line.ends_with(b"\r\n");
+            return Read::Line(finish(line), crlf);
         }
     }
 }
@@ -225,5 +255,45 @@ pub fn dns_loop(socket: UdpSocket, tx: Sender<Request>) {
             Some(None) => {}
             None => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the engine is handed for these lines (text, ended with CRLF).
+    fn handed(lines: &[(&str, bool)]) -> Vec<String> {
+        let mut smtp = SmtpLines { last_crlf: true };
+        lines
+            .iter()
+            .map(|&(l, crlf)| smtp.take(l.to_string(), crlf))
+            .collect()
+    }
+
+    #[test]
+    fn only_crlf_dot_crlf_ends_the_message_text() {
+        assert_eq!(
+            handed(&[("DATA", true), ("hi", true), (".", true)]),
+            ["DATA", "hi", "."]
+        );
+        // <LF>.<LF>, <CRLF>.<LF> and <LF>.<CRLF> are text, so nothing can be smuggled after them.
+        for (before, dot) in [(false, false), (true, false), (false, true)] {
+            let got = handed(&[
+                ("hi", before),
+                (".", dot),
+                ("MAIL FROM:<x@y.example>", true),
+            ]);
+            assert_eq!(
+                got,
+                ["hi", "..", "MAIL FROM:<x@y.example>"],
+                "{before} {dot}"
+            );
+        }
+        // A bare LF elsewhere still ends a line: `nc` without -C can send commands.
+        assert_eq!(
+            handed(&[("NOOP", false), ("QUIT", false)]),
+            ["NOOP", "QUIT"]
+        );
     }
 }

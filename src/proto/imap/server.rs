@@ -21,6 +21,9 @@ const SETTABLE_FLAGS: &str = r"\Answered \Flagged \Deleted \Seen \Draft";
 
 /// After this many failed logins the server says BYE and hangs up.
 const MAX_FAILED_LOGINS: u32 = 3;
+/// The longest command line taken (RFC 7162 section 4: a server "SHOULD NOT impose a limit of
+/// less than 8192 octets").
+pub const MAX_LINE: usize = 8192;
 
 /// The session states (RFC 3501 section 3).
 enum State {
@@ -165,6 +168,13 @@ impl ImapServer {
                 lines: Vec::new(),
                 close: true,
             };
+        }
+        if line.len() > MAX_LINE {
+            // Its end is lost, so it is not run; the tag too may be cut, so the answer is
+            // untagged (section 7.1.3).
+            return Response::line(format!(
+                "* BAD line too long (the limit is {MAX_LINE} octets)"
+            ));
         }
         if let Some(tag) = self.pending_auth.take() {
             return self.plain(&tag, line.trim(), store);
@@ -965,6 +975,18 @@ mod tests {
         let shapes: Vec<String> = bye.lines.iter().map(|l| shape(l)).collect();
         assert_eq!(shapes, ["BYE", "a006 OK"]);
         assert!(bye.close && s.server.is_closed());
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_refused_and_not_run() {
+        let mut s = Session::new(store(2));
+        let long = format!("a1 LOGIN mrc secret{} junk", " ".repeat(MAX_LINE));
+        let r = s.send(&long);
+        assert_eq!(r.lines, ["* BAD line too long (the limit is 8192 octets)"]);
+        assert!(!r.close);
+        // Not logged in: the cut line was not taken as a LOGIN.
+        let select = s.send("a2 SELECT INBOX");
+        assert!(select.lines[0].starts_with("a2 BAD"), "{:?}", select.lines);
     }
 
     #[test]
