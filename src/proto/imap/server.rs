@@ -697,7 +697,7 @@ fn fetch(
             }
         }
         let recent = view.recent.contains(&uid);
-        let items: Vec<String> = shown.iter().map(|a| fetch_item(*a, m, recent)).collect();
+        let items: Vec<String> = shown.iter().map(|a| fetch_item(a, m, recent)).collect();
         r.push(format!("* {seq} FETCH ({})", items.join(" ")));
     }
     r.push(format!("{tag} OK {}FETCH completed", uid_prefix(by_uid)));
@@ -705,7 +705,7 @@ fn fetch(
 }
 
 /// One data item of a FETCH response (section 7.4.2); message text goes out as a literal.
-fn fetch_item(attr: FetchAttr, m: &StoredMessage, recent: bool) -> String {
+fn fetch_item(attr: &FetchAttr, m: &StoredMessage, recent: bool) -> String {
     let message = &m.message;
     match attr {
         FetchAttr::Flags => format!("FLAGS ({})", flag_list(m.flags, recent)),
@@ -718,16 +718,53 @@ fn fetch_item(attr: FetchAttr, m: &StoredMessage, recent: bool) -> String {
         FetchAttr::Rfc822 => format!("RFC822 {}", literal(message.text())),
         FetchAttr::Rfc822Header => format!("RFC822.HEADER {}", literal(message.header_block())),
         FetchAttr::Rfc822Text => format!("RFC822.TEXT {}", literal(message.body())),
-        FetchAttr::Section { section, .. } => {
+        FetchAttr::Section {
+            section, partial, ..
+        } => {
+            let fields;
             let text = match section {
                 Section::Full => message.text(),
                 Section::Header => message.header_block(),
                 Section::Text => message.body(),
+                Section::HeaderFields { names, not } => {
+                    fields = header_fields(message.header_block(), names, *not);
+                    &fields
+                }
             };
-            // The response names the section without .PEEK.
-            format!("BODY[{}] {}", section.as_str(), literal(text))
+            // The response names the section without .PEEK, and of a partial fetch only the
+            // first octet (section 7.4.2).
+            match partial {
+                None => format!("BODY[{section}] {}", literal(text)),
+                Some((origin, count)) => {
+                    let start = text.floor_char_boundary(*origin as usize);
+                    let end = text.floor_char_boundary(start.saturating_add(*count as usize));
+                    format!("BODY[{section}]<{origin}> {}", literal(&text[start..end]))
+                }
+            }
         }
     }
+}
+
+/// The fields of a header block whose names are among `names` (upper case), or with `not` those
+/// that are not, each with its folded lines, then the empty line (section 6.4.5).
+fn header_fields(block: &str, names: &[String], not: bool) -> String {
+    let mut out = String::new();
+    let mut keep = false;
+    for line in block.split_inclusive("\r\n") {
+        if line == "\r\n" {
+            break;
+        }
+        // A line that starts with white space continues the field above (RFC 5322 section 2.2.3).
+        if !line.starts_with([' ', '\t']) {
+            let name = line.split(':').next().unwrap_or("").trim();
+            keep = names.iter().any(|n| n.eq_ignore_ascii_case(name)) != not;
+        }
+        if keep {
+            out.push_str(line);
+        }
+    }
+    out.push_str("\r\n");
+    out
 }
 
 /// What a STORE does to each message's flags.
@@ -975,6 +1012,52 @@ mod tests {
         let shapes: Vec<String> = bye.lines.iter().map(|l| shape(l)).collect();
         assert_eq!(shapes, ["BYE", "a006 OK"]);
         assert!(bye.close && s.server.is_closed());
+    }
+
+    #[test]
+    fn header_fields_and_partial_fetches_as_mail_programs_ask_for_them() {
+        let mut s = Session::new(store(2));
+        s.expect_ok("a1 LOGIN mrc secret");
+        s.expect_ok("a2 SELECT INBOX");
+        let block = inbox(&s.store).messages[0]
+            .message
+            .header_block()
+            .to_string();
+        // Thunderbird lists a folder with BODY.PEEK[HEADER.FIELDS (...)].
+        let f = s.expect_ok("a3 FETCH 1 (UID BODY.PEEK[HEADER.FIELDS (From Subject X-None)])");
+        let values = fetch_values(&f[0]);
+        let name = "BODY[HEADER.FIELDS (FROM SUBJECT X-NONE)]";
+        let Some(Value::Str(fields)) = item(&values, name) else {
+            panic!("{} has no {name}", f[0]);
+        };
+        let wanted: String = block
+            .split_inclusive("\r\n")
+            .filter(|l| l.starts_with("From:") || l.starts_with("Subject:"))
+            .chain(["\r\n"])
+            .collect();
+        assert_eq!(fields, wanted);
+        let not = s.expect_ok("a4 FETCH 1 BODY.PEEK[HEADER.FIELDS.NOT (From Subject)]");
+        let Some(Value::Str(rest)) = item(
+            &fetch_values(&not[0]),
+            "BODY[HEADER.FIELDS.NOT (FROM SUBJECT)]",
+        ) else {
+            panic!("{}", not[0]);
+        };
+        assert!(!rest.contains("\r\nFrom:") && !rest.starts_with("From:"));
+        assert_eq!(
+            rest.len() + fields.len(),
+            block.len() + 2,
+            "each field in one of them"
+        );
+        // A partial fetch: the octets asked for, and the response names the first only.
+        let part = s.expect_ok("a5 FETCH 1 BODY.PEEK[]<0.10>");
+        let whole = inbox(&s.store).messages[0].message.text().to_string();
+        assert_eq!(
+            item(&fetch_values(&part[0]), "BODY[]<0>"),
+            Some(Value::Str(whole[..10].to_string()))
+        );
+        // Peeking set no flag.
+        assert!(!inbox(&s.store).messages[0].flags.seen);
     }
 
     #[test]

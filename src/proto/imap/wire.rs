@@ -222,7 +222,7 @@ impl fmt::Display for SeqSet {
 }
 
 /// The part of a message a `BODY[...]` item names (RFC 3501 section 6.4.5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Section {
     /// `BODY[]`: the whole message.
     Full,
@@ -230,29 +230,52 @@ pub enum Section {
     Header,
     /// `BODY[TEXT]`: what follows the empty line.
     Text,
+    /// `BODY[HEADER.FIELDS (FROM SUBJECT)]`: only the fields named (upper case here), or with
+    /// `.NOT` all but those, then the empty line. Mail programs list their messages with it.
+    HeaderFields { names: Vec<String>, not: bool },
 }
 
 impl Section {
+    /// Reads a section spec, already in upper case.
     fn parse(s: &str) -> Option<Section> {
         match s {
             "" => Some(Section::Full),
             "HEADER" => Some(Section::Header),
             "TEXT" => Some(Section::Text),
-            _ => None,
+            _ => {
+                let (not, rest) = match s.strip_prefix("HEADER.FIELDS.NOT") {
+                    Some(rest) => (true, rest),
+                    None => (false, s.strip_prefix("HEADER.FIELDS")?),
+                };
+                let list = rest.trim_start().strip_prefix('(')?.strip_suffix(')')?;
+                // header-list: one or more astrings (section 9).
+                let names: Vec<String> = list
+                    .split_whitespace()
+                    .map(|n| n.trim_matches('"').to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                (!names.is_empty()).then_some(Section::HeaderFields { names, not })
+            }
         }
     }
+}
 
-    pub fn as_str(self) -> &'static str {
+impl fmt::Display for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Section::Full => "",
-            Section::Header => "HEADER",
-            Section::Text => "TEXT",
+            Section::Full => Ok(()),
+            Section::Header => f.write_str("HEADER"),
+            Section::Text => f.write_str("TEXT"),
+            Section::HeaderFields { names, not } => {
+                let not = if *not { ".NOT" } else { "" };
+                write!(f, "HEADER.FIELDS{not} ({})", names.join(" "))
+            }
         }
     }
 }
 
 /// A FETCH data item (RFC 3501 section 6.4.5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FetchAttr {
     Flags,
     Uid,
@@ -268,10 +291,12 @@ pub enum FetchAttr {
     /// `BODY` without a section: the MIME structure, without extension data.
     Body,
     BodyStructure,
-    /// `BODY[section]`, or `BODY.PEEK[section]` which leaves `\Seen` alone.
+    /// `BODY[section]`, or `BODY.PEEK[section]` which leaves `\Seen` alone; with `<o.n>`, only
+    /// the `n` octets from octet `o` on.
     Section {
         section: Section,
         peek: bool,
+        partial: Option<(u32, u32)>,
     },
 }
 
@@ -294,14 +319,29 @@ impl FetchAttr {
                     Some(rest) => (true, rest),
                     None => (false, upper.strip_prefix("BODY[")?),
                 };
-                let section = Section::parse(rest.strip_suffix(']')?)?;
-                FetchAttr::Section { section, peek }
+                let (spec, after) = rest.split_once(']')?;
+                let section = Section::parse(spec)?;
+                let partial = match after {
+                    "" => None,
+                    _ => {
+                        let (origin, count) = after
+                            .strip_prefix('<')?
+                            .strip_suffix('>')?
+                            .split_once('.')?;
+                        Some((origin.parse().ok()?, count.parse().ok()?))
+                    }
+                };
+                FetchAttr::Section {
+                    section,
+                    peek,
+                    partial,
+                }
             }
         })
     }
 
     /// Whether fetching this item sets `\Seen` (RFC 3501 section 6.4.5).
-    pub fn sets_seen(self) -> bool {
+    pub fn sets_seen(&self) -> bool {
         matches!(
             self,
             FetchAttr::Rfc822 | FetchAttr::Rfc822Text | FetchAttr::Section { peek: false, .. }
@@ -322,9 +362,17 @@ impl fmt::Display for FetchAttr {
             FetchAttr::Rfc822Text => f.write_str("RFC822.TEXT"),
             FetchAttr::Body => f.write_str("BODY"),
             FetchAttr::BodyStructure => f.write_str("BODYSTRUCTURE"),
-            FetchAttr::Section { section, peek } => {
+            FetchAttr::Section {
+                section,
+                peek,
+                partial,
+            } => {
                 let peek = if *peek { ".PEEK" } else { "" };
-                write!(f, "BODY{peek}[{}]", section.as_str())
+                write!(f, "BODY{peek}[{section}]")?;
+                match partial {
+                    Some((origin, count)) => write!(f, "<{origin}.{count}>"),
+                    None => Ok(()),
+                }
             }
         }
     }
@@ -1040,7 +1088,8 @@ mod tests {
                 set: SeqSet(vec![(SeqNum::Num(1), SeqNum::Num(1))]),
                 items: FetchItems::Attrs(vec![FetchAttr::Section {
                     section: Section::Full,
-                    peek: false
+                    peek: false,
+                    partial: None
                 }]),
                 uid: false
             }
@@ -1235,7 +1284,12 @@ mod tests {
     }
 
     fn fetch_attr() -> impl Strategy<Value = FetchAttr> {
-        let section = prop::sample::select(vec![Section::Full, Section::Header, Section::Text]);
+        let names = prop::collection::vec("[A-Z][A-Z0-9-]{0,10}", 1..4);
+        let section = prop_oneof![
+            prop::sample::select(vec![Section::Full, Section::Header, Section::Text]),
+            (names, any::<bool>()).prop_map(|(names, not)| Section::HeaderFields { names, not }),
+        ];
+        let partial = prop::option::of((any::<u32>(), any::<u32>()));
         prop_oneof![
             prop::sample::select(vec![
                 FetchAttr::Flags,
@@ -1249,8 +1303,13 @@ mod tests {
                 FetchAttr::Body,
                 FetchAttr::BodyStructure,
             ]),
-            (section, any::<bool>())
-                .prop_map(|(section, peek)| FetchAttr::Section { section, peek }),
+            (section, any::<bool>(), partial).prop_map(|(section, peek, partial)| {
+                FetchAttr::Section {
+                    section,
+                    peek,
+                    partial,
+                }
+            }),
         ]
     }
 
