@@ -41,7 +41,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Print a JSON report of the final state instead of the trace.
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, conflicts_with = "format")]
         report: Option<ReportFormat>,
         /// Ask the lesson's prediction questions on the way, and give a score at the end.
         #[arg(long, conflicts_with_all = ["report", "format"])]

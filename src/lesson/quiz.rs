@@ -48,19 +48,32 @@ pub fn run_quiz(
             if teacher {
                 writeln!(out, "   answer: {right}")?;
             } else {
-                write!(out, "   your answer: ")?;
-                out.flush()?;
-                let mut line = String::new();
-                input.read_line(&mut line)?;
-                if echo {
-                    writeln!(out, "{}", line.trim())?;
-                }
-                let chosen = line
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| opts.get(n.wrapping_sub(1)).cloned())
-                    .unwrap_or_else(|| line.trim().to_string());
+                let chosen = loop {
+                    write!(out, "   your answer: ")?;
+                    out.flush()?;
+                    let mut line = String::new();
+                    let read = input.read_line(&mut line)?;
+                    let typed = line.trim();
+                    if echo {
+                        writeln!(out, "{typed}")?;
+                    }
+                    // A choice's number, or the answer typed out ("250" is a choice, not the
+                    // 250th); a number that is neither is asked again.
+                    match typed.parse::<usize>() {
+                        Ok(n) if read > 0 && !opts.iter().any(|o| o == typed) => {
+                            match opts.get(n.wrapping_sub(1)) {
+                                Some(o) => break o.clone(),
+                                None if !opts.is_empty() => writeln!(
+                                    out,
+                                    "   There is no choice {n}: type 1 to {}, or the answer itself.",
+                                    opts.len()
+                                )?,
+                                None => break typed.to_string(),
+                            }
+                        }
+                        _ => break typed.to_string(),
+                    }
+                };
                 score.asked += 1;
                 if is_right(scenario, p, &chosen) {
                     score.right += 1;

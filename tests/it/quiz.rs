@@ -68,6 +68,29 @@ fn the_quiz_asks_before_the_moment_and_scores_the_answers() {
 }
 
 #[test]
+fn a_choice_number_that_is_not_offered_is_asked_again() {
+    let scenario = load_file("scenarios/01-alice-writes-to-bob.ron".as_ref()).unwrap();
+    let outcome = run(&scenario);
+    let pinned = pin(&scenario, &outcome.trace);
+    let mut input = Cursor::new("9\n3\nlaptop.beta.example\n250\n");
+    let mut out = Vec::new();
+    let score = run_quiz(
+        &scenario,
+        &outcome.trace,
+        &pinned,
+        &mut input,
+        &mut out,
+        false,
+        true,
+    )
+    .unwrap();
+    assert_eq!((score.right, score.asked), (2, 3));
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("There is no choice 9"), "{text}");
+    assert!(!text.contains("not 9"), "{text}");
+}
+
+#[test]
 fn teacher_mode_shows_the_answers_without_asking() {
     let scenario = load_file("scenarios/01-alice-writes-to-bob.ron".as_ref()).unwrap();
     let outcome = run(&scenario);
