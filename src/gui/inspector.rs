@@ -28,11 +28,12 @@ pub struct Inspection {
 /// Inspects the message of the latest event at or before `cursor` that concerns one.
 pub fn inspect(trace: &Trace, index: &TraceIndex, cursor: usize) -> Option<Inspection> {
     let cursor = cursor.min(trace.len().checked_sub(1)?);
-    // A download on its way is about the message it brings down, whatever came before it.
-    let message = match being_downloaded(trace, cursor) {
-        Some(m) => m,
-        None => index.message_at(cursor)?,
-    };
+    // A download on its way is about the message it brings down, whatever came before it, as
+    // the mailbox gave it: with every Received stamp and the Return-Path, without an envelope.
+    if let Some(m) = being_downloaded(trace, cursor) {
+        return downloaded(trace, m, cursor);
+    }
+    let message = index.message_at(cursor)?;
     // The latest hop on which its text travelled: the lines after DATA.
     let Some(&i) = index.data_of(message, cursor + 1).last() else {
         // A bounce its own server delivered travels no SMTP hop: it is seen when downloaded.
@@ -403,7 +404,8 @@ mod tests {
         let (_, trace, index) = lesson("02-mx-preference-and-backup.ron");
         let mut seen = Vec::new();
         for c in 0..trace.len() {
-            if let Some(i) = inspect(&trace, &index, c) {
+            // A download shows the message as the mailbox gives it, without an envelope.
+            if let Some(i) = inspect(&trace, &index, c).filter(|i| !i.rcpt_to.is_empty()) {
                 if seen.last() != Some(&(i.hop, i.received)) {
                     seen.push((i.hop, i.received));
                 }
@@ -455,7 +457,7 @@ mod tests {
     #[test]
     fn a_download_on_its_way_shows_the_message_it_brings() {
         let (_, trace, index) = lesson("06-unknown-user.ron");
-        // The IMAP FETCH that brings Alice the bounce, which no SMTP hop carried.
+        // The IMAP FETCH that brings Alice the bounce, which came to her mailbox over SMTP.
         let fetch = trace
             .events
             .iter()
@@ -468,6 +470,10 @@ mod tests {
         let i = inspect(&trace, &index, fetch).unwrap();
         assert!(i.name.starts_with("bounce"), "{}", i.name);
         assert_eq!(i.mail_from, "<>");
+        // As the mailbox gives it, not as it last travelled: stamped by the MX that took it.
+        assert!(i.rcpt_to.is_empty());
+        assert_eq!(i.received, 1, "{}", i.headers);
+        assert!(i.headers.starts_with("Return-Path: <>"), "{}", i.headers);
     }
 
     #[test]

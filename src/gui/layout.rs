@@ -16,6 +16,11 @@ pub struct Layout {
 
 const HOST_GAP: f32 = 110.0;
 const REGION_WIDTH: f32 = 230.0;
+/// In a region of three hosts or more, every other host sits this far right of the middle and
+/// the rest this far left: a line between the first and the third then passes beside the second
+/// instead of through it (a mail program that fetches from the store below its submission
+/// server, say). Such a region is wider by twice this.
+const ZIGZAG: f32 = 32.0;
 const REGION_GAP: f32 = 50.0;
 /// Regions per row before a new row starts, for up to eight domains.
 const PER_ROW: usize = 4;
@@ -82,14 +87,22 @@ pub fn layout(scenario: &Scenario) -> Layout {
             top -= height + REGION_GAP;
             continue;
         }
-        let width = row.len() as f32 * REGION_WIDTH + (row.len() as f32 - 1.0) * REGION_GAP;
-        for (i, (name, members)) in row.iter().enumerate() {
-            let left = -width / 2.0 + i as f32 * (REGION_WIDTH + REGION_GAP);
-            let rect = Rect::new(left, top - height, left + REGION_WIDTH, top);
+        let zigzag = |members: &[usize]| if members.len() >= 3 { ZIGZAG } else { 0.0 };
+        let width = row
+            .iter()
+            .map(|(_, m)| REGION_WIDTH + 2.0 * zigzag(m))
+            .sum::<f32>()
+            + (row.len() as f32 - 1.0) * REGION_GAP;
+        let mut left = -width / 2.0;
+        for (name, members) in row {
+            let zig = zigzag(members);
+            let rect = Rect::new(left, top - height, left + REGION_WIDTH + 2.0 * zig, top);
+            left = rect.max.x + REGION_GAP;
             let span = (members.len() as f32 - 1.0) * HOST_GAP;
             for (k, &h) in members.iter().enumerate() {
+                let side = if k % 2 == 0 { -zig } else { zig };
                 hosts[h] = Vec2::new(
-                    rect.center().x,
+                    rect.center().x + side,
                     rect.center().y - 10.0 + span / 2.0 - k as f32 * HOST_GAP,
                 );
             }
@@ -166,6 +179,29 @@ mod tests {
                 host.name
             );
         }
+    }
+
+    #[test]
+    fn a_line_between_two_hosts_of_a_region_passes_beside_the_one_between_them() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/06-unknown-user.ron");
+        let sc = crate::scenario::load_file(std::path::Path::new(path)).unwrap();
+        let l = layout(&sc);
+        let at = |name: &str| l.hosts[sc.host_by_name(name).unwrap()];
+        // The laptop fetches from mx.alpha.example; smtp.alpha.example is stacked between them.
+        let (laptop, smtp, mx) = (
+            at("laptop.alpha.example"),
+            at("smtp.alpha.example"),
+            at("mx.alpha.example"),
+        );
+        assert!(smtp.y < laptop.y && mx.y < smtp.y);
+        let clearance = crate::gui::distance_to_segment(smtp, laptop, mx);
+        assert!(
+            clearance > 60.0,
+            "the IMAP line passes {clearance} from smtp.alpha.example"
+        );
+        // Within the region still.
+        let region = l.regions.iter().find(|r| r.0 == "alpha.example").unwrap().1;
+        assert!([laptop, smtp, mx].iter().all(|p| region.contains(*p)));
     }
 
     #[test]
