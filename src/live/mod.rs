@@ -264,12 +264,21 @@ pub fn serve(mut scenario: Scenario, opts: ServeOptions) -> Result<(), String> {
     drop(tx);
 
     let mut world = World::new(&scenario);
-    if let Some(saved) = saved {
-        let n = saved.restore(&mut world)?;
-        eprintln!(
-            "restored the mailboxes and {} from the saved state",
-            crate::text::counted(n, "queued message", "queued messages")
-        );
+    match saved {
+        Some(saved) => {
+            let n = saved.restore(&mut world)?;
+            eprintln!(
+                "restored the mailboxes and {} from the saved state",
+                crate::text::counted(n, "queued message", "queued messages")
+            );
+        }
+        // The seconds since 1970: a new value at each start (the simulation's own runs keep 1,
+        // so that a trace stays the same).
+        None => world.renew_uid_validity(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_secs() as u32),
+        ),
     }
     let pending = run_world(&mut world, &scenario, &rx, &opts, &shutdown);
     report_pending(&scenario, &pending);

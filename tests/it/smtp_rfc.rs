@@ -360,3 +360,40 @@ fn client_and_server_talk_to_completion() {
         "Subject: hi\r\n\r\n.starts with a dot\r\nend\r\n"
     );
 }
+
+/// Section 4.1.1.11: "If the server SMTP does not recognize or cannot implement one or more of
+/// the parameters associated with a particular MAIL FROM or RCPT TO command, it will return
+/// code 555."
+#[test]
+fn unknown_mail_and_rcpt_parameters_are_555() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    s.greeting();
+    s.on_line("EHLO bar.com", &mut p, 0);
+    let r = s.on_line("MAIL FROM:<a@bar.com> FOO=bar", &mut p, 0);
+    assert!(r.lines[0].starts_with("555 5.5.4"), "{:?}", r.lines);
+    let r = s.on_line("MAIL FROM:<a@bar.com> SIZE=100 BODY=8BITMIME", &mut p, 0);
+    assert!(r.lines[0].starts_with("250"), "{:?}", r.lines);
+    let r = s.on_line("RCPT TO:<Jones@foo.com> NOTIFY=NEVER", &mut p, 0);
+    assert!(r.lines[0].starts_with("555 5.5.4"), "{:?}", r.lines);
+    let r = s.on_line("RCPT TO:<Jones@foo.com>", &mut p, 0);
+    assert!(r.lines[0].starts_with("250"), "{:?}", r.lines);
+}
+
+/// RFC 4616 section 2: the server decides whether the login may act as the authorization
+/// identity; here only as itself.
+#[test]
+fn auth_plain_as_someone_else_fails() {
+    let mut p = FooCom::default();
+    let mut s = server(true);
+    let got = codes(
+        &mut s,
+        &mut p,
+        &[
+            "EHLO laptop",
+            "AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==", // bob\0alice\0secret
+            "AUTH PLAIN YWxpY2UAYWxpY2UAc2VjcmV0", // alice\0alice\0secret
+        ],
+    );
+    assert_eq!(got, [220, 250, 535, 235]);
+}

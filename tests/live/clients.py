@@ -58,6 +58,12 @@ while True:
     assert time.time() < deadline, "the message never reached Bob's mailbox"
     time.sleep(0.2)
 num = found[0].split()[-1]
+# A fresh start numbers UIDs from 1 again, so its UIDVALIDITY is new too (RFC 3501 2.3.1.1).
+validity = int(im.untagged_responses["UIDVALIDITY"][-1])
+assert validity > 1_600_000_000, validity
+# Mail programs list a folder by a few header fields (BODY.PEEK[HEADER.FIELDS (...)]).
+typ, listed = im.fetch(num, "(UID BODY.PEEK[HEADER.FIELDS (From Subject)])")
+assert typ == "OK" and b"Subject: Sent by smtplib" in listed[0][1], listed
 typ, parts = im.fetch(num, "(BODY[])")
 body = parts[0][1].decode()
 assert "Received: from laptop" in body, body

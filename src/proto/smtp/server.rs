@@ -276,6 +276,11 @@ impl SmtpServer {
                 initial_response,
             } => self.on_auth(&mechanism, initial_response, policy),
             Command::Mail { from, params } => self.on_mail(from, &params),
+            // No extension offered takes RCPT parameters (DSN's NOTIFY is not offered).
+            Command::Rcpt { params, .. } if !params.is_empty() => self.error(Reply::new(
+                ReplyCode::PARAMETERS_NOT_RECOGNIZED,
+                format!("5.5.4 Unsupported option: {}", params[0].keyword),
+            )),
             Command::Rcpt { to, .. } => self.on_rcpt(to, policy, now_ms),
             Command::Data => match self.state {
                 State::Mail if !self.rcpt_to.is_empty() => {
@@ -329,6 +334,22 @@ impl SmtpServer {
         // RFC 6409 section 4.3 and RFC 4954 section 6: submission needs authentication first.
         if self.config.submission && self.session.authenticated.is_none() {
             return says(ReplyCode::AUTH_REQUIRED, "5.7.0 Authentication required");
+        }
+        // Section 4.1.1.11: a parameter the server does not know gets 555. It knows those of the
+        // extensions its EHLO offers: SIZE (RFC 1870), BODY (8BITMIME, RFC 6152), and AUTH
+        // (RFC 4954 section 5) where it offers AUTH.
+        if let Some(p) = params.iter().find(|p| {
+            !(p.keyword == "SIZE"
+                || p.keyword == "BODY"
+                    && p.value.as_deref().is_some_and(|v| {
+                        v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME")
+                    })
+                || p.keyword == "AUTH" && self.config.submission)
+        }) {
+            return self.error(Reply::new(
+                ReplyCode::PARAMETERS_NOT_RECOGNIZED,
+                format!("5.5.4 Unsupported option: {}", p.keyword),
+            ));
         }
         // RFC 1870: a declared SIZE over the limit is refused before any data is sent.
         if let Some(size) = params
@@ -510,8 +531,19 @@ impl SmtpServer {
         // RFC 4616 section 2: authzid NUL authcid NUL passwd.
         let mut parts = decoded.split('\0');
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(_authzid), Some(user), Some(password), None) => {
+            // Acting for another user (an authorization identity that is not the login) is
+            // not allowed here: the login fails, as the server decides (section 2).
+            (Some(authzid), Some(user), Some(password), None)
+                if authzid.is_empty() || authzid.eq_ignore_ascii_case(user) =>
+            {
                 self.finish_auth(user, password, policy)
+            }
+            (Some(_), Some(_), Some(_), None) => {
+                self.state = State::Ready;
+                self.error(Reply::new(
+                    ReplyCode::AUTH_INVALID,
+                    "5.7.8 Error: authentication failed",
+                ))
             }
             _ => self.auth_malformed(),
         }

@@ -53,6 +53,8 @@ impl ReplyCode {
     pub const EXCEEDED_STORAGE: ReplyCode = ReplyCode(552);
     /// 554: transaction failed (errors at the end of DATA, a message that loops).
     pub const TRANSACTION_FAILED: ReplyCode = ReplyCode(554);
+    /// 555: MAIL FROM/RCPT TO parameters not recognized or not implemented (section 4.1.1.11).
+    pub const PARAMETERS_NOT_RECOGNIZED: ReplyCode = ReplyCode(555);
     /// 556: domain does not accept mail (RFC 7504; sent for a null MX, RFC 7505 section 3).
     pub const DOMAIN_NO_MAIL: ReplyCode = ReplyCode(556);
 

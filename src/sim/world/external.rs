@@ -369,6 +369,19 @@ impl World<'_> {
         snap
     }
 
+    /// Gives every folder the UIDVALIDITY `value`. Live mode without a saved state starts its
+    /// mailboxes afresh, UIDs from 1 again: a mail program that remembers UIDs from an earlier
+    /// run must see that they no longer hold (RFC 3501 section 2.3.1.1, a MUST).
+    pub fn renew_uid_validity(&mut self, value: u32) {
+        for host in &mut self.hosts {
+            for mailbox in host.store.mailboxes.values_mut() {
+                for folder in &mut mailbox.folders {
+                    folder.uid_validity = value;
+                }
+            }
+        }
+    }
+
     /// Carries on from a saved state: the clock resumes where it stopped (scripted sends from
     /// before then are not sent again), the mailboxes come back, and every queued message is
     /// tried again at once. Returns how many queue entries came back; entries or stores whose
