@@ -1344,10 +1344,21 @@ impl<'s> World<'s> {
     ) {
         let Taken {
             session,
-            envelope,
+            mut envelope,
             mut message,
             queue_id: qid,
         } = taken;
+        // RFC 5321 section 4.5.1: `RCPT TO:<Postmaster>` without a domain is the postmaster of
+        // this server's own domain (the wire reads it as postmaster@localhost).
+        if let Some(own) = self.sc.hosts[host].domain {
+            for r in &mut envelope.rcpt_to {
+                if r.domain() == "localhost" && r.local().eq_ignore_ascii_case("postmaster") {
+                    let name = &self.sc.domains[own].name;
+                    *r = Address::parse(&crate::cat!("postmaster@", name))
+                        .expect("a domain of the scenario makes an address");
+                }
+            }
+        }
         let sc = self.sc;
         let h = &sc.hosts[host];
         let with = match (session.esmtp, session.authenticated.is_some()) {
@@ -1531,9 +1542,8 @@ impl<'s> World<'s> {
         message: &Message,
         message_ref: Option<u32>,
     ) -> Result<(), Option<FailedRecipient>> {
+        let key = mailbox_for(self.sc, &self.hosts[host].store, rcpt);
         let store = &mut self.hosts[host].store;
-        let wanted = rcpt.key();
-        let key = store.login_key(&wanted).filter(|k| *k == wanted);
         let Some(key) = key else {
             return Err(Some(FailedRecipient {
                 recipient: rcpt.clone(),
@@ -1549,11 +1559,22 @@ impl<'s> World<'s> {
         // RFC 5321 section 4.4: final delivery records the reverse path.
         let copy = message.with_header_on_top("Return-Path", &[mail_from]);
         mailbox.inbox_mut().append(copy, self.now);
+        let alias = if key == rcpt.key() {
+            String::new()
+        } else {
+            crate::cat!(" (", rcpt, " is an alias of ", key, ")")
+        };
         self.note(
             EventKind::Delivered,
             Some(host),
             message_ref,
-            crate::pieces!(self.name(host), " puts the message into ", rcpt, "'s INBOX"),
+            crate::pieces!(
+                self.name(host),
+                " puts the message into ",
+                key,
+                "'s INBOX",
+                alias
+            ),
         );
         Ok(())
     }
@@ -2369,6 +2390,23 @@ enum DnsResult {
 /// The host's side of SMTP: who its users are, which domains it takes mail for.
 /// Whether a host takes mail for a domain without authentication: it keeps the domain's
 /// mailboxes or is one of its MX (RFC 5321 section 3.6.2: anything else would be relaying).
+/// The mailbox that mail for `rcpt` goes into at a store: its own, or for `postmaster@domain`
+/// without a mailbox of that name, the first user's of the domain. RFC 5321 section 4.5.1: a
+/// server that delivers mail MUST take mail for postmaster; real ones alias it to a person.
+fn mailbox_for(sc: &Scenario, store: &MailStore, rcpt: &Address) -> Option<String> {
+    let wanted = rcpt.key();
+    if store.get(&wanted).is_some() {
+        return Some(wanted);
+    }
+    if !rcpt.local().eq_ignore_ascii_case("postmaster") {
+        return None;
+    }
+    sc.users
+        .iter()
+        .find(|u| u.address.domain() == rcpt.domain() && store.get(&u.address.key()).is_some())
+        .map(|u| u.address.key())
+}
+
 fn local_domain(sc: &Scenario, index: &Index, host: HostId, domain: &str) -> bool {
     if domain == "localhost" {
         return true;
@@ -2441,7 +2479,9 @@ impl SmtpPolicy for HostPolicy<'_> {
         now_ms: u64,
     ) -> RcptDecision {
         if self.is_store_for(rcpt.domain()) {
-            let Some(mb) = self.state.store.get(&rcpt.key()) else {
+            let Some(mb) = mailbox_for(self.sc, &self.state.store, rcpt)
+                .and_then(|key| self.state.store.get(&key))
+            else {
                 return RcptDecision::Reject(Reply::new(
                     ReplyCode::MAILBOX_UNAVAILABLE,
                     format!(

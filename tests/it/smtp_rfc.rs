@@ -397,3 +397,29 @@ fn auth_plain_as_someone_else_fails() {
     );
     assert_eq!(got, [220, 250, 535, 235]);
 }
+
+/// Section 4.5.1: a server that delivers mail MUST take mail for postmaster; with no mailbox of
+/// that name, it reaches the domain's first user.
+#[test]
+fn mail_for_postmaster_reaches_a_person() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/01-alice-writes-to-bob.ron"
+    ))
+    .unwrap()
+    .replace(
+        r#"to: ["bob@beta.example"]"#,
+        r#"to: ["Postmaster@beta.example"]"#,
+    );
+    let scenario = mailsim::scenario::load_str(&text, "postmaster.ron").unwrap();
+    let outcome = mailsim::sim::run(&scenario);
+    let bob = &outcome.state.stores[scenario.host_by_name("mx.beta.example").unwrap()];
+    let inbox = &bob.get("bob@beta.example").unwrap().folders[0];
+    assert_eq!(inbox.messages.len(), 1);
+    let trace = &outcome.trace;
+    assert!(trace.events.iter().any(|e| {
+        trace
+            .text(e)
+            .contains("into bob@beta.example's INBOX (Postmaster@beta.example is an alias")
+    }));
+}
