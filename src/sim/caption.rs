@@ -294,7 +294,8 @@ fn imap_reply(from: &str, text: &str, previous: Option<&str>) -> String {
 /// The question of a dig-style rendering: (name, type).
 fn dns_question(text: &str) -> (String, String) {
     for line in text.lines() {
-        if let Some(q) = line.strip_prefix(";; QUESTION: ") {
+        // dig's question line: `;name. IN TYPE`, after `;; QUESTION SECTION:`.
+        if let Some(q) = line.strip_prefix(';').filter(|q| !q.starts_with(';')) {
             let parts: Vec<&str> = q.split_whitespace().collect();
             let name = parts.first().map(|n| n.trim_end_matches('.')).unwrap_or("");
             let qtype = parts.last().copied().unwrap_or("");

@@ -427,16 +427,25 @@ impl DnsMessage {
         if self.recursion_available {
             flags.push("ra");
         }
-        let kind = if self.response { "response" } else { "query" };
+        // As dig prints it, without its blank lines and with spaces for its tabs: the header,
+        // the flags and counts, then each section that has records.
         let mut out = format!(
-            ";; ->>HEADER<<- {kind}, status: {}, id: {}, flags: {}\n",
+            ";; ->>HEADER<<- opcode: QUERY, status: {}, id: {}\n\
+             ;; flags: {}; QUERY: {}, ANSWER: {}, AUTHORITY: {}, ADDITIONAL: {}\n",
             self.rcode,
             self.id,
-            flags.join(" ")
+            flags.join(" "),
+            self.questions.len(),
+            self.answers.len(),
+            self.authority.len(),
+            self.additional.len(),
         );
+        if !self.questions.is_empty() {
+            out.push_str(";; QUESTION SECTION:\n");
+        }
         for q in &self.questions {
             // The name with its final dot, as in the records.
-            out.push_str(&format!(";; QUESTION: {}. IN {}\n", q.name, q.qtype));
+            out.push_str(&format!(";{}. IN {}\n", q.name, q.qtype));
         }
         for (title, records) in [
             ("ANSWER", &self.answers),
@@ -444,7 +453,7 @@ impl DnsMessage {
             ("ADDITIONAL", &self.additional),
         ] {
             if !records.is_empty() {
-                out.push_str(&format!(";; {title}:\n"));
+                out.push_str(&format!(";; {title} SECTION:\n"));
                 for r in records {
                     out.push_str(&format!("{r}\n"));
                 }
@@ -974,12 +983,14 @@ mod tests {
     fn dig_text_of_an_mx_answer() {
         assert_eq!(
             mx_answer().to_dig_text(),
-            ";; ->>HEADER<<- response, status: NOERROR, id: 7, flags: qr aa rd\n\
-             ;; QUESTION: beta.example. IN MX\n\
-             ;; ANSWER:\n\
+            ";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 7\n\
+             ;; flags: qr aa rd; QUERY: 1, ANSWER: 2, AUTHORITY: 0, ADDITIONAL: 1\n\
+             ;; QUESTION SECTION:\n\
+             ;beta.example. IN MX\n\
+             ;; ANSWER SECTION:\n\
              beta.example. 3600 IN MX 10 mx1.beta.example.\n\
              beta.example. 3600 IN MX 20 mx2.beta.example.\n\
-             ;; ADDITIONAL:\n\
+             ;; ADDITIONAL SECTION:\n\
              mx1.beta.example. 3600 IN A 192.0.2.20"
         );
     }
@@ -1008,7 +1019,7 @@ mod tests {
             },
         });
         let text = m.to_dig_text();
-        assert!(text.contains(";; QUESTION: noreply.example. IN MX"));
+        assert!(text.contains("\n;noreply.example. IN MX\n"));
         assert!(text.contains("noreply.example. 300 IN MX 0 ."));
     }
 
