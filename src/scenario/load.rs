@@ -137,7 +137,13 @@ fn syntax_hint(message: &str) -> Option<String> {
     } else if message.contains("variant") {
         Some("check the spelling of the name before the parenthesis".into())
     } else if message.contains("Expected") && message.contains("comma") {
-        Some("entries in a list or fields in a struct are separated by commas".into())
+        Some("entries in a list or fields in a struct are separated by commas; a missing ] or ), or a string without its closing quote, ends up here too".into())
+    } else if message.contains("out of bounds") {
+        Some("a number is negative or too large for its field: MX preferences run from 0 to 65535; TTLs, counts and seeds are 0 or more".into())
+    } else if message.contains("Unexpected end") {
+        Some("the file ends too early: a ) or ] is missing at the end".into())
+    } else if message.contains("Expected string") {
+        Some("names, addresses and times are written in double quotes, e.g. \"bob@beta.example\" or \"5m\"".into())
     } else {
         None
     }
