@@ -696,7 +696,8 @@ impl<'s> World<'s> {
                 .attempt
                 .as_ref()
                 .and_then(|a| a.current.as_deref())
-                .filter(|n| !n.eq_ignore_ascii_case(self.name(server)))
+                // Both are stored in lower case (scenario::load).
+                .filter(|n| *n != self.name(server))
                 .map(str::to_string),
             _ => None,
         };
@@ -1228,22 +1229,35 @@ impl<'s> World<'s> {
         let rcpt_to = send.recipients();
         // Who is in which field, and whose name the From: line shows when it is not the user's:
         // the envelope has only addresses, and a lesson about Bcc or From: needs to say which.
-        let mut action = crate::cat!(user.address);
-        if let Some(from) = &send.header_from {
-            action.push_str(" (as From: ");
-            action.push_str(from);
-            action.push(')');
-        }
-        action.push_str(" writes \"");
-        action.push_str(&send.subject);
-        action.push_str("\" to ");
-        for (field, list) in [("", &send.to), (", Cc ", &send.cc), (", Bcc ", &send.bcc)] {
+        let mut whom = Address::list(&send.to);
+        for (field, list) in [("Cc ", &send.cc), ("Bcc ", &send.bcc)] {
             if !list.is_empty() {
-                action.push_str(field);
-                action.push_str(&Address::list(list));
+                if !whom.is_empty() {
+                    whom.push_str(", ");
+                }
+                whom.push_str(field);
+                whom.push_str(&Address::list(list));
             }
         }
-        self.note(EventKind::UserAction, Some(client), Some(idx), action);
+        let (as_open, as_from, as_close) = match &send.header_from {
+            Some(from) => (" (as From: ", from.as_str(), ")"),
+            None => ("", "", ""),
+        };
+        self.note(
+            EventKind::UserAction,
+            Some(client),
+            Some(idx),
+            crate::pieces!(
+                user.address,
+                as_open,
+                as_from,
+                as_close,
+                " writes \"",
+                send.subject,
+                "\" to ",
+                whom
+            ),
+        );
         let job = ClientJob {
             ehlo_name: client_name.to_string(),
             auth,
@@ -1559,7 +1573,7 @@ impl<'s> World<'s> {
         // RFC 5321 section 4.4: final delivery records the reverse path.
         let copy = message.with_header_on_top("Return-Path", &[mail_from]);
         mailbox.inbox_mut().append(copy, self.now);
-        let alias = if key == rcpt.key() {
+        let alias = if key.eq_ignore_ascii_case(rcpt.as_str()) {
             String::new()
         } else {
             crate::cat!(" (", rcpt, " is an alias of ", key, ")")
