@@ -223,10 +223,16 @@ impl Validator<'_> {
     }
 
     fn unknown(&self, what: &str, name: &str, known: Vec<String>) -> LoadError {
-        let hint = if known.is_empty() {
-            format!("the scenario has no {what}s yet")
-        } else {
-            format!("known {what}s: {}", known.join(", "))
+        /// A file of thousands of users names a few in the hint, not all.
+        const NAMED: usize = 20;
+        let hint = match known.len() {
+            0 => format!("the scenario has no {what}s yet"),
+            n if n <= NAMED => format!("known {what}s: {}", known.join(", ")),
+            n => format!(
+                "known {what}s: {}, and {} more",
+                known[..NAMED].join(", "),
+                n - NAMED
+            ),
         };
         self.error_at(name, 0, format!("unknown {what} {name:?}"), Some(hint))
     }
@@ -241,10 +247,9 @@ impl Validator<'_> {
     }
 
     fn user_id(&self, users: &[User], address: &str) -> Result<UserId, LoadError> {
-        let key = address.to_ascii_lowercase();
         users
             .iter()
-            .position(|u| u.address.key() == key)
+            .position(|u| u.address.as_str().eq_ignore_ascii_case(address))
             .ok_or_else(|| {
                 self.unknown(
                     "user",
@@ -525,12 +530,13 @@ impl Validator<'_> {
         // Users. A user whose domain has no mail program of its own may only be written to: one
         // that sends or fetches needs one (or a `client:`), checked with the script.
         let mut users: Vec<User> = Vec::new();
+        let mut user_keys = std::collections::HashSet::new();
         let mut without_client: Vec<bool> = Vec::new();
         self.at_top();
         for (i, u) in p.users.iter().enumerate() {
             self.at("users", i);
             let address = self.address(&u.address)?;
-            if users.iter().any(|x| x.address.key() == address.key()) {
+            if !user_keys.insert(address.key()) {
                 return Err(self.error_at(
                     &u.address,
                     1,
