@@ -234,7 +234,7 @@ fn imap_command(from: &str, text: &str) -> String {
     let rest: Vec<&str> = words.collect();
     match cmd.as_str() {
         "LOGIN" => format!(
-            "{from} logs in as {} (IMAP LOGIN)",
+            "{from} logs in as {} (IMAP LOGIN; the password travels in clear text, so real servers ask for TLS first)",
             rest.first().unwrap_or(&"")
         ),
         "AUTHENTICATE" => format!("{from} logs in (IMAP AUTHENTICATE)"),
