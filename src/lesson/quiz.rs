@@ -57,18 +57,21 @@ pub fn run_quiz(
                     if echo {
                         writeln!(out, "{typed}")?;
                     }
-                    // A choice's number, or the answer typed out ("250" is a choice, not the
-                    // 250th); a number that is neither is asked again.
+                    // A choice's number; else the answer typed out ("250" when 250 is a
+                    // choice); a number that is neither is asked again.
                     match typed.parse::<usize>() {
-                        Ok(n) if read > 0 && !opts.iter().any(|o| o == typed) => {
+                        Ok(n) if read > 0 && !opts.is_empty() => {
                             match opts.get(n.wrapping_sub(1)) {
                                 Some(o) => break o.clone(),
-                                None if !opts.is_empty() => writeln!(
+                                None if opts.iter().any(|o| o == typed) => {
+                                    break typed.to_string();
+                                }
+                                None => writeln!(
                                     out,
-                                    "   There is no choice {n}: type 1 to {}, or the answer itself.",
-                                    opts.len()
+                                    "   There is no choice {n}: type 1 to {}, or one of the answers ({}).",
+                                    opts.len(),
+                                    opts.join(", ")
                                 )?,
-                                None => break typed.to_string(),
                             }
                         }
                         _ => break typed.to_string(),

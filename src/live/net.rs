@@ -200,8 +200,11 @@ fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limit
 
 /// Reads one line without its CRLF (or bare LF), keeping at most [`MAX_LINE`] bytes of it.
 /// Bytes that are not UTF-8 become U+FFFD: the engines answer such lines as garbage.
-fn read_line(reader: &mut BufReader<TcpStream>) -> Read {
+fn read_line(reader: &mut impl BufRead) -> Read {
     let mut line: Vec<u8> = Vec::new();
+    // The last byte read so far, kept or not: whether the line ended with CRLF is a fact of
+    // what came in, even for a line too long to keep whole.
+    let mut last: Option<u8> = None;
     loop {
         let buf = match reader.fill_buf() {
             Ok(b) => b,
@@ -221,10 +224,14 @@ fn read_line(reader: &mut BufReader<TcpStream>) -> Read {
         };
         let room = (MAX_LINE + 1).saturating_sub(line.len());
         line.extend_from_slice(&buf[..take.min(room)]);
+        let before_lf = match take {
+            1 => last,
+            _ => Some(buf[take - 2]),
+        };
+        last = buf[..take].last().copied();
         reader.consume(take);
         if found {
-            let crlf = line.ends_with(b"\r\n");
-            return Read::Line(finish(line), crlf);
+            return Read::Line(finish(line), before_lf == Some(b'\r'));
         }
     }
 }
@@ -295,5 +302,22 @@ mod tests {
             handed(&[("NOOP", false), ("QUIT", false)]),
             ["NOOP", "QUIT"]
         );
+    }
+
+    #[test]
+    fn a_line_too_long_to_keep_still_ends_with_its_crlf() {
+        let long = "x".repeat(MAX_LINE + 900);
+        let text = format!("{long}\r\n.\r\nNOOP\n");
+        // A small buffer, so that the line ends in a later read than the one it starts in.
+        let mut reader = std::io::BufReader::with_capacity(64, text.as_bytes());
+        let mut lines = Vec::new();
+        while let Read::Line(line, crlf) = read_line(&mut reader) {
+            lines.push((line.len(), crlf));
+        }
+        assert_eq!(lines, [(MAX_LINE + 1, true), (1, true), (4, false)]);
+        // So the "." after it ends the message text.
+        let mut smtp = SmtpLines { last_crlf: true };
+        smtp.take("x".repeat(MAX_LINE + 1), true);
+        assert_eq!(smtp.take(".".into(), true), ".");
     }
 }

@@ -496,6 +496,8 @@ impl Validator<'_> {
                 .map(|h| h.name.as_str())
                 .collect();
             if let [first, second, ..] = stores[..] {
+                // At the second host's own entry.
+                self.at_top();
                 return Err(self.error_at(
                     second,
                     0,
@@ -672,7 +674,7 @@ impl Validator<'_> {
             links.push(Link {
                 a,
                 b,
-                spec: spec(l.latency_ms, l.loss, &l.between.0)?,
+                spec: spec(l.latency_ms, l.loss, "latency_ms")?,
             });
         }
 
@@ -810,14 +812,14 @@ impl Validator<'_> {
                             .transpose()?,
                     };
                     if let Some(v) = send.via
-                        && !(hosts[v].has(Role::Mx) || hosts[v].has(Role::Submission))
+                        && !hosts[v].has(Role::Mx)
                     {
                         let name = &hosts[v].name;
                         return Err(self.error_at(
                             name,
                             0,
-                            format!("{name:?} takes no mail: it has neither the Mx nor the Submission role"),
-                            Some("via names the SMTP server the mail program hands the message to".into()),
+                            format!("{name:?} has no Mx role, so nothing takes mail on its port 25"),
+                            Some("via hands the message straight to a server's port 25, without a login; name an MX".into()),
                         ));
                     }
                     if send.recipients().is_empty() {
@@ -1029,11 +1031,12 @@ impl Validator<'_> {
     /// up only after the lesson, say.)
     fn before_the_end(&self, at_ms: u64, what: &str) -> Result<(), LoadError> {
         match &self.parsed.run_until {
-            Some(end) if at_ms > end.0 => Err(self.error_at(
-                "at",
+            // At the very end it could not finish either: the run stops at that moment.
+            Some(end) if at_ms >= end.0 => Err(self.error_at(
+                "at:",
                 0,
                 format!(
-                    "this {what} comes at {}, after the end of the run (run_until: {})",
+                    "this {what} comes at {}, not before the end of the run (run_until: {})",
                     super::duration::Millis(at_ms),
                     super::duration::Millis(end.0)
                 ),

@@ -230,8 +230,11 @@ fn an_action_after_the_end_of_the_run_is_refused() {
         .replace(r#"title: "t","#, r#"title: "t", run_until: "1m","#)
         .replace(r#"Send(at: "1s""#, r#"Send(at: "2m""#);
     let e = load_str(&bad, "f.ron").unwrap_err();
-    assert!(e.message.contains("after the end of the run"), "{e}");
+    assert!(e.message.contains("not before the end of the run"), "{e}");
     assert_eq!(e.line, 10, "{e}");
+    // At the very end it could not finish either.
+    let at_end = bad.replace(r#"Send(at: "2m""#, r#"Send(at: "1m""#);
+    assert!(load_str(&at_end, "f.ron").is_err());
 }
 
 #[test]

@@ -72,6 +72,7 @@ fn a_choice_number_that_is_not_offered_is_asked_again() {
     let scenario = load_file("scenarios/01-alice-writes-to-bob.ron".as_ref()).unwrap();
     let outcome = run(&scenario);
     let pinned = pin(&scenario, &outcome.trace);
+    // 9 is no choice; 3 is the third; "250" is a choice's text (question 3 offers four).
     let mut input = Cursor::new("9\n3\nlaptop.beta.example\n250\n");
     let mut out = Vec::new();
     let score = run_quiz(

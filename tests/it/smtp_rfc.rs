@@ -396,6 +396,17 @@ fn auth_plain_as_someone_else_fails() {
         ],
     );
     assert_eq!(got, [220, 250, 535, 235]);
+    // The whole address and its local part are the same login.
+    let mut s = server(true);
+    let got = codes(
+        &mut s,
+        &mut p,
+        &[
+            "EHLO laptop",
+            "AUTH PLAIN YWxpY2VAZm9vLmNvbQBhbGljZQBzZWNyZXQ=",
+        ], // alice@foo.com\0alice\0secret
+    );
+    assert_eq!(got, [220, 250, 235]);
 }
 
 /// Section 4.5.1: a server that delivers mail MUST take mail for postmaster; with no mailbox of
@@ -422,4 +433,15 @@ fn mail_for_postmaster_reaches_a_person() {
             .text(e)
             .contains("into bob@beta.example's INBOX (Postmaster@beta.example is an alias")
     }));
+}
+
+/// A RCPT out of order is 503 whatever its parameters (section 4.1.4 before 4.1.1.11).
+#[test]
+fn rcpt_with_parameters_before_mail_is_503() {
+    let mut p = FooCom::default();
+    let mut s = server(false);
+    s.greeting();
+    s.on_line("EHLO bar.com", &mut p, 0);
+    let r = s.on_line("RCPT TO:<Jones@foo.com> NOTIFY=NEVER", &mut p, 0);
+    assert!(r.lines[0].starts_with("503"), "{:?}", r.lines);
 }

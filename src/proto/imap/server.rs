@@ -170,10 +170,12 @@ impl ImapServer {
             };
         }
         if line.len() > MAX_LINE {
-            // Its end is lost, so it is not run; the tag too may be cut, so the answer is
-            // untagged (section 7.1.3).
+            // Its end is lost, so it is not run. An AUTHENTICATE waiting for this line ends with
+            // its own tag; otherwise the tag too may be cut, so the answer is untagged (section
+            // 7.1.3).
+            let tag = self.pending_auth.take().unwrap_or_else(|| "*".into());
             return Response::line(format!(
-                "* BAD line too long (the limit is {MAX_LINE} octets)"
+                "{tag} BAD line too long (the limit is {MAX_LINE} octets)"
             ));
         }
         if let Some(tag) = self.pending_auth.take() {
@@ -1063,13 +1065,27 @@ mod tests {
     #[test]
     fn a_line_over_the_limit_is_refused_and_not_run() {
         let mut s = Session::new(store(2));
-        let long = format!("a1 LOGIN mrc secret{} junk", " ".repeat(MAX_LINE));
+        // Run, this line would log in: its tail is only spaces.
+        let long = format!("a1 LOGIN mrc secret{}", " ".repeat(MAX_LINE));
         let r = s.send(&long);
         assert_eq!(r.lines, ["* BAD line too long (the limit is 8192 octets)"]);
         assert!(!r.close);
         // Not logged in: the cut line was not taken as a LOGIN.
         let select = s.send("a2 SELECT INBOX");
         assert!(select.lines[0].starts_with("a2 BAD"), "{:?}", select.lines);
+        // An AUTHENTICATE waiting for its response ends with its own tag, and the next command
+        // is a command again.
+        s.send("a3 AUTHENTICATE PLAIN");
+        let r = s.send(&"x".repeat(MAX_LINE + 1));
+        assert!(
+            r.lines[0].starts_with("a3 BAD line too long"),
+            "{:?}",
+            r.lines
+        );
+        assert_eq!(
+            s.send("a4 NOOP").lines.last().unwrap(),
+            "a4 OK NOOP completed"
+        );
     }
 
     #[test]

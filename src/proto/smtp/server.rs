@@ -277,10 +277,11 @@ impl SmtpServer {
             } => self.on_auth(&mechanism, initial_response, policy),
             Command::Mail { from, params } => self.on_mail(from, &params),
             // No extension offered takes RCPT parameters (DSN's NOTIFY is not offered).
-            Command::Rcpt { params, .. } if !params.is_empty() => self.error(Reply::new(
-                ReplyCode::PARAMETERS_NOT_RECOGNIZED,
-                format!("5.5.4 Unsupported option: {}", params[0].keyword),
-            )),
+            Command::Rcpt { params, .. } if !params.is_empty() && self.state == State::Mail => self
+                .error(Reply::new(
+                    ReplyCode::PARAMETERS_NOT_RECOGNIZED,
+                    format!("5.5.4 Unsupported option: {}", params[0].keyword),
+                )),
             Command::Rcpt { to, .. } => self.on_rcpt(to, policy, now_ms),
             Command::Data => match self.state {
                 State::Mail if !self.rcpt_to.is_empty() => {
@@ -534,7 +535,7 @@ impl SmtpServer {
             // Acting for another user (an authorization identity that is not the login) is
             // not allowed here: the login fails, as the server decides (section 2).
             (Some(authzid), Some(user), Some(password), None)
-                if authzid.is_empty() || authzid.eq_ignore_ascii_case(user) =>
+                if authzid.is_empty() || same_login(authzid, user) =>
             {
                 self.finish_auth(user, password, policy)
             }
@@ -634,4 +635,11 @@ impl From<WireError> for Reply {
     fn from(e: WireError) -> Reply {
         e.reply()
     }
+}
+/// Whether two logins name the same user: equal but for case, or one the local part of the
+/// other (logins may be the whole address or its local part).
+fn same_login(a: &str, b: &str) -> bool {
+    let local = |s: &str| s.split('@').next().unwrap_or("").to_string();
+    a.eq_ignore_ascii_case(b)
+        || (!a.contains('@') || !b.contains('@')) && local(a).eq_ignore_ascii_case(&local(b))
 }
