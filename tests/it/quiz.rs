@@ -35,26 +35,30 @@ fn every_prediction_answer_is_what_the_trace_shows() {
     assert!(questions >= 3, "the lessons ask questions");
 }
 
-#[test]
-fn the_quiz_asks_before_the_moment_and_scores_the_answers() {
+/// Lesson 1's quiz with these typed answers: (right, asked) and what it printed.
+fn lesson_1_quiz(answers: &str) -> ((usize, usize), String) {
     let scenario = load_file("scenarios/01-alice-writes-to-bob.ron".as_ref()).unwrap();
     let outcome = run(&scenario);
     let pinned = pin(&scenario, &outcome.trace);
-    // By number, by name, and a wrong one.
-    let mut input = Cursor::new("3\nlaptop.beta.example\n250\n");
     let mut out = Vec::new();
     let score = run_quiz(
         &scenario,
         &outcome.trace,
         &pinned,
-        &mut input,
+        &mut Cursor::new(answers.to_string()),
         &mut out,
         false,
         true,
     )
     .unwrap();
-    assert_eq!((score.right, score.asked), (2, 3));
-    let text = String::from_utf8(out).unwrap();
+    ((score.right, score.asked), String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn the_quiz_asks_before_the_moment_and_scores_the_answers() {
+    // By number, by name, and a wrong one.
+    let (score, text) = lesson_1_quiz("3\nlaptop.beta.example\n250\n");
+    assert_eq!(score, (2, 3));
     let question = text.find("?? Question 1 of 3").unwrap();
     let query = text.find("smtp.alpha.example -> ns.example  DNS").unwrap();
     assert!(
@@ -69,24 +73,9 @@ fn the_quiz_asks_before_the_moment_and_scores_the_answers() {
 
 #[test]
 fn a_choice_number_that_is_not_offered_is_asked_again() {
-    let scenario = load_file("scenarios/01-alice-writes-to-bob.ron".as_ref()).unwrap();
-    let outcome = run(&scenario);
-    let pinned = pin(&scenario, &outcome.trace);
     // 9 is no choice; 3 is the third; "250" is a choice's text (question 3 offers four).
-    let mut input = Cursor::new("9\n3\nlaptop.beta.example\n250\n");
-    let mut out = Vec::new();
-    let score = run_quiz(
-        &scenario,
-        &outcome.trace,
-        &pinned,
-        &mut input,
-        &mut out,
-        false,
-        true,
-    )
-    .unwrap();
-    assert_eq!((score.right, score.asked), (2, 3));
-    let text = String::from_utf8(out).unwrap();
+    let (score, text) = lesson_1_quiz("9\n3\nlaptop.beta.example\n250\n");
+    assert_eq!(score, (2, 3));
     assert!(text.contains("There is no choice 9"), "{text}");
     assert!(!text.contains("not 9"), "{text}");
 }
