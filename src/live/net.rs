@@ -12,9 +12,9 @@ use super::Request;
 use crate::sim::Front;
 
 /// The longest line kept; the rest of a longer line is read and dropped. It is above every
-/// protocol's own limit (512 and 1000 octets in RFC 5321 section 4.5.3.1, 8,192 for IMAP), so
-/// the engines still see that the line was too long and answer as their protocol says.
-const MAX_LINE: usize = 8192 + 1;
+/// protocol's own limit (512 and 1000 octets in RFC 5321 section 4.5.3.1, IMAP's the longest),
+/// so the engines still see that the line was too long and answer as their protocol says.
+const MAX_LINE: usize = crate::proto::imap::MAX_LINE + 1;
 /// Lines already waiting (a pipelining client) are handed over together, up to this many.
 const MAX_BATCH: usize = 256;
 /// Each connection's thread needs little stack: it only reads, waits and writes.

@@ -132,19 +132,7 @@ impl Message {
     /// Removes every header field with this name (Bcc is dropped before transfer).
     pub fn remove_header(&mut self, name: &str) {
         let block_end = self.header_block().len();
-        let mut kept = String::with_capacity(self.text.len());
-        let mut dropping = false;
-        for line in self.text[..block_end].split_inclusive("\r\n") {
-            let continuation = line.starts_with(' ') || line.starts_with('\t');
-            if !continuation {
-                dropping = line
-                    .split_once(':')
-                    .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name));
-            }
-            if !dropping {
-                kept.push_str(line);
-            }
-        }
+        let mut kept = fields_where(&self.text[..block_end], |n| !n.eq_ignore_ascii_case(name));
         kept.push_str(&self.text[block_end..]);
         self.text = kept;
     }
@@ -162,6 +150,23 @@ impl Message {
     pub fn has_header(&self, name: &str) -> bool {
         header_lines(&self.text).any(|l| starts_field(l, name))
     }
+}
+
+/// The lines of a header block (CRLF lines) but for the fields whose names `keep` refuses,
+/// each field with its folded lines (RFC 5322 section 2.2.3); lines that are no field, such as
+/// the empty line that ends the block, stay.
+pub fn fields_where(block: &str, keep: impl Fn(&str) -> bool) -> String {
+    let mut kept = String::with_capacity(block.len());
+    let mut keeping = true;
+    for line in block.split_inclusive("\r\n") {
+        if !line.starts_with([' ', '\t']) {
+            keeping = line.split_once(':').is_none_or(|(n, _)| keep(n.trim()));
+        }
+        if keeping {
+            kept.push_str(line);
+        }
+    }
+    kept
 }
 
 /// Appends `text` with every line ended by CRLF, whether it ended in LF, CRLF or nothing (an

@@ -5,5 +5,5 @@ mod message;
 mod store;
 
 pub use address::{Address, AddressError};
-pub use message::{DateCache, Message, header_value, rfc5322_date};
+pub use message::{DateCache, Message, fields_where, header_value, rfc5322_date};
 pub use store::{Flags, Folder, MailStore, Mailbox, StoredMessage};

@@ -45,25 +45,15 @@ impl std::error::Error for LoadError {}
 /// Reads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
     let name = path.display().to_string();
-    let cannot_read = |message: String, hint: Option<&str>| LoadError {
+    let bytes = std::fs::read(path).map_err(|e| LoadError {
         file: name.clone(),
         line: 0,
         column: 0,
-        message,
-        hint: hint.map(str::to_string),
-    };
-    let bytes =
-        std::fs::read(path).map_err(|e| cannot_read(format!("cannot read the file: {e}"), None))?;
+        message: format!("cannot read the file: {e}"),
+        hint: None,
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let before = &e.as_bytes()[..at];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = at
-            - before
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1)
-            + 1;
+        let (line, column) = line_and_column(&e.as_bytes()[..e.utf8_error().valid_up_to()]);
         LoadError {
             file: name.clone(),
             line,
@@ -129,6 +119,16 @@ fn longest_domain(domains: &[String], name: &str) -> Option<DomainId> {
         .map(|(i, _)| i)
 }
 
+/// The line and column (from 1; the column counts bytes) of the place that `before` leads up to.
+fn line_and_column(before: &[u8]) -> (usize, usize) {
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    (line, before.len() - line_start + 1)
+}
+
 fn syntax_hint(message: &str) -> Option<String> {
     if message.contains("Unexpected missing field") || message.contains("missing field") {
         Some("every entry needs the fields named in the README's scenario reference".into())
@@ -162,14 +162,21 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    /// The errors from here on are about entry `index` of the list `section`.
-    fn at(&self, section: &'static str, index: usize) {
-        self.place.set(Some((section, index)));
-    }
-
-    /// The errors from here on are about no entry in particular.
-    fn at_top(&self) {
-        self.place.set(None);
+    /// The entries of the list `section`, numbered: while one is being checked, errors point
+    /// into it; once the list is done, they are about no entry in particular again.
+    fn entries<'i, T>(
+        &'i self,
+        section: &'static str,
+        items: &'i [T],
+    ) -> impl Iterator<Item = (usize, &'i T)> + 'i {
+        items
+            .iter()
+            .enumerate()
+            .inspect(move |(i, _)| self.place.set(Some((section, *i))))
+            .chain(std::iter::from_fn(move || {
+                self.place.set(None);
+                None
+            }))
     }
 
     /// An error placed at `needle` (quoted, or else bare) inside the entry being checked, or at
@@ -200,15 +207,7 @@ impl Validator<'_> {
                 .map(|(i, _)| i)
                 .or_else(|| self.text.find(needle))
         });
-        let (line, column) = match offset {
-            Some(i) => {
-                let before = &self.text[..i];
-                let line = before.matches('\n').count() + 1;
-                let column = i - before.rfind('\n').map_or(0, |j| j + 1) + 1;
-                (line, column)
-            }
-            None => (1, 1),
-        };
+        let (line, column) = offset.map_or((1, 1), |i| line_and_column(&self.text.as_bytes()[..i]));
         LoadError {
             file: self.file.to_string(),
             line,
@@ -288,8 +287,7 @@ impl Validator<'_> {
         }
         // Domains first (without their host-dependent parts).
         let mut domains: Vec<Domain> = Vec::new();
-        for (i, d) in p.domains.iter().enumerate() {
-            self.at("domains", i);
+        for (_, d) in self.entries("domains", &p.domains) {
             let name = d.name.trim_end_matches('.').to_ascii_lowercase();
             if name.is_empty() || !name.contains('.') && name.len() > 63 {
                 return Err(self.err(&d.name, format!("{:?} is not a domain name", d.name)));
@@ -343,9 +341,7 @@ impl Validator<'_> {
             return Err(self.err("hosts", "the scenario has no hosts".into()));
         }
         let mut hosts: Vec<Host> = Vec::new();
-        self.at_top();
-        for (i, h) in p.hosts.iter().enumerate() {
-            self.at("hosts", i);
+        for (_, h) in self.entries("hosts", &p.hosts) {
             let name = h.name.trim_end_matches('.').to_ascii_lowercase();
             if hosts.iter().any(|x| x.name == name) {
                 return Err(self.error_at(
@@ -408,9 +404,7 @@ impl Validator<'_> {
             .collect();
 
         // Records and per-domain servers.
-        self.at_top();
-        for (di, d) in p.domains.iter().enumerate() {
-            self.at("domains", di);
+        for (di, d) in self.entries("domains", &p.domains) {
             let dom_name = domains[di].name.clone();
             // Automatic A records: each host whose name is inside the domain.
             for h in &hosts {
@@ -484,9 +478,7 @@ impl Validator<'_> {
         // Every MX names a server that takes mail, or at least a name with an address (a lesson
         // may send mail to a machine that refuses it); one host per domain keeps the mailboxes;
         // CNAMEs end somewhere.
-        self.at_top();
-        for (di, d) in domains.iter().enumerate() {
-            self.at("domains", di);
+        for (di, d) in self.entries("domains", &domains) {
             for (_, exchange) in &d.mx {
                 self.check_exchange(&hosts, &domains, &d.name, exchange)?;
             }
@@ -497,7 +489,7 @@ impl Validator<'_> {
                 .collect();
             if let [first, second, ..] = stores[..] {
                 // At the second host's own entry.
-                self.at_top();
+                self.place.set(None);
                 return Err(self.error_at(
                     second,
                     0,
@@ -533,10 +525,7 @@ impl Validator<'_> {
         // that sends or fetches needs one (or a `client:`), checked with the script.
         let mut users: Vec<User> = Vec::new();
         let mut user_keys = std::collections::HashSet::new();
-        let mut without_client: Vec<bool> = Vec::new();
-        self.at_top();
-        for (i, u) in p.users.iter().enumerate() {
-            self.at("users", i);
+        for (_, u) in self.entries("users", &p.users) {
             let address = self.address(&u.address)?;
             if !user_keys.insert(address.key()) {
                 return Err(self.error_at(
@@ -576,11 +565,7 @@ impl Validator<'_> {
                     match clients.as_slice() {
                         [one] => *one,
                         [] => match (0..hosts.len()).find(|&i| hosts[i].has(Role::Client)) {
-                            Some(any) => {
-                                without_client.resize(users.len() + 1, false);
-                                without_client[users.len()] = true;
-                                any
-                            }
+                            Some(any) => any,
                             None => {
                                 return Err(self.error_at(
                                     &u.address,
@@ -608,12 +593,11 @@ impl Validator<'_> {
                 client,
             });
         }
-        without_client.resize(users.len(), false);
         let acts = |user: UserId| -> Result<(), LoadError> {
-            if !without_client[user] {
+            let u = &users[user];
+            if p.users[user].client.is_some() || hosts[u.client].domain == Some(u.domain) {
                 return Ok(());
             }
-            let u = &users[user];
             let domain = &domains[u.domain].name;
             Err(self.error_at(
                 &u.address.to_string(),
@@ -656,16 +640,13 @@ impl Validator<'_> {
                 loss,
             })
         };
-        self.at_top();
         let default_link = spec(
             p.default_link.latency_ms,
             p.default_link.loss,
             "default_link",
         )?;
         let mut links = Vec::new();
-        self.at_top();
-        for (i, l) in p.links.iter().enumerate() {
-            self.at("links", i);
+        for (_, l) in self.entries("links", &p.links) {
             let a = self.host_id(&hosts, &l.between.0)?;
             let b = self.host_id(&hosts, &l.between.1)?;
             if a == b {
@@ -678,7 +659,6 @@ impl Validator<'_> {
             });
         }
 
-        self.at_top();
         // Retry.
         if p.retry.schedule.is_empty() || p.retry.schedule.iter().any(|m| m.0 == 0) {
             return Err(self.err(
@@ -693,8 +673,7 @@ impl Validator<'_> {
 
         // Faults.
         let mut faults = Vec::new();
-        for (i, f) in p.faults.iter().enumerate() {
-            self.at("faults", i);
+        for (_, f) in self.entries("faults", &p.faults) {
             let (at, kind) = match f {
                 FaultFile::HostDown { at, host } => {
                     (at, FaultKind::HostDown(self.host_id(&hosts, host)?))
@@ -773,9 +752,7 @@ impl Validator<'_> {
         let mut script = Vec::new();
         let mut send_count = 0;
         let mut ids: Vec<String> = Vec::new();
-        self.at_top();
-        for (i, a) in p.script.iter().enumerate() {
-            self.at("script", i);
+        for (_, a) in self.entries("script", &p.script) {
             let action = match a {
                 ActionFile::Send(s) => {
                     send_count += 1;
@@ -868,7 +845,7 @@ impl Validator<'_> {
                     }
                 }
             };
-            self.before_the_end(action.at_ms, "action")?;
+            self.before_the_end(action.at_ms)?;
             script.push(action);
         }
         script.sort_by_key(|a| a.at_ms);
@@ -883,9 +860,7 @@ impl Validator<'_> {
         };
         let folder = |f: &Option<String>| f.clone().unwrap_or_else(|| "INBOX".to_string());
         let mut expectations = Vec::new();
-        self.at_top();
-        for (i, e) in p.expect.iter().enumerate() {
-            self.at("expect", i);
+        for (_, e) in self.entries("expect", &p.expect) {
             expectations.push(match e {
                 ExpectFile::Delivered {
                     message: m,
@@ -947,7 +922,6 @@ impl Validator<'_> {
             });
         }
 
-        self.at_top();
         let lesson = self.lesson(&hosts)?;
 
         let run_until_ms = p
@@ -1029,14 +1003,14 @@ impl Validator<'_> {
     /// An action at `at_ms` happens before the file's `run_until`, if it gives one: else it
     /// would silently never happen. (A fault after the end may stand: a host that comes back
     /// up only after the lesson, say.)
-    fn before_the_end(&self, at_ms: u64, what: &str) -> Result<(), LoadError> {
+    fn before_the_end(&self, at_ms: u64) -> Result<(), LoadError> {
         match &self.parsed.run_until {
             // At the very end it could not finish either: the run stops at that moment.
             Some(end) if at_ms >= end.0 => Err(self.error_at(
                 "at:",
                 0,
                 format!(
-                    "this {what} comes at {}, not before the end of the run (run_until: {})",
+                    "this action comes at {}, not before the end of the run (run_until: {})",
                     super::duration::Millis(at_ms),
                     super::duration::Millis(end.0)
                 ),
@@ -1069,11 +1043,7 @@ impl Validator<'_> {
             {
                 Ok(())
             }
-            None => Err(self.unknown(
-                "host",
-                exchange,
-                hosts.iter().map(|h| h.name.clone()).collect(),
-            )),
+            None => self.host_id(hosts, exchange).map(drop),
         }
     }
 

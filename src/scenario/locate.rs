@@ -35,8 +35,7 @@ pub fn entry_span(text: &str, section: &str, index: usize) -> Option<Range<usize
             start = Some(i);
         }
         match c {
-            b'"' => i = skip_string(b, i),
-            b'\'' => i = skip_char(b, i),
+            b'"' | b'\'' => i = skip_quoted(b, i),
             b'(' | b'[' | b'{' => {
                 if section_key_seen && c == b'[' {
                     entries_depth = Some(depth + 1);
@@ -85,13 +84,14 @@ pub fn entry_span(text: &str, section: &str, index: usize) -> Option<Range<usize
     None
 }
 
-/// Past a string that starts at `i` (a `"`), its escapes included.
-fn skip_string(b: &[u8], mut i: usize) -> usize {
+/// Past a string or a character literal that starts at `i` (its `"` or `'`), escapes included.
+fn skip_quoted(b: &[u8], mut i: usize) -> usize {
+    let quote = b[i];
     i += 1;
     while i < b.len() {
         match b[i] {
             b'\\' => i += 2,
-            b'"' => return i + 1,
+            c if c == quote => return i + 1,
             _ => i += 1,
         }
     }
@@ -119,19 +119,6 @@ fn skip_raw_string(b: &[u8], mut i: usize) -> usize {
             return i + 1 + hashes;
         }
         i += 1;
-    }
-    b.len()
-}
-
-/// Past a character literal `'x'` or `'\n'` that starts at `i`.
-fn skip_char(b: &[u8], mut i: usize) -> usize {
-    i += 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'\'' => return i + 1,
-            _ => i += 1,
-        }
     }
     b.len()
 }

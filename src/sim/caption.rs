@@ -91,7 +91,7 @@ fn smtp_command(from: &str, to: &str, text: &str) -> String {
         } else {
             String::new()
         };
-        let fields = crate::text::counted(fields, "header field", "header fields");
+        let fields = counted(fields, "header field", "header fields");
         return format!(
             "{from} sends the message itself: {fields}{folding}, a blank line, the body ({lines} lines in all), then a lone \".\" to end it"
         );
@@ -216,7 +216,7 @@ fn pop3_reply(from: &str, text: &str, previous: Option<&str>) -> String {
             match (numbers.next(), numbers.next()) {
                 (Some(n), Some(octets)) => format!(
                     "{from} answers {n} {octets}: {}, {octets} octets in all",
-                    crate::text::counted(n.parse().unwrap_or(0), "message", "messages")
+                    counted(n.parse().unwrap_or(0), "message", "messages")
                 ),
                 _ => format!("{from} answers: {}", text.get(4..).unwrap_or("")),
             }

@@ -188,12 +188,17 @@ fn an_error_in_an_entry_points_at_that_entry_not_at_an_earlier_mention() {
     assert_eq!(e.line, line, "{e}");
 }
 
+/// GOOD with alpha.example's one MX record naming `exchange`.
+fn with_mx(exchange: &str) -> String {
+    GOOD.replace(
+        r#"mx: [(10, "mx.alpha.example")]"#,
+        &format!(r#"mx: [(10, "{exchange}")]"#),
+    )
+}
+
 #[test]
 fn a_misspelt_mx_is_an_unknown_host() {
-    let bad = GOOD.replace(
-        r#"mx: [(10, "mx.alpha.example")]"#,
-        r#"mx: [(10, "mx.alpha.exmaple")]"#,
-    );
+    let bad = with_mx("mx.alpha.exmaple");
     let e = load_str(&bad, "f.ron").unwrap_err();
     assert!(
         e.message.contains("unknown host \"mx.alpha.exmaple\""),
@@ -204,10 +209,7 @@ fn a_misspelt_mx_is_an_unknown_host() {
 
 #[test]
 fn an_mx_that_is_a_mail_program_is_refused() {
-    let bad = GOOD.replace(
-        r#"mx: [(10, "mx.alpha.example")]"#,
-        r#"mx: [(10, "pc.alpha.example")]"#,
-    );
+    let bad = with_mx("pc.alpha.example");
     let e = load_str(&bad, "f.ron").unwrap_err();
     assert!(e.message.contains("has no Mx role"), "{e}");
 }

@@ -12,7 +12,7 @@ mod server;
 mod wire;
 
 pub use client::ImapClient;
-pub use server::ImapServer;
+pub use server::{ImapServer, MAX_LINE};
 pub use wire::{
     Command, FetchAttr, FetchItems, ParseError, ResponseReader, SearchKey, Section, SeqNum, SeqSet,
     StatusItem, StoreMode, Token, Value, parse_values, quote, tokenize,

@@ -9,7 +9,7 @@ use super::fetch::{body_structure, envelope, internal_date, literal, string};
 use super::wire::{
     Command, FetchAttr, FetchItems, SearchKey, Section, SeqSet, StatusItem, StoreMode,
 };
-use crate::mail::{Flags, Folder, MailStore, Mailbox, StoredMessage};
+use crate::mail::{Flags, Folder, MailStore, Mailbox, StoredMessage, fields_where};
 use crate::proto::Response;
 
 /// What the server can do (RFC 3501 section 6.1.1). Python's imaplib insists on IMAP4rev1;
@@ -750,22 +750,13 @@ fn fetch_item(attr: &FetchAttr, m: &StoredMessage, recent: bool) -> String {
 /// The fields of a header block whose names are among `names` (upper case), or with `not` those
 /// that are not, each with its folded lines, then the empty line (section 6.4.5).
 fn header_fields(block: &str, names: &[String], not: bool) -> String {
-    let mut out = String::new();
-    let mut keep = false;
-    for line in block.split_inclusive("\r\n") {
-        if line == "\r\n" {
-            break;
-        }
-        // A line that starts with white space continues the field above (RFC 5322 section 2.2.3).
-        if !line.starts_with([' ', '\t']) {
-            let name = line.split(':').next().unwrap_or("").trim();
-            keep = names.iter().any(|n| n.eq_ignore_ascii_case(name)) != not;
-        }
-        if keep {
-            out.push_str(line);
-        }
+    let mut out = fields_where(block, |n| {
+        names.iter().any(|w| w.eq_ignore_ascii_case(n)) != not
+    });
+    // The empty line ends the subset, also of a message that has no body and so no empty line.
+    if !(out.ends_with("\r\n\r\n") || out == "\r\n") {
+        out.push_str("\r\n");
     }
-    out.push_str("\r\n");
     out
 }
 

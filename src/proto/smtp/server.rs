@@ -277,11 +277,9 @@ impl SmtpServer {
             } => self.on_auth(&mechanism, initial_response, policy),
             Command::Mail { from, params } => self.on_mail(from, &params),
             // No extension offered takes RCPT parameters (DSN's NOTIFY is not offered).
-            Command::Rcpt { params, .. } if !params.is_empty() && self.state == State::Mail => self
-                .error(Reply::new(
-                    ReplyCode::PARAMETERS_NOT_RECOGNIZED,
-                    format!("5.5.4 Unsupported option: {}", params[0].keyword),
-                )),
+            Command::Rcpt { params, .. } if !params.is_empty() && self.state == State::Mail => {
+                self.unsupported_parameter(&params[0].keyword)
+            }
             Command::Rcpt { to, .. } => self.on_rcpt(to, policy, now_ms),
             Command::Data => match self.state {
                 State::Mail if !self.rcpt_to.is_empty() => {
@@ -347,10 +345,7 @@ impl SmtpServer {
                     })
                 || p.keyword == "AUTH" && self.config.submission)
         }) {
-            return self.error(Reply::new(
-                ReplyCode::PARAMETERS_NOT_RECOGNIZED,
-                format!("5.5.4 Unsupported option: {}", p.keyword),
-            ));
+            return self.unsupported_parameter(&p.keyword);
         }
         // RFC 1870: a declared SIZE over the limit is refused before any data is sent.
         if let Some(size) = params
@@ -539,13 +534,7 @@ impl SmtpServer {
             {
                 self.finish_auth(user, password, policy)
             }
-            (Some(_), Some(_), Some(_), None) => {
-                self.state = State::Ready;
-                self.error(Reply::new(
-                    ReplyCode::AUTH_INVALID,
-                    "5.7.8 Error: authentication failed",
-                ))
-            }
+            (Some(_), Some(_), Some(_), None) => self.auth_failed(),
             _ => self.auth_malformed(),
         }
     }
@@ -556,11 +545,25 @@ impl SmtpServer {
             self.session.authenticated = Some(user.to_string());
             says(ReplyCode::AUTH_SUCCEEDED, "2.7.0 Authentication successful")
         } else {
-            self.error(Reply::new(
-                ReplyCode::AUTH_INVALID,
-                "5.7.8 Error: authentication failed",
-            ))
+            self.auth_failed()
         }
+    }
+
+    /// 535 5.7.8 (RFC 4954 section 6), counted as an error.
+    fn auth_failed(&mut self) -> Response {
+        self.state = State::Ready;
+        self.error(Reply::new(
+            ReplyCode::AUTH_INVALID,
+            "5.7.8 Error: authentication failed",
+        ))
+    }
+
+    /// 555 for a MAIL or RCPT parameter the server does not know (section 4.1.1.11).
+    fn unsupported_parameter(&mut self, keyword: &str) -> Response {
+        self.error(Reply::new(
+            ReplyCode::PARAMETERS_NOT_RECOGNIZED,
+            format!("5.5.4 Unsupported option: {keyword}"),
+        ))
     }
 
     fn auth_cancelled(&mut self) -> Response {
@@ -639,7 +642,9 @@ impl From<WireError> for Reply {
 /// Whether two logins name the same user: equal but for case, or one the local part of the
 /// other (logins may be the whole address or its local part).
 fn same_login(a: &str, b: &str) -> bool {
-    let local = |s: &str| s.split('@').next().unwrap_or("").to_string();
+    fn local(s: &str) -> &str {
+        s.split('@').next().unwrap_or("")
+    }
     a.eq_ignore_ascii_case(b)
-        || (!a.contains('@') || !b.contains('@')) && local(a).eq_ignore_ascii_case(&local(b))
+        || (!a.contains('@') || !b.contains('@')) && local(a).eq_ignore_ascii_case(local(b))
 }
