@@ -765,7 +765,13 @@ fn panels(
         .show(&mut root, |ui| {
             ui.add_space(8.0);
             let text = match reading.cursor {
-                Some(c) => caption(sc, trace, c),
+                // The teacher's caption where the lesson pins one, as the transcript has it.
+                Some(c) => match &quiz {
+                    Some(quiz) => {
+                        crate::sim::render::caption_of(sc, trace, c, &quiz.pinned.captions)
+                    }
+                    None => caption(sc, trace, c),
+                },
                 None => {
                     // The lesson's first sentence, then how to start.
                     let text = sc
