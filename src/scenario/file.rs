@@ -457,4 +457,12 @@ pub enum ExpectFile {
     },
     /// The user's mail program holds this many downloaded messages.
     Downloaded { user: String, count: usize },
+    /// The copy of the message that reached this user has exactly this many header fields of
+    /// this name: 0 for a Bcc: that must not travel, 2 for the Received: stamps of two hops.
+    HeaderCount {
+        message: String,
+        to: String,
+        name: String,
+        count: usize,
+    },
 }

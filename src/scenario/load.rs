@@ -258,6 +258,21 @@ impl Validator<'_> {
             })
     }
 
+    /// A header field's name: printable ASCII but the colon (RFC 5322 section 2.2).
+    fn field_name(&self, name: &str) -> Result<String, LoadError> {
+        let trimmed = name.trim();
+        let bare = trimmed.strip_suffix(':').unwrap_or(trimmed);
+        if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+            return Ok(bare.to_string());
+        }
+        Err(self.error_at(
+            name,
+            0,
+            format!("{name:?} is not the name of a header field"),
+            Some("write the name alone, e.g. \"Bcc\" or \"Received\"".into()),
+        ))
+    }
+
     fn address(&self, text: &str) -> Result<Address, LoadError> {
         Address::parse(text).map_err(|e| {
             self.error_at(
@@ -917,6 +932,17 @@ impl Validator<'_> {
                 }
                 ExpectFile::Downloaded { user, count } => Expectation::Downloaded {
                     user: self.user_id(&users, user)?,
+                    count: *count,
+                },
+                ExpectFile::HeaderCount {
+                    message: m,
+                    to,
+                    name,
+                    count,
+                } => Expectation::HeaderCount {
+                    message: message(m)?,
+                    to: self.user_id(&users, to)?,
+                    name: self.field_name(name)?,
                     count: *count,
                 },
             });

@@ -272,6 +272,13 @@ pub enum Expectation {
         user: UserId,
         count: usize,
     },
+    /// The copy that reached `to` has exactly `count` header fields called `name`.
+    HeaderCount {
+        message: String,
+        to: UserId,
+        name: String,
+        count: usize,
+    },
 }
 
 impl Scenario {

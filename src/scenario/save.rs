@@ -191,6 +191,17 @@ pub fn to_file(sc: &Scenario) -> ScenarioFile {
                     user: user(*u),
                     count: *count,
                 },
+                Expectation::HeaderCount {
+                    message,
+                    to,
+                    name,
+                    count,
+                } => ExpectFile::HeaderCount {
+                    message: message.clone(),
+                    to: user(*to),
+                    name: name.clone(),
+                    count: *count,
+                },
             })
             .collect(),
         run_until: Some(Millis(sc.run_until_ms))

@@ -218,6 +218,36 @@ pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
                         },
                     )
                 }
+                Expectation::HeaderCount {
+                    message,
+                    to,
+                    name,
+                    count,
+                } => {
+                    let id = message_id(outcome, message).unwrap_or("");
+                    let copy = all_mail(scenario, outcome, *to)
+                        .into_iter()
+                        .find(|m| m.header("Message-ID").as_deref() == Some(id));
+                    let n = copy.map(|m| m.headers_named(name).len());
+                    let fields = |n: usize| match n {
+                        0 => format!("no {name}: field"),
+                        1 => format!("1 {name}: field"),
+                        n => format!("{n} {name}: fields"),
+                    };
+                    (
+                        format!(
+                            "the copy of {message} that reaches {} has {}",
+                            user(*to),
+                            fields(*count)
+                        ),
+                        n == Some(*count),
+                        match n {
+                            Some(n) if n == *count => String::new(),
+                            Some(n) => format!("it has {}", fields(n)),
+                            None => format!("{message} never reached {}", user(*to)),
+                        },
+                    )
+                }
                 Expectation::Downloaded { user: u, count } => {
                     let n = outcome.state.downloaded[*u].len();
                     (

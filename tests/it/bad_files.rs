@@ -110,7 +110,7 @@ fn the_readme_example_is_a_valid_scenario() {
         + 7;
     let end = start + readme[start..].find("```").unwrap();
     let scenario = load_str(&readme[start..end], "README.md").unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(scenario.expectations.len(), 8);
+    assert_eq!(scenario.expectations.len(), 9);
     assert_eq!(scenario.faults.len(), 9);
 }
 

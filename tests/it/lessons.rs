@@ -56,3 +56,71 @@ fn every_lesson_meets_its_expectations() {
         }
     }
 }
+
+/// `HeaderCount` looks at the copy that reached the user: lesson 13's Bcc recipient got the
+/// message without a Bcc: line, and each copy has one Received: stamp per server that took it in.
+#[test]
+fn a_header_count_is_checked_in_the_copy_each_recipient_got() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join("13-several-recipients-bcc.ron");
+    let text = std::fs::read_to_string(&path).expect("lesson 13 is readable");
+    let expect = r#"expect: [
+        HeaderCount(message: "m1", to: "dave@beta.example", name: "Bcc", count: 0),
+        HeaderCount(message: "m1", to: "dave@beta.example", name: "received:", count: 2),
+        HeaderCount(message: "m1", to: "carol@gamma.example", name: "Cc", count: 2),
+        HeaderCount(message: "m1", to: "alice@alpha.example", name: "Bcc", count: 0),
+    ],
+    lesson:"#;
+    let start = text.find("expect: [").expect("lesson 13 expects");
+    let end = text.find("lesson:").expect("lesson 13 has a lesson");
+    let text = format!(
+        "{}{expect}{}",
+        &text[..start],
+        &text[end + "lesson:".len()..]
+    );
+    let scenario = mailsim::scenario::load_str(&text, "13.ron").unwrap_or_else(|e| panic!("{e}"));
+    let verdicts = report::check(&scenario, &run(&scenario));
+    let said: Vec<(bool, &str, &str)> = verdicts
+        .iter()
+        .take(4)
+        .map(|v| (v.ok, v.text.as_str(), v.detail.as_str()))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            (
+                true,
+                "the copy of m1 that reaches dave@beta.example has no Bcc: field",
+                ""
+            ),
+            (
+                true,
+                "the copy of m1 that reaches dave@beta.example has 2 received: fields",
+                ""
+            ),
+            (
+                false,
+                "the copy of m1 that reaches carol@gamma.example has 2 Cc: fields",
+                "it has 1 Cc: field"
+            ),
+            (
+                false,
+                "the copy of m1 that reaches alice@alpha.example has no Bcc: field",
+                "m1 never reached alice@alpha.example"
+            ),
+        ]
+    );
+    // A name with a space in it is no field name; the error points at it.
+    let bad = text.replace(
+        "name: \"Bcc\", count: 0),\n        HeaderCount(message: \"m1\", to: \"dave",
+        "name: \"X Y\", count: 0),\n        HeaderCount(message: \"m1\", to: \"dave",
+    );
+    let err = mailsim::scenario::load_str(&bad, "13.ron")
+        .expect_err("a field name with a space")
+        .to_string();
+    assert!(
+        err.contains("\"X Y\" is not the name of a header field"),
+        "{err}"
+    );
+}
