@@ -33,7 +33,12 @@ pub fn build_bounce(
     )
     .replace("REPORTER", reporting_mta);
     for f in failed {
-        human.push_str(&format!("<{}>: {}\n", f.recipient, f.diagnostic));
+        // As Postfix words it: who said so, when a server did.
+        let said = match &f.remote_mta {
+            Some(remote) => format!("<{}>: host {remote} said: {}", f.recipient, f.diagnostic),
+            None => format!("<{}>: {}", f.recipient, f.diagnostic),
+        };
+        push_wrapped(&mut human, &said);
     }
     let mut status = format!(
         "Reporting-MTA: dns; {reporting_mta}\nArrival-Date: {}\n",
@@ -47,10 +52,13 @@ pub fn build_bounce(
         // RFC 3464 section 2.3.6: the Diagnostic-Code is the code the mail transport issued, so
         // it is given only when a remote server replied; otherwise the human part says why.
         if let Some(remote) = &f.remote_mta {
-            status.push_str(&format!(
-                "Remote-MTA: dns; {remote}\nDiagnostic-Code: smtp; {}\n",
-                f.diagnostic
-            ));
+            status.push_str(&format!("Remote-MTA: dns; {remote}\n"));
+            // A field, so its continuation lines start with white space (RFC 3464 section
+            // 2.1.1 takes RFC 822's field syntax, folding included).
+            push_wrapped(
+                &mut status,
+                &format!("Diagnostic-Code: smtp; {}", f.diagnostic),
+            );
         }
     }
     let original_id = original.header("Message-ID").unwrap_or_default();
@@ -79,6 +87,29 @@ pub fn build_bounce(
         ],
         &body,
     )
+}
+
+/// RFC 5322 section 2.1.1: a line SHOULD be at most 78 characters.
+const LINE: usize = 78;
+
+/// Appends `line` and a line end, broken at spaces into lines of at most [`LINE`] characters,
+/// the later ones indented (a word longer than a line keeps a line of its own).
+fn push_wrapped(out: &mut String, line: &str) {
+    const INDENT: &str = "    ";
+    let mut width = 0;
+    for (i, word) in line.split(' ').enumerate() {
+        if i > 0 && width + 1 + word.len() > LINE {
+            out.push('\n');
+            out.push_str(INDENT);
+            width = INDENT.len();
+        } else if i > 0 {
+            out.push(' ');
+            width += 1;
+        }
+        out.push_str(word);
+        width += word.len();
+    }
+    out.push('\n');
 }
 
 /// Whether a message is a delivery status notification.
@@ -123,5 +154,49 @@ mod tests {
         assert!(body.contains("Action: failed"));
         assert!(body.contains("Status: 5.1.1"));
         assert!(body.contains("Content-Type: text/rfc822-headers"));
+        assert!(body.contains("Remote-MTA: dns; mx.beta.example"));
+    }
+
+    /// RFC 5322 section 2.1.1: no line of a bounce is longer than 78 characters, however long
+    /// the remote server's reply; the reply's words all stay, in order.
+    #[test]
+    fn long_replies_are_folded_within_78_characters() {
+        let original = Message::build(
+            &[("Message-ID", "<m1@a.example>"), ("Subject", "Hi")],
+            "text",
+        );
+        let reply = "550 5.1.1 <someone.with.a.long.name@beta.example>: Recipient address rejected: User unknown in local recipient table";
+        let failed = [FailedRecipient {
+            recipient: Address::parse("someone.with.a.long.name@beta.example").unwrap(),
+            status: "5.1.1".into(),
+            diagnostic: reply.into(),
+            remote_mta: Some("mx.beta.example".into()),
+        }];
+        let sender = Address::parse("alice@alpha.example").unwrap();
+        let b = build_bounce(
+            "smtp.alpha.example",
+            &original,
+            &sender,
+            &failed,
+            0,
+            0,
+            "<b@x>",
+        );
+        for line in b.text().lines() {
+            assert!(line.len() <= LINE, "{} characters: {line}", line.len());
+        }
+        let unfolded = b.body().replace("\r\n    ", " ");
+        assert!(unfolded.contains(&format!("Diagnostic-Code: smtp; {reply}\r\n")));
+        assert!(unfolded.contains(&format!("host mx.beta.example said: {reply}\r\n")));
+    }
+
+    #[test]
+    fn wrapping_breaks_at_spaces_and_keeps_a_long_word_whole() {
+        let mut out = String::new();
+        push_wrapped(&mut out, &format!("a {} b", "x".repeat(90)));
+        assert_eq!(out, format!("a\n    {}\n    b\n", "x".repeat(90)));
+        let mut out = String::new();
+        push_wrapped(&mut out, "short line");
+        assert_eq!(out, "short line\n");
     }
 }
