@@ -138,6 +138,10 @@ pub struct Mailbox {
     pub folders: Vec<Folder>,
     /// A full mailbox refuses new mail with 452 4.2.2 (RFC 3463 section 3.3).
     pub full: bool,
+    /// A POP3 session holds the maildrop's exclusive lock (RFC 1939 section 4). Not saved: a
+    /// lock lives only as long as its session.
+    #[serde(skip)]
+    pub pop3_locked: bool,
 }
 
 impl Mailbox {
@@ -147,6 +151,7 @@ impl Mailbox {
             password: password.to_string(),
             folders: vec![Folder::new("INBOX", 1)],
             full: false,
+            pop3_locked: false,
         }
     }
 

@@ -805,8 +805,8 @@ impl<'s> World<'s> {
             _ => self.transmit(conn, true, r.lines.join("\r\n")),
         }
         if r.close {
+            self.drop_server_engine(conn);
             let c = &mut self.conns[conn as usize];
-            c.server_engine = None;
             let (at, from, to, protocol, message) =
                 (c.last_arrival[1], c.server, c.client, c.protocol, c.message);
             c.state = ConnState::Closed;
@@ -824,6 +824,18 @@ impl<'s> World<'s> {
             if self.conns[conn as usize].client_engine.is_some() {
                 self.schedule(at, Ev::ConnLost(conn));
             }
+        }
+    }
+
+    /// Takes a connection's server engine away. A POP3 session that ends without QUIT (the
+    /// connection broke, the host went down) lets go of its maildrop's lock.
+    fn drop_server_engine(&mut self, conn: u32) {
+        let c = &mut self.conns[conn as usize];
+        let server = c.server;
+        if let Some(engine) = c.server_engine.take()
+            && let ServerEngine::Pop3(mut s) = *engine
+        {
+            s.release(&mut self.hosts[server].store);
         }
     }
 
@@ -931,9 +943,9 @@ impl<'s> World<'s> {
         };
         let was_closed = c.state == ConnState::Closed;
         c.state = ConnState::Closed;
-        c.server_engine = None;
         let (client, server, protocol, message, purpose) =
             (c.client, c.server, c.protocol, c.message, c.purpose);
+        self.drop_server_engine(conn);
         if !was_closed {
             let now = self.now;
             self.emit(
@@ -2365,8 +2377,8 @@ impl<'s> World<'s> {
             })
             .collect();
         for id in ids {
+            self.drop_server_engine(id);
             let c = &mut self.conns[id as usize];
-            c.server_engine = None;
             if c.state == ConnState::Connecting {
                 // The request is still travelling; it finds the host unreachable on arrival.
                 continue;

@@ -506,3 +506,48 @@ fn a_killed_server_loses_no_accepted_mail_with_state() {
         "{report}"
     );
 }
+
+/// RFC 1939 section 4: a real client's POP3 session holds the maildrop's lock. A second
+/// session for the same user is refused with -ERR [IN-USE] (RFC 2449 section 8.1.2); once the
+/// first ends, by QUIT or by dropping its connection, the next one gets in.
+#[test]
+fn a_second_pop3_session_waits_for_the_maildrop_lock() {
+    let server = Server::start("pop3-lock", SMALL_LIMITS, &[]);
+    let port = server.port("pop3");
+    let session = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        assert!(line(&mut r).starts_with("+OK"));
+        (s, r)
+    };
+    let pop = |(s, r): &mut (TcpStream, BufReader<TcpStream>), cmd: &str| {
+        s.write_all(cmd.as_bytes()).unwrap();
+        line(r)
+    };
+    let login = |c: &mut (TcpStream, BufReader<TcpStream>)| {
+        assert!(pop(c, "USER bob\r\n").starts_with("+OK"));
+        pop(c, "PASS builder\r\n")
+    };
+    let mut first = session();
+    assert!(login(&mut first).starts_with("+OK"));
+    let mut second = session();
+    let refused = login(&mut second);
+    assert!(refused.starts_with("-ERR [IN-USE]"), "{refused}");
+    assert!(pop(&mut first, "QUIT\r\n").starts_with("+OK"));
+    assert!(login(&mut second).starts_with("+OK"));
+    // The second drops its connection without QUIT: the server lets go of the lock when it
+    // notices, a moment later.
+    drop(second);
+    let waited = Instant::now();
+    loop {
+        let mut third = session();
+        let got = login(&mut third);
+        if got.starts_with("+OK") {
+            break;
+        }
+        assert!(got.starts_with("-ERR [IN-USE]"), "{got}");
+        assert!(waited.elapsed() < Duration::from_secs(10), "the lock stays");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -121,7 +121,8 @@ impl Pop3Server {
                     .transaction(command, store, &self.hostname)
                     .unwrap_or_else(|e| e);
                 if r.close {
-                    self.state = State::Closed;
+                    // QUIT: the UPDATE is done, and the lock goes with the session.
+                    self.release(store);
                 }
                 r
             }
@@ -135,7 +136,7 @@ impl Pop3Server {
         &mut self,
         command: Command,
         user: Option<String>,
-        store: &MailStore,
+        store: &mut MailStore,
     ) -> Response {
         match command {
             // Section 7: USER may be accepted for any name, so that it tells nobody which
@@ -173,8 +174,18 @@ impl Pop3Server {
         }
     }
 
-    /// Enters TRANSACTION with a snapshot of the INBOX.
-    fn login(&mut self, key: String, store: &MailStore) -> Response {
+    /// Enters TRANSACTION with a snapshot of the INBOX, holding the maildrop's exclusive lock
+    /// (section 4): a second session of the same user is refused until this one ends, so that
+    /// neither removes what the other is numbering. Refused with the IN-USE response code of
+    /// RFC 2449 section 8.1.2; the session stays in AUTHORIZATION.
+    fn login(&mut self, key: String, store: &mut MailStore) -> Response {
+        match store.get_mut(&key) {
+            Some(mb) if mb.pop3_locked => {
+                return err("[IN-USE] the maildrop is locked by another POP3 session");
+            }
+            Some(mb) => mb.pop3_locked = true,
+            None => {}
+        }
         let entries: Vec<Entry> = store
             .get(&key)
             .map(|mb| {
@@ -198,6 +209,17 @@ impl Pop3Server {
         ));
         self.state = State::Transaction(maildrop);
         r
+    }
+
+    /// Ends the session and lets go of the maildrop's lock, if it holds it: after QUIT, and when
+    /// the connection goes away without one (its deletions are forgotten, section 6).
+    pub fn release(&mut self, store: &mut MailStore) {
+        if let State::Transaction(maildrop) = &self.state
+            && let Some(mb) = store.get_mut(&maildrop.key)
+        {
+            mb.pop3_locked = false;
+        }
+        self.state = State::Closed;
     }
 
     fn failed(&mut self) -> Response {
@@ -447,6 +469,43 @@ mod tests {
         assert!(quit.close && quit.lines[0].ends_with("(1 message left)"));
         assert_eq!(inbox(&st).len(), 1);
         assert_eq!(inbox(&st)[0].message.len(), 150);
+    }
+
+    /// RFC 1939 section 4: the maildrop is locked while a session is in TRANSACTION. A second
+    /// session is refused with RFC 2449's IN-USE code and stays in AUTHORIZATION; it gets in
+    /// once the first has ended, by QUIT or by losing its connection.
+    #[test]
+    fn a_second_session_waits_for_the_maildrop_lock() {
+        let (mut first, mut st) = logged_in(&[100, 150]);
+        let mut second = Pop3Server::new("h", "<2@h>".into());
+        assert_eq!(status(&second.on_line("USER mrose", &mut st, 0)), "+OK");
+        let refused = second.on_line("PASS pw", &mut st, 0);
+        assert!(
+            refused.lines[0].starts_with("-ERR [IN-USE] "),
+            "{:?}",
+            refused.lines
+        );
+        assert!(!refused.close);
+        assert_eq!(status(&second.on_line("STAT", &mut st, 0)), "-ERR");
+        // APOP is refused the same way.
+        let digest = apop_digest("<2@h>", "pw");
+        let r = second.on_line(&format!("APOP mrose {digest}"), &mut st, 0);
+        assert!(r.lines[0].starts_with("-ERR [IN-USE]"));
+
+        assert_eq!(status(&first.on_line("DELE 1", &mut st, 0)), "+OK");
+        assert!(first.on_line("QUIT", &mut st, 0).close);
+        assert_eq!(status(&second.on_line("USER mrose", &mut st, 0)), "+OK");
+        assert_eq!(status(&second.on_line("PASS pw", &mut st, 0)), "+OK");
+        assert_eq!(second.on_line("STAT", &mut st, 0).lines, ["+OK 1 150"]);
+
+        // The connection breaks: the lock goes, the deletion is forgotten.
+        assert_eq!(status(&second.on_line("DELE 1", &mut st, 0)), "+OK");
+        second.release(&mut st);
+        assert!(second.is_closed());
+        let mut third = Pop3Server::new("h", "<3@h>".into());
+        third.on_line("USER mrose", &mut st, 0);
+        assert_eq!(status(&third.on_line("PASS pw", &mut st, 0)), "+OK");
+        assert_eq!(third.on_line("STAT", &mut st, 0).lines, ["+OK 1 150"]);
     }
 
     #[test]

@@ -224,7 +224,7 @@ impl World<'_> {
         };
         self.trace_external_reply(session.conn, protocol, session.host, &r);
         if r.close {
-            self.end_external(&session, "closes the connection");
+            self.end_external(&mut session, "closes the connection");
         } else {
             self.external[id as usize] = Some(session);
         }
@@ -234,8 +234,8 @@ impl World<'_> {
     /// The real client went away (or timed out): an unfinished transaction is dropped, as a
     /// server drops a message whose DATA never ended (RFC 5321 section 4.1.1.4).
     pub fn close_external(&mut self, id: u32, why: &str) {
-        if let Some(session) = self.external.get_mut(id as usize).and_then(Option::take) {
-            self.end_external(&session, why);
+        if let Some(mut session) = self.external.get_mut(id as usize).and_then(Option::take) {
+            self.end_external(&mut session, why);
         }
     }
 
@@ -244,7 +244,11 @@ impl World<'_> {
         self.external.iter().filter(|s| s.is_some()).count()
     }
 
-    fn end_external(&mut self, session: &External, why: &str) {
+    /// The session's end; a POP3 session lets go of its maildrop's lock (RFC 1939 section 4).
+    fn end_external(&mut self, session: &mut External, why: &str) {
+        if let ServerEngine::Pop3(s) = &mut session.engine {
+            s.release(&mut self.hosts[session.host].store);
+        }
         let now = self.now;
         let text = format!("{} {why}", self.name(session.host));
         self.emit(
