@@ -8,12 +8,21 @@ pub struct FailedRecipient {
     pub recipient: Address,
     /// The enhanced status code (RFC 3463), e.g. `5.1.1`.
     pub status: String,
-    /// What went wrong: the remote server's reply (`550 5.1.1 <x@y>: User unknown`), or, when
-    /// the reporting server decided itself, that decision in words.
+    /// What went wrong, in the human part's words: who said what (`host mx.beta.example said:
+    /// 550 5.1.1 ...`), or what the reporting server decided itself.
     pub diagnostic: String,
-    /// The server whose SMTP reply `diagnostic` is; `None` when no server answered (a null MX,
-    /// NXDOMAIN, a mailbox missing here, the give-up time).
-    pub remote_mta: Option<String>,
+    /// The remote server's reply behind it, if one replied; `None` when none did (a null MX,
+    /// NXDOMAIN, a mailbox missing here, a server never reached).
+    pub remote: Option<Box<RemoteReply>>,
+}
+
+/// A reply of a remote SMTP server: the Remote-MTA and Diagnostic-Code of RFC 3464 section
+/// 2.3.5 and 2.3.6.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteReply {
+    pub mta: String,
+    /// The reply's first line, such as `451 4.7.1 Greylisted, please try again`.
+    pub reply: String,
 }
 
 /// Builds a `multipart/report; report-type=delivery-status` message (RFC 3464 section 2)
@@ -33,12 +42,7 @@ pub fn build_bounce(
     )
     .replace("REPORTER", reporting_mta);
     for f in failed {
-        // As Postfix words it: who said so, when a server did.
-        let said = match &f.remote_mta {
-            Some(remote) => format!("<{}>: host {remote} said: {}", f.recipient, f.diagnostic),
-            None => format!("<{}>: {}", f.recipient, f.diagnostic),
-        };
-        push_wrapped(&mut human, &said);
+        push_wrapped(&mut human, &format!("<{}>: {}", f.recipient, f.diagnostic));
     }
     let mut status = format!(
         "Reporting-MTA: dns; {reporting_mta}\nArrival-Date: {}\n",
@@ -51,13 +55,13 @@ pub fn build_bounce(
         ));
         // RFC 3464 section 2.3.6: the Diagnostic-Code is the code the mail transport issued, so
         // it is given only when a remote server replied; otherwise the human part says why.
-        if let Some(remote) = &f.remote_mta {
-            status.push_str(&format!("Remote-MTA: dns; {remote}\n"));
+        if let Some(remote) = &f.remote {
+            status.push_str(&format!("Remote-MTA: dns; {}\n", remote.mta));
             // A field, so its continuation lines start with white space (RFC 3464 section
             // 2.1.1 takes RFC 822's field syntax, folding included).
             push_wrapped(
                 &mut status,
-                &format!("Diagnostic-Code: smtp; {}", f.diagnostic),
+                &format!("Diagnostic-Code: smtp; {}", remote.reply),
             );
         }
     }
@@ -134,8 +138,12 @@ mod tests {
         let failed = [FailedRecipient {
             recipient: Address::parse("nobody@beta.example").unwrap(),
             status: "5.1.1".into(),
-            diagnostic: "550 5.1.1 <nobody@beta.example>: User unknown".into(),
-            remote_mta: Some("mx.beta.example".into()),
+            diagnostic: "host mx.beta.example said: 550 5.1.1 <nobody@beta.example>: User unknown"
+                .into(),
+            remote: Some(Box::new(RemoteReply {
+                mta: "mx.beta.example".into(),
+                reply: "550 5.1.1 <nobody@beta.example>: User unknown".into(),
+            })),
         }];
         let b = build_bounce(
             "smtp.alpha.example",
@@ -169,8 +177,11 @@ mod tests {
         let failed = [FailedRecipient {
             recipient: Address::parse("someone.with.a.long.name@beta.example").unwrap(),
             status: "5.1.1".into(),
-            diagnostic: reply.into(),
-            remote_mta: Some("mx.beta.example".into()),
+            diagnostic: format!("host mx.beta.example said: {reply}"),
+            remote: Some(Box::new(RemoteReply {
+                mta: "mx.beta.example".into(),
+                reply: reply.into(),
+            })),
         }];
         let sender = Address::parse("alice@alpha.example").unwrap();
         let b = build_bounce(

@@ -19,7 +19,7 @@ pub use external::{Front, SavedEntry, Snapshot};
 use super::dns_setup;
 use super::trace::{EventHead, EventKind, Payload, Protocol, Trace, TracedMessage};
 use crate::mail::{Address, DateCache, MailStore, Mailbox, Message, rfc5322_date};
-use crate::node::dsn::{FailedRecipient, build_bounce};
+use crate::node::dsn::{FailedRecipient, RemoteReply, build_bounce};
 use crate::node::mx::{MxPlan, plan_exchangers};
 use crate::proto::dns::{Authority, CachedAnswer, DnsCache, DnsMessage, RData, Rcode, RecordType};
 use crate::proto::imap::{ImapClient, ImapServer};
@@ -1331,15 +1331,22 @@ impl<'s> World<'s> {
                 }
                 RcptOutcome::Failed(r) => {
                     e.rcpts.retain(|x| x.key() != rcpt.key());
+                    // As Postfix words it: who said so.
                     failed.push(FailedRecipient {
                         recipient: rcpt,
                         status: r.enhanced_status().unwrap_or("5.0.0").to_string(),
-                        diagnostic: r.first_line(),
-                        remote_mta: Some(server_name.clone()),
+                        diagnostic: format!("host {server_name} said: {}", r.first_line()),
+                        remote: Some(Box::new(RemoteReply {
+                            mta: server_name.clone(),
+                            reply: r.first_line(),
+                        })),
                     });
                 }
                 RcptOutcome::Deferred(r) => {
-                    deferred_reason = Some(format!("{server_name} said {}", r.first_line()));
+                    deferred_reason = Some(Box::new(RemoteReply {
+                        mta: server_name.clone(),
+                        reply: r.first_line(),
+                    }));
                 }
             }
         }
@@ -1351,8 +1358,13 @@ impl<'s> World<'s> {
         if e.rcpts.is_empty() {
             self.retire(host, entry);
         } else {
-            let reason = deferred_reason.unwrap_or_else(|| "delivery did not complete".into());
-            self.defer(host, entry, reason);
+            match deferred_reason {
+                Some(reply) => {
+                    let reason = format!("{} said {}", reply.mta, reply.reply);
+                    self.defer_with(host, entry, reason, Some(reply));
+                }
+                None => self.defer(host, entry, "delivery did not complete".into()),
+            }
         }
         let _ = message;
     }
@@ -1575,7 +1587,7 @@ impl<'s> World<'s> {
                 recipient: rcpt.clone(),
                 status: "5.1.1".into(),
                 diagnostic: format!("there is no mailbox for {rcpt} here (user unknown)"),
-                remote_mta: None,
+                remote: None,
             }));
         };
         let mailbox = store.get_mut(&key).expect("the key came from the store");
@@ -1670,7 +1682,21 @@ impl<'s> World<'s> {
         e.message = Message::from_crlf_text(String::new());
     }
 
+    /// A delivery attempt failed for now, without a server's reply behind it.
     fn defer(&mut self, host: HostId, entry: u32, reason: String) {
+        self.defer_with(host, entry, reason, None);
+    }
+
+    /// A delivery attempt failed for now; `reply` is the remote server's 4xx, if one said so.
+    /// At the give-up time the entry bounces, with the last such reply as its Diagnostic-Code
+    /// (RFC 3464 section 2.3.6) when the last attempt ended with one.
+    fn defer_with(
+        &mut self,
+        host: HostId,
+        entry: u32,
+        reason: String,
+        reply: Option<Box<RemoteReply>>,
+    ) {
         let give_up = self.sc.retry.give_up_ms;
         let e = &mut self.hosts[host].queue[entry as usize];
         e.attempt = None;
@@ -1689,7 +1715,7 @@ impl<'s> World<'s> {
                         "delivery time expired after {} attempts; last error: {reason}",
                         e.failures
                     ),
-                    remote_mta: None,
+                    remote: reply.clone(),
                 })
                 .collect();
             self.bounce(host, entry, failed);
@@ -2194,7 +2220,7 @@ impl<'s> World<'s> {
                 recipient: r,
                 status: status.to_string(),
                 diagnostic: diagnostic.clone(),
-                remote_mta: None,
+                remote: None,
             })
             .collect();
         self.bounce(host, entry, failed);

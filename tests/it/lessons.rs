@@ -124,3 +124,42 @@ fn a_header_count_is_checked_in_the_copy_each_recipient_got() {
         "{err}"
     );
 }
+
+/// A message that a server keeps deferring with 451 expires at the give-up time; the bounce's
+/// status is 4.4.7 (delivery time expired, RFC 3463), and its Remote-MTA and Diagnostic-Code
+/// are the last reply (RFC 3464 sections 2.3.5 and 2.3.6), as Postfix gives them.
+#[test]
+fn an_expired_message_bounces_with_the_last_remote_reply() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join("07-greylisting.ron");
+    let text = std::fs::read_to_string(&path).expect("lesson 7 is readable");
+    let start = text.find("    expect: [").expect("lesson 7 expects");
+    let text = format!(
+        "{}    retry: (schedule: [\"30m\"], give_up: \"2h\"),\n    expect: [Bounced(message: \"m1\")],\n)\n",
+        &text[..start]
+    )
+    .replace("greylist: \"5m\"", "greylist: \"1d\"");
+    let scenario = mailsim::scenario::load_str(&text, "07.ron").unwrap_or_else(|e| panic!("{e}"));
+    let outcome = run(&scenario);
+    assert!(report::check(&scenario, &outcome).iter().all(|v| v.ok));
+    let bounce = outcome
+        .state
+        .stores
+        .iter()
+        .filter_map(|store| store.get("alice@alpha.example"))
+        .flat_map(|mb| mb.inbox().messages.iter().map(|m| &m.message))
+        .find(|m| mailsim::node::dsn::is_bounce(m))
+        .expect("Alice has the bounce");
+    let body = bounce.body().replace("\r\n    ", " ");
+    assert!(body.contains("Status: 4.4.7\r\n"), "{body}");
+    assert!(
+        body.contains("Remote-MTA: dns; mx.beta.example\r\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Diagnostic-Code: smtp; 451 4.7.1 <bob@beta.example>: Recipient address rejected: Greylisted"),
+        "{body}"
+    );
+    assert!(body.contains("delivery time expired after"), "{body}");
+}
