@@ -97,8 +97,74 @@ fn ask<T>(tx: &Sender<Request>, request: impl FnOnce(SyncSender<T>) -> Request) 
 enum Read {
     /// A line, and whether it ended with CRLF (not a bare LF).
     Line(String, bool),
+    /// A command refused as it came in (an IMAP literal too large), already answered.
+    Answered,
     Closed,
     Idle,
+}
+
+/// The most octets an IMAP literal may hold: a message as large as a server takes by default.
+const MAX_LITERAL: usize = crate::scenario::DEFAULT_MAX_MESSAGE_SIZE;
+
+/// `{n}` or LITERAL+'s `{n+}` at the end of an IMAP line: the size of the literal to come, and
+/// whether it comes without waiting for `+`.
+fn literal_at_end(line: &str) -> Option<(usize, bool)> {
+    let open = line.rfind('{')?;
+    let inner = line[open + 1..].strip_suffix('}')?;
+    let (digits, plus) = match inner.strip_suffix('+') {
+        Some(d) => (d, true),
+        None => (inner, false),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((digits.parse().ok()?, plus))
+}
+
+/// An IMAP command whose line ends in a literal's size goes on past it (RFC 3501 section 4.3,
+/// section 7.5 for the `+`): the server invites the octets with `+`, reads exactly that many,
+/// then the rest of the command on the next line, which may end in another literal. The
+/// whole command, CRLFs and octets inside, goes to the engine as one line. A literal over
+/// [`MAX_LITERAL`] is refused with a tagged BAD instead of `+`, so its octets never come.
+fn with_literals(reader: &mut impl BufRead, writer: &mut impl Write, first: String) -> Read {
+    let mut command = first;
+    loop {
+        let Some((n, plus)) = literal_at_end(&command) else {
+            return Read::Line(command, true);
+        };
+        if n > MAX_LITERAL || plus {
+            let tag = command.split(' ').next().unwrap_or("*");
+            let why = if plus {
+                "LITERAL+ is not offered: wait for the + before the octets".to_string()
+            } else {
+                format!("a literal of {n} octets is over the limit of {MAX_LITERAL}")
+            };
+            let _ = writer.write_all(format!("{tag} BAD {why}\r\n").as_bytes());
+            return Read::Answered;
+        }
+        if writer.write_all(b"+ Ready for literal data\r\n").is_err() {
+            return Read::Closed;
+        }
+        let mut octets = vec![0; n];
+        match reader.read_exact(&mut octets) {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Read::Idle;
+            }
+            Err(_) => return Read::Closed,
+        }
+        // The size is said again for the text the engine gets: a byte that is not UTF-8
+        // becomes U+FFFD, which is longer.
+        let text = String::from_utf8_lossy(&octets);
+        let open = command.rfind('{').unwrap_or(command.len());
+        command.truncate(open);
+        command.push_str(&format!("{{{}}}\r\n", text.len()));
+        command.push_str(&text);
+        match read_line(reader) {
+            Read::Line(rest, _) => command.push_str(&rest),
+            other => return other,
+        }
+    }
 }
 
 /// Lines as an SMTP server must read them. A bare LF still ends a line (so that `nc` without
@@ -151,20 +217,26 @@ fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limit
         Some(smtp) => smtp.take(line, crlf),
         None => line,
     };
+    let imap = front == Front::Imap;
+    let next = |reader: &mut BufReader<TcpStream>, writer: &mut TcpStream| match read_line(reader) {
+        Read::Line(l, _) if imap => with_literals(reader, writer, l),
+        read => read,
+    };
     loop {
         let mut lines = Vec::new();
-        let why = match read_line(&mut reader) {
+        let why = match next(&mut reader, &mut writer) {
             Read::Line(l, crlf) => {
                 lines.push(take(l, crlf));
                 // A pipelining client's further lines already here travel in the same request.
                 while lines.len() < MAX_BATCH && reader.buffer().contains(&b'\n') {
-                    match read_line(&mut reader) {
+                    match next(&mut reader, &mut writer) {
                         Read::Line(l, crlf) => lines.push(take(l, crlf)),
                         _ => break,
                     }
                 }
                 None
             }
+            Read::Answered => continue,
             Read::Closed => Some("sees the real client hang up"),
             Read::Idle => {
                 let _ = writer.write_all(idle_goodbye(front).as_bytes());

@@ -551,3 +551,32 @@ fn a_second_pop3_session_waits_for_the_maildrop_lock() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// IMAP literals from a raw client (RFC 3501 sections 4.3 and 7.5): the server answers `+`
+/// before the octets, takes the command whole, and refuses a literal it would not hold (or a
+/// LITERAL+ it does not offer) with a tagged BAD instead of `+`, so that no octets follow.
+#[test]
+fn imap_literals_wait_for_the_continuation() {
+    let server = Server::start("imap-literals", SMALL_LIMITS, &[]);
+    let s = TcpStream::connect(("127.0.0.1", server.port("imap"))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let send = |text: &str| (&s).write_all(text.as_bytes()).unwrap();
+    assert!(line(&mut r).starts_with("* OK"));
+    send("a1 LOGIN bob {7}\r\n");
+    assert!(line(&mut r).starts_with("+ "));
+    send("builder\r\n");
+    assert!(line(&mut r).starts_with("a1 OK"));
+    send("a2 APPEND INBOX {99999999}\r\n");
+    assert!(line(&mut r).starts_with("a2 BAD a literal of 99999999 octets"));
+    send("a3 APPEND INBOX {3+}\r\nhi\r\n");
+    assert!(line(&mut r).starts_with("a3 BAD LITERAL+ is not offered"));
+    // The octets sent anyway after a3 are read as a line of their own (and refused); the
+    // session goes on.
+    send("a4 NOOP\r\n");
+    let mut got = line(&mut r);
+    while !got.starts_with("a4 ") {
+        got = line(&mut r);
+    }
+    assert!(got.starts_with("a4 OK"), "{got}");
+}

@@ -69,6 +69,17 @@ body = parts[0][1].decode()
 assert "Received: from laptop" in body, body
 assert "\r\n.a line that starts with a dot\r\n" in body, "dot-stuffing undone"
 assert "Return-Path: <alice@alpha.example>" in body
+# A mail program keeps a copy of what it sent: CREATE, then APPEND with a literal, which the
+# server invites with "+" (RFC 3501 sections 6.3.3, 6.3.11 and 7.5).
+typ, _ = im.append("Sent", "\\Seen", None, b"Subject: my copy\r\n\r\nkept\r\n")
+assert typ == "NO", "APPEND to a folder that does not exist"
+assert im.create("Sent")[0] == "OK"
+when = imaplib.Time2Internaldate(time.time())
+assert im.append("Sent", "\\Seen", when, b"Subject: my copy\r\n\r\nkept\r\n")[0] == "OK"
+typ, data = im.select("Sent")
+assert data == [b"1"], data
+typ, parts = im.fetch("1", "(FLAGS BODY[])")
+assert b"\\Seen" in parts[0][0] and b"kept" in parts[0][1], parts
 im.logout()
 
 # POP3 sees the same mailbox; with IMAP's flags it is still there (nothing deleted).

@@ -9,7 +9,7 @@ use super::fetch::{body_structure, envelope, internal_date, literal, string};
 use super::wire::{
     Command, FetchAttr, FetchItems, SearchKey, Section, SeqSet, StatusItem, StoreMode,
 };
-use crate::mail::{Flags, Folder, MailStore, Mailbox, StoredMessage, fields_where};
+use crate::mail::{Flags, Folder, MailStore, Mailbox, Message, StoredMessage, fields_where};
 use crate::proto::Response;
 
 /// What the server can do (RFC 3501 section 6.1.1). Python's imaplib insists on IMAP4rev1;
@@ -162,14 +162,16 @@ impl ImapServer {
     }
 
     /// Handles one line from the client (without CRLF).
-    pub fn on_line(&mut self, line: &str, store: &mut MailStore, _now_ms: u64) -> Response {
+    pub fn on_line(&mut self, line: &str, store: &mut MailStore, now_ms: u64) -> Response {
         if self.is_closed() {
             return Response {
                 lines: Vec::new(),
                 close: true,
             };
         }
-        if line.len() > MAX_LINE {
+        // A command with a literal holds CRLFs and the literal's octets: its first line is what
+        // the limit is about (live mode's reader holds each further line to it).
+        if line.split("\r\n").next().unwrap_or(line).len() > MAX_LINE {
             // Its end is lost, so it is not run. An AUTHENTICATE waiting for this line ends with
             // its own tag; otherwise the tag too may be cut, so the answer is untagged (section
             // 7.1.3).
@@ -182,7 +184,7 @@ impl ImapServer {
             return self.plain(&tag, line.trim(), store);
         }
         match Command::parse(line) {
-            Ok((tag, command)) => self.command(&tag, command, store),
+            Ok((tag, command)) => self.command(&tag, command, store, now_ms),
             // Section 7.1.3: BAD, tagged when the tag could be read; the session goes on.
             Err(e) => Response::line(format!(
                 "{} BAD {}",
@@ -192,7 +194,13 @@ impl ImapServer {
         }
     }
 
-    fn command(&mut self, tag: &str, command: Command, store: &mut MailStore) -> Response {
+    fn command(
+        &mut self,
+        tag: &str,
+        command: Command,
+        store: &mut MailStore,
+        now_ms: u64,
+    ) -> Response {
         if let Some(why) = self.refusal(&command) {
             return Response::line(format!("{tag} BAD {why}"));
         }
@@ -209,7 +217,13 @@ impl ImapServer {
             );
             news = view.sync(folder, may_expunge);
         }
-        let mut r = self.run(tag, command, store);
+        let appended = matches!(command, Command::Append { .. });
+        let mut r = self.run(tag, command, store, now_ms);
+        // Section 6.3.11: a message appended to the selected folder is announced (EXISTS)
+        // before the command completes.
+        if appended && let Some((view, folder)) = self.selected(store) {
+            news.append(&mut view.sync(folder, false));
+        }
         news.append(&mut r.lines);
         r.lines = news;
         r
@@ -226,9 +240,15 @@ impl ImapServer {
         match command {
             Capability | Noop | Logout => None,
             Login { .. } | Authenticate { .. } => authenticated.then_some("already logged in"),
-            List { .. } | Lsub { .. } | Select(_) | Examine(_) | Status { .. } => {
-                (!authenticated).then_some("log in first")
-            }
+            List { .. }
+            | Lsub { .. }
+            | Select(_)
+            | Examine(_)
+            | Status { .. }
+            | Create(_)
+            | Subscribe(_)
+            | Unsubscribe(_)
+            | Append { .. } => (!authenticated).then_some("log in first"),
             Check | Close | Expunge | Search { .. } | Fetch { .. } | Store { .. } => {
                 if !authenticated {
                     Some("log in first")
@@ -258,7 +278,7 @@ impl ImapServer {
         Some((view, folder))
     }
 
-    fn run(&mut self, tag: &str, command: Command, store: &mut MailStore) -> Response {
+    fn run(&mut self, tag: &str, command: Command, store: &mut MailStore, now_ms: u64) -> Response {
         match command {
             Command::Capability => Response {
                 lines: vec![
@@ -303,6 +323,32 @@ impl ImapServer {
             }
             Command::Select(name) => self.select(tag, &name, false, store),
             Command::Examine(name) => self.select(tag, &name, true, store),
+            Command::Create(name) => self.create(tag, &name, store),
+            Command::Subscribe(_) => ok(tag, "SUBSCRIBE completed"),
+            Command::Unsubscribe(_) => ok(tag, "UNSUBSCRIBE completed"),
+            Command::Append {
+                mailbox,
+                flags,
+                message,
+                ..
+            } => {
+                let Some(mb) = self.key().and_then(|k| store.get_mut(k)) else {
+                    return no(tag, "the mailbox is gone");
+                };
+                // TRYCREATE: the client may CREATE the folder and try again (section 6.3.11).
+                let Some(folder) = mb.folder_mut(&mailbox) else {
+                    return no(tag, "[TRYCREATE] no such mailbox");
+                };
+                // The date-time, if given, is not kept: a message's INTERNALDATE is the
+                // virtual moment it arrived, here the moment of the APPEND.
+                let uid = folder.append(Message::from_text(&message), now_ms);
+                if let Some(stored) = folder.messages.iter_mut().find(|m| m.uid == uid) {
+                    for flag in &flags {
+                        stored.flags.set_by_name(flag, true);
+                    }
+                }
+                ok(tag, "APPEND completed")
+            }
             Command::Status { mailbox, items } => {
                 let Some(mb) = self.key().and_then(|k| store.get(k)) else {
                     return no(tag, "the mailbox is gone");
@@ -428,6 +474,22 @@ impl ImapServer {
         }
         r.push(format!("{tag} OK {verb} completed"));
         r
+    }
+
+    /// CREATE (section 6.3.3): a new, empty folder. INBOX and existing names are refused; a
+    /// trailing hierarchy delimiter is dropped, as the section asks.
+    fn create(&self, tag: &str, name: &str, store: &mut MailStore) -> Response {
+        let Some(mb) = self.key().and_then(|k| store.get_mut(k)) else {
+            return no(tag, "the mailbox is gone");
+        };
+        let name = name.strip_suffix('/').unwrap_or(name);
+        if name.is_empty() || name.eq_ignore_ascii_case("INBOX") || mb.folder(name).is_some() {
+            return no(tag, "[ALREADYEXISTS] that mailbox already exists");
+        }
+        // A new folder starts its UIDs at 1 under the mailbox's own UIDVALIDITY.
+        let validity = mb.inbox().uid_validity;
+        mb.folders.push(Folder::new(name, validity));
+        ok(tag, "CREATE completed")
     }
 
     /// SELECT and EXAMINE (sections 6.3.1 and 6.3.2).
@@ -1343,6 +1405,54 @@ mod tests {
         );
         assert!(r.close);
         assert!(s.send("d LOGIN mrc secret").lines.is_empty());
+    }
+
+    /// What a mail program does with what it has sent (RFC 3501 sections 6.3.3 and 6.3.11):
+    /// APPEND to a missing folder gets TRYCREATE; CREATE makes it; APPEND puts the message in
+    /// with its flags; the folder then holds it, and the selected folder announces it at once.
+    #[test]
+    fn create_then_append_a_copy_of_what_was_sent() {
+        let mut s = Session::logged_in(store(1));
+        let message = "Subject: copy\r\n\r\nwhat I sent\r\n";
+        let append = |tag: &str, folder: &str| {
+            format!(
+                "{tag} APPEND {folder} (\\Seen) \"04-Dec-2026 22:00:00 +0000\" {{{}}}\r\n{message}",
+                message.len()
+            )
+        };
+        let r = s.lines(&append("a1", "Drafts"));
+        assert_eq!(r, ["a1 NO [TRYCREATE] no such mailbox"]);
+        s.expect_ok("a2 CREATE Drafts/");
+        assert_eq!(
+            s.status("a3 CREATE drafts"),
+            "OK",
+            "names other than INBOX keep their case"
+        );
+        assert_eq!(s.status("a4 CREATE Drafts"), "NO");
+        assert_eq!(s.status("a5 CREATE inbox"), "NO");
+        s.expect_ok("a6 SUBSCRIBE Drafts");
+        s.expect_ok(&append("a7", "Drafts"));
+        assert!(
+            s.expect_ok("a8 LIST \"\" *")
+                .contains(&"* LIST () \"/\" \"Drafts\"".to_string())
+        );
+        let selected = s.expect_ok("a9 SELECT Drafts");
+        assert!(selected.contains(&"* 1 EXISTS".to_string()), "{selected:?}");
+        let fetched = s.expect_ok("b1 FETCH 1 (FLAGS BODY.PEEK[])");
+        assert!(
+            fetched[0].starts_with("* 1 FETCH (FLAGS (\\Seen"),
+            "{fetched:?}"
+        );
+        assert!(fetched.concat().contains("what I sent"), "{fetched:?}");
+        // Appended to the selected folder: EXISTS before the tagged OK. A literal's size
+        // counts its octets, so the line parses with UTF-8 in it too.
+        let utf8 = "Subject: caf\u{e9}\r\n\r\n\u{263a}\r\n";
+        let r = s.lines(&format!("b2 APPEND Drafts {{{}}}\r\n{utf8}", utf8.len()));
+        assert_eq!(r, ["* 2 EXISTS", "* 2 RECENT", "b2 OK APPEND completed"]);
+        // Literals carry other strings too: a LOGIN's password, say.
+        let mut t = Session::new(store(0));
+        t.expect_ok("c1 LOGIN {3}\r\nmrc {6}\r\nsecret");
+        assert_eq!(t.status("c2 APPEND INBOX {5}\r\nab"), "BAD", "cut short");
     }
 
     #[test]

@@ -19,8 +19,10 @@ pub enum Token {
 /// Splits the arguments of a command line into tokens.
 ///
 /// Quoted strings know only the escapes `\"` and `\\` (RFC 3501 section 4.3). Square brackets
-/// group, so `BODY[HEADER.FIELDS (FROM)]` stays one word. Literals (`{n}`) are refused: a client
-/// that sends one waits for a `+` that mailsim never sends, and gets a BAD instead.
+/// group, so `BODY[HEADER.FIELDS (FROM)]` stays one word. A literal (`{n}`, CRLF, then `n`
+/// octets; section 4.3) reads as a string: the line it ends has been joined to its octets and
+/// the rest of the command, CRLF between, by whoever gathered the command (live mode's reader,
+/// after its `+` continuation).
 pub fn tokenize(text: &str) -> Result<Vec<Token>, String> {
     let mut stack: Vec<Vec<Token>> = vec![Vec::new()];
     let mut pos = 0;
@@ -47,7 +49,11 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                 push(&mut stack, Token::Quoted(s));
                 pos += used;
             }
-            '{' => return Err("literals ({n}) are not supported; send a quoted string".into()),
+            '{' => {
+                let (s, used) = literal(&text[pos..])?;
+                push(&mut stack, Token::Quoted(s));
+                pos += used;
+            }
             _ => {
                 let end = word_end(text, pos)?;
                 push(&mut stack, Token::Atom(text[pos..end].to_string()));
@@ -83,6 +89,24 @@ fn quoted(text: &str) -> Result<(String, usize), String> {
         }
     }
     Err("unterminated quoted string".into())
+}
+
+/// Reads a literal at the start of `text`: `{n}` (or LITERAL+'s `{n+}`), CRLF, `n` octets.
+/// Returns its octets and the bytes it took.
+fn literal(text: &str) -> Result<(String, usize), String> {
+    let close = text.find('}').ok_or("unterminated literal size")?;
+    let size = text[1..close].strip_suffix('+').unwrap_or(&text[1..close]);
+    let n: usize = size
+        .parse()
+        .map_err(|_| format!("bad literal size {size:?}"))?;
+    let start = close + 1;
+    if text.get(start..start + 2) != Some("\r\n") {
+        return Err("a literal's size is followed by CRLF, then its octets".into());
+    }
+    let body = text
+        .get(start + 2..start + 2 + n)
+        .ok_or("the literal is shorter than its size")?;
+    Ok((body.to_string(), start + 2 + n))
 }
 
 /// Where the bare word starting at `start` ends.
@@ -552,6 +576,19 @@ pub enum Command {
     },
     Select(String),
     Examine(String),
+    /// Section 6.3.3.
+    Create(String),
+    /// Sections 6.3.6 and 6.3.7: taken and forgotten, as LSUB lists every folder.
+    Subscribe(String),
+    Unsubscribe(String),
+    /// Section 6.3.11: a message put into a folder by the client (a copy of what it sent,
+    /// for its Sent folder), with its flags and, if given, its date-time.
+    Append {
+        mailbox: String,
+        flags: Vec<String>,
+        date: Option<String>,
+        message: String,
+    },
     Status {
         mailbox: String,
         items: Vec<StatusItem>,
@@ -631,6 +668,21 @@ impl fmt::Display for Command {
             }
             Command::Select(mailbox) => write!(f, "SELECT {}", quote(mailbox)),
             Command::Examine(mailbox) => write!(f, "EXAMINE {}", quote(mailbox)),
+            Command::Create(mailbox) => write!(f, "CREATE {}", quote(mailbox)),
+            Command::Subscribe(mailbox) => write!(f, "SUBSCRIBE {}", quote(mailbox)),
+            Command::Unsubscribe(mailbox) => write!(f, "UNSUBSCRIBE {}", quote(mailbox)),
+            Command::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                write!(f, "APPEND {} ({})", quote(mailbox), flags.join(" "))?;
+                if let Some(date) = date {
+                    write!(f, " {}", quote(date))?;
+                }
+                write!(f, " {{{}}}\r\n{message}", message.len())
+            }
             Command::Status { mailbox, items } => {
                 write!(f, "STATUS {} ({})", quote(mailbox), join(items))
             }
@@ -771,6 +823,38 @@ fn parse_command(tokens: &[Token]) -> Result<Command, String> {
         }
         "SELECT" => Command::Select(args.string("a mailbox name")?),
         "EXAMINE" => Command::Examine(args.string("a mailbox name")?),
+        "CREATE" => Command::Create(args.string("a mailbox name")?),
+        "SUBSCRIBE" => Command::Subscribe(args.string("a mailbox name")?),
+        "UNSUBSCRIBE" => Command::Unsubscribe(args.string("a mailbox name")?),
+        "APPEND" => {
+            let mailbox = args.string("a mailbox name")?;
+            let mut rest: Vec<&Token> = std::iter::from_fn(|| args.next()).collect();
+            // The message is the last argument; a flag list and a date-time may come before it.
+            let Some(Token::Quoted(message)) = rest.pop() else {
+                return Err("APPEND ends with the message, as a literal".into());
+            };
+            let mut flags = Vec::new();
+            if let Some(Token::List(list)) = rest.first() {
+                for t in list {
+                    match t {
+                        Token::Atom(a) if is_flag(a) => flags.push(a.clone()),
+                        _ => return Err("APPEND's flags are a list of flags".into()),
+                    }
+                }
+                rest.remove(0);
+            }
+            let date = match rest.as_slice() {
+                [] => None,
+                [Token::Quoted(d)] => Some(d.clone()),
+                _ => return Err("APPEND takes a mailbox, (flags), \"date-time\", message".into()),
+            };
+            Command::Append {
+                mailbox,
+                flags,
+                date,
+                message: message.clone(),
+            }
+        }
         "STATUS" => {
             let mailbox = args.string("a mailbox name")?;
             let Some(Token::List(words)) = args.next() else {
@@ -1045,6 +1129,47 @@ fn literal_size(line: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn literals_read_as_strings_of_their_size() {
+        let toks = tokenize("{5}\r\nab cd \"x\" {0}\r\n (a {2+}\r\n\r\n)").unwrap();
+        assert_eq!(
+            toks,
+            [
+                Token::Quoted("ab cd".into()),
+                Token::Quoted("x".into()),
+                Token::Quoted(String::new()),
+                Token::List(vec![Token::Atom("a".into()), Token::Quoted("\r\n".into())]),
+            ]
+        );
+        for bad in ["{5}\r\nabc", "{x}\r\nab", "{3}ab c", "{3"] {
+            assert!(tokenize(bad).is_err(), "{bad:?}");
+        }
+        let (tag, c) = Command::parse("a APPEND Sent (\\Seen \\Draft) {4}\r\nhi\r\n").unwrap();
+        assert_eq!(tag, "a");
+        let Command::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } = &c
+        else {
+            panic!("{c:?}");
+        };
+        assert_eq!(
+            (mailbox.as_str(), date, message.as_str()),
+            ("Sent", &None, "hi\r\n")
+        );
+        assert_eq!(flags, &["\\Seen", "\\Draft"]);
+        // Printed and read back, the command is the same.
+        assert_eq!(Command::parse(&c.to_line("a")).unwrap().1, c);
+        assert!(
+            Command::parse("a APPEND Sent (\\Seen)").is_err(),
+            "no message"
+        );
+        assert!(Command::parse("a APPEND Sent \"d\" \"e\" {1}\r\nx").is_err());
+    }
+
     use super::*;
     use proptest::prelude::*;
 
