@@ -228,13 +228,31 @@ fn pop3_reply(from: &str, text: &str, previous: Option<&str>) -> String {
 }
 
 fn imap_command(from: &str, text: &str) -> String {
-    let mut words = text.split_whitespace();
+    // A command with a literal goes on past its first line; the literal's octets are no words.
+    let mut words = text.lines().next().unwrap_or("").split_whitespace();
     let _tag = words.next();
     let cmd = words.next().unwrap_or("").to_ascii_uppercase();
     let rest: Vec<&str> = words.collect();
     match cmd.as_str() {
         "LOGIN" => format!(
-            "{from} logs in as {} (IMAP LOGIN; the password travels in clear text, so real servers ask for TLS first)",
+            "{from} logs in{} (IMAP LOGIN; the password travels in clear text, so real servers ask for TLS first)",
+            rest.first()
+                .filter(|u| !u.starts_with('{'))
+                .map(|u| format!(" as {u}"))
+                .unwrap_or_default()
+        ),
+        "CREATE" => format!("{from} makes a new folder {} (CREATE)", rest.join(" ")),
+        "SUBSCRIBE" | "UNSUBSCRIBE" => format!(
+            "{from} {} the folder {} ({cmd})",
+            if cmd == "SUBSCRIBE" {
+                "subscribes to"
+            } else {
+                "unsubscribes from"
+            },
+            rest.join(" ")
+        ),
+        "APPEND" => format!(
+            "{from} puts a message of its own into the folder {} (APPEND): this is how a mail program keeps a copy of what it sent",
             rest.first().unwrap_or(&"")
         ),
         "AUTHENTICATE" => format!("{from} logs in (IMAP AUTHENTICATE)"),
