@@ -135,10 +135,17 @@ enum Request {
         peer: String,
         reply: SyncSender<Option<(u32, Response)>>,
     },
+    /// Commands, each with how much of its text the trace already has (see `Continue`).
     Lines {
         session: u32,
-        lines: Vec<String>,
+        lines: Vec<(String, usize)>,
         reply: SyncSender<Response>,
+    },
+    /// The head of an IMAP command that the server invited a literal after, with `+`: traced
+    /// when it happens, before the rest of the command has come.
+    Continue {
+        session: u32,
+        part: String,
     },
     Close {
         session: u32,
@@ -408,8 +415,8 @@ fn handle(world: &mut World<'_>, request: Request) -> bool {
             reply,
         } => {
             let mut out = Response::default();
-            for line in &lines {
-                let r = world.external_line(session, line);
+            for (line, traced) in &lines {
+                let r = world.external_line_after(session, line, *traced);
                 out.lines.extend(r.lines);
                 if r.close {
                     out.close = true;
@@ -417,6 +424,9 @@ fn handle(world: &mut World<'_>, request: Request) -> bool {
                 }
             }
             let _ = reply.send(out);
+        }
+        Request::Continue { session, part } => {
+            world.external_continuation(session, &part, net::CONTINUE.trim_end())
         }
         Request::Close { session, why } => world.close_external(session, why),
         Request::Dns { query, reply } => {

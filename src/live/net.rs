@@ -97,6 +97,12 @@ fn ask<T>(tx: &Sender<Request>, request: impl FnOnce(SyncSender<T>) -> Request) 
 enum Read {
     /// A line, and whether it ended with CRLF (not a bare LF).
     Line(String, bool),
+    /// An IMAP command gathered past its literals; its text up to `traced` has already gone
+    /// into the trace, with the `+` that invited each literal.
+    Gathered {
+        command: String,
+        traced: usize,
+    },
     /// A command refused as it came in (an IMAP literal too large), already answered.
     Answered,
     Closed,
@@ -105,6 +111,9 @@ enum Read {
 
 /// The most octets an IMAP literal may hold: a message as large as a server takes by default.
 const MAX_LITERAL: usize = crate::scenario::DEFAULT_MAX_MESSAGE_SIZE;
+
+/// The command continuation request that invites a literal's octets (RFC 3501 section 7.5).
+pub const CONTINUE: &str = "+ Ready for literal data\r\n";
 
 /// `{n}` or LITERAL+'s `{n+}` at the end of an IMAP line: the size of the literal to come, and
 /// whether it comes without waiting for `+`.
@@ -126,11 +135,23 @@ fn literal_at_end(line: &str) -> Option<(usize, bool)> {
 /// then the rest of the command on the next line, which may end in another literal. The
 /// whole command, CRLFs and octets inside, goes to the engine as one line. A literal over
 /// [`MAX_LITERAL`] is refused with a tagged BAD instead of `+`, so its octets never come.
-fn with_literals(reader: &mut impl BufRead, writer: &mut impl Write, first: String) -> Read {
+/// `invited` hears each part of the command as it is invited (for the trace: the part, then
+/// the `+`).
+fn with_literals(
+    reader: &mut impl BufRead,
+    writer: &mut impl Write,
+    first: String,
+    invited: &mut dyn FnMut(&str),
+) -> Read {
     let mut command = first;
+    // Where the part not yet in the trace begins.
+    let mut traced = 0;
     loop {
         let Some((n, plus)) = literal_at_end(&command) else {
-            return Read::Line(command, true);
+            return match traced {
+                0 => Read::Line(command, true),
+                _ => Read::Gathered { command, traced },
+            };
         };
         if n > MAX_LITERAL || plus {
             let tag = command.split(' ').next().unwrap_or("*");
@@ -142,7 +163,8 @@ fn with_literals(reader: &mut impl BufRead, writer: &mut impl Write, first: Stri
             let _ = writer.write_all(format!("{tag} BAD {why}\r\n").as_bytes());
             return Read::Answered;
         }
-        if writer.write_all(b"+ Ready for literal data\r\n").is_err() {
+        invited(&command[traced..]);
+        if writer.write_all(CONTINUE.as_bytes()).is_err() {
             return Read::Closed;
         }
         let mut octets = vec![0; n];
@@ -159,6 +181,7 @@ fn with_literals(reader: &mut impl BufRead, writer: &mut impl Write, first: Stri
         let open = command.rfind('{').unwrap_or(command.len());
         command.truncate(open);
         command.push_str(&format!("{{{}}}\r\n", text.len()));
+        traced = command.len();
         command.push_str(&text);
         match read_line(reader) {
             Read::Line(rest, _) => command.push_str(&rest),
@@ -218,21 +241,35 @@ fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limit
         None => line,
     };
     let imap = front == Front::Imap;
-    let next = |reader: &mut BufReader<TcpStream>, writer: &mut TcpStream| match read_line(reader) {
-        Read::Line(l, _) if imap => with_literals(reader, writer, l),
-        read => read,
+    let mut invited = |part: &str| {
+        let _ = tx.send(Request::Continue {
+            session,
+            part: part.to_string(),
+        });
     };
+    let mut next =
+        |reader: &mut BufReader<TcpStream>, writer: &mut TcpStream| match read_line(reader) {
+            Read::Line(l, _) if imap => with_literals(reader, writer, l, &mut invited),
+            read => read,
+        };
     loop {
+        // Each command, and how much of it the trace already has (an IMAP literal's head).
         let mut lines = Vec::new();
         let why = match next(&mut reader, &mut writer) {
-            Read::Line(l, crlf) => {
-                lines.push(take(l, crlf));
-                // A pipelining client's further lines already here travel in the same request.
-                while lines.len() < MAX_BATCH && reader.buffer().contains(&b'\n') {
-                    match next(&mut reader, &mut writer) {
-                        Read::Line(l, crlf) => lines.push(take(l, crlf)),
+            read @ (Read::Line(..) | Read::Gathered { .. }) => {
+                let mut read = read;
+                loop {
+                    match read {
+                        Read::Line(l, crlf) => lines.push((take(l, crlf), 0)),
+                        Read::Gathered { command, traced } => lines.push((command, traced)),
                         _ => break,
                     }
+                    // A pipelining client's further lines already here travel in the same
+                    // request.
+                    if lines.len() >= MAX_BATCH || !reader.buffer().contains(&b'\n') {
+                        break;
+                    }
+                    read = next(&mut reader, &mut writer);
                 }
                 None
             }

@@ -29,10 +29,18 @@ pub fn caption(scenario: &Scenario, trace: &Trace, i: usize) -> String {
                     pop3_command(from, &trace.text(ev))
                 }
                 Some(Protocol::Pop3) => pop3_reply(from, &trace.text(ev), previous),
+                // A client line right after a `+` is the rest of a command: a literal's octets,
+                // or the answer to AUTHENTICATE's challenge.
                 Some(Protocol::Imap) if ev.kind == EventKind::ClientLine => {
-                    imap_command(from, &trace.text(ev))
+                    match imap_continued(trace, i) {
+                        Some(head) => imap_continuation(from, &trace.text(head), previous),
+                        None => imap_command(from, &trace.text(ev)),
+                    }
                 }
-                Some(Protocol::Imap) => imap_reply(from, &trace.text(ev), previous),
+                Some(Protocol::Imap) => {
+                    let head = imap_head(trace, i).map(|h| trace.text(h));
+                    imap_reply(from, &trace.text(ev), previous, head.as_deref())
+                }
                 _ => trace.text(ev).into_owned(),
             }
         }
@@ -61,6 +69,37 @@ fn previous_client_line(trace: &Trace, i: usize) -> Option<&TraceEvent> {
         .rev()
         .take(64)
         .find(|e| e.conn() == Some(conn) && e.kind == EventKind::ClientLine)
+}
+
+/// The events on event `i`'s connection before it, newest first (a connection's few dozen).
+fn earlier_on_conn(trace: &Trace, i: usize) -> impl Iterator<Item = (usize, &TraceEvent)> {
+    let conn = trace.events[i].conn();
+    trace.events[..i]
+        .iter()
+        .enumerate()
+        .rev()
+        .take(256)
+        .filter(move |(_, e)| conn.is_some() && e.conn() == conn)
+}
+
+/// If IMAP client line `i` follows the server's `+`, the line of the command it continues.
+fn imap_continued(trace: &Trace, i: usize) -> Option<&TraceEvent> {
+    let (j, before) = earlier_on_conn(trace, i).next()?;
+    let invited = before.kind == EventKind::ServerLine && trace.text(before).starts_with('+');
+    invited.then(|| imap_head(trace, j)).flatten()
+}
+
+/// The client line that began the IMAP command event `i` belongs to (or answers): the latest
+/// client line on the connection that continues nothing.
+fn imap_head(trace: &Trace, i: usize) -> Option<&TraceEvent> {
+    earlier_on_conn(trace, i)
+        .filter(|(_, e)| e.kind == EventKind::ClientLine)
+        .find(|&(j, _)| {
+            earlier_on_conn(trace, j).next().is_none_or(|(_, b)| {
+                b.kind != EventKind::ServerLine || !trace.text(b).starts_with('+')
+            })
+        })
+        .map(|(_, e)| e)
 }
 
 fn first_word(text: &str) -> String {
@@ -277,9 +316,48 @@ fn imap_command(from: &str, text: &str) -> String {
     }
 }
 
-fn imap_reply(from: &str, text: &str, previous: Option<&str>) -> String {
+/// The rest of a command, sent after the server's `+` (RFC 3501 section 7.5). `before` is the
+/// client's part before the `+`, which ends with the literal's size.
+fn imap_continuation(from: &str, head: &str, before: Option<&str>) -> String {
+    let verb = head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    if verb == "AUTHENTICATE" {
+        return format!(
+            "{from} answers the + with its login in base64: user name and password, which anyone on the way can read back"
+        );
+    }
+    let size = before
+        .and_then(|b| b.trim_end().strip_suffix('}'))
+        .and_then(|b| b.rsplit_once('{'))
+        .and_then(|(_, n)| n.parse::<usize>().ok());
+    let octets = size.map_or("its octets".to_string(), |n| {
+        crate::text::counted(n, "octet", "octets")
+    });
+    format!(
+        "{from} sends what the server invited: the literal ({octets}, exactly as many as it announced, CRLFs and all), then the rest of the {verb} command"
+    )
+}
+
+fn imap_reply(from: &str, text: &str, previous: Option<&str>, head: Option<&str>) -> String {
     if previous.is_none() {
         return format!("{from} is ready (IMAP greeting)");
+    }
+    let verb = head
+        .and_then(|h| h.split_whitespace().nth(1))
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    if text.starts_with('+') {
+        return match verb.as_str() {
+            "AUTHENTICATE" => format!(
+                "{from} answers with + : go on, send the login (a command continuation request)"
+            ),
+            _ => format!(
+                "{from} answers with + : go on, send the literal (a command continuation request, RFC 3501 section 7.5); a client waits for it before it sends the octets"
+            ),
+        };
     }
     let last = text.lines().last().unwrap_or("");
     let status = last.split_whitespace().nth(1).unwrap_or("");
@@ -295,12 +373,20 @@ fn imap_reply(from: &str, text: &str, previous: Option<&str>) -> String {
                 counted(fetched, "message", "messages")
             )
         }
+        "OK" if verb == "APPEND" => format!("{from} has put the message into the folder"),
         "OK" if exists.is_some() => {
             let n = exists
                 .and_then(|l| l.split_whitespace().nth(1))
                 .unwrap_or("0");
             let plural = if n == "1" { "" } else { "s" };
-            format!("{from} opens the folder; it holds {n} message{plural}")
+            match verb.as_str() {
+                "SELECT" | "EXAMINE" | "" => {
+                    format!("{from} opens the folder; it holds {n} message{plural}")
+                }
+                _ => format!(
+                    "{from} answers OK, and tells of a change first: the folder now holds {n} message{plural}"
+                ),
+            }
         }
         "OK" => format!("{from} answers OK"),
         "NO" => format!("{from} answers NO: the command failed ({})", last),

@@ -579,4 +579,41 @@ fn imap_literals_wait_for_the_continuation() {
         got = line(&mut r);
     }
     assert!(got.starts_with("a4 OK"), "{got}");
+    // The trace shows the dialogue as it went: the head, the server's +, then the literal and
+    // the rest of the command, each with a caption.
+    let texts = || -> Vec<(String, String)> {
+        server
+            .trace()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["protocol"] == "imap")
+            .map(|e| {
+                let text = e["text"].as_str().unwrap_or("").to_string();
+                (text, e["caption"].as_str().unwrap_or("").to_string())
+            })
+            .collect()
+    };
+    let waited = Instant::now();
+    while !texts().iter().any(|(t, _)| t.starts_with("a4 OK")) {
+        assert!(waited.elapsed() < Duration::from_secs(10), "{:?}", texts());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let texts = texts();
+    let at = texts
+        .iter()
+        .position(|(t, _)| t == "a1 LOGIN bob {7}")
+        .expect("the LOGIN's head is traced");
+    assert_eq!(texts[at + 1].0, "+ Ready for literal data");
+    assert!(
+        texts[at + 1].1.contains("go on, send the literal"),
+        "{:?}",
+        texts[at + 1]
+    );
+    assert_eq!(texts[at + 2].0, "builder");
+    assert!(
+        texts[at + 2].1.contains("the literal (7 octets"),
+        "{:?}",
+        texts[at + 2]
+    );
+    assert!(texts[at + 3].0.starts_with("a1 OK"));
 }

@@ -191,6 +191,12 @@ impl World<'_> {
     /// One line from the real client (without its CRLF); returns what the server answers.
     /// A session that has ended answers nothing.
     pub fn external_line(&mut self, id: u32, line: &str) -> Response {
+        self.external_line_after(id, line, 0)
+    }
+
+    /// [`World::external_line`] for a command whose first `traced` bytes are in the trace
+    /// already (an IMAP command's head, before the `+` that invited its literal).
+    pub fn external_line_after(&mut self, id: u32, line: &str, traced: usize) -> Response {
         let Some(mut session) = self.external.get_mut(id as usize).and_then(Option::take) else {
             return Response::default();
         };
@@ -204,7 +210,7 @@ impl World<'_> {
             Some(session.conn),
             None,
             now,
-            line.to_string(),
+            line.get(traced..).unwrap_or(line).to_string(),
         );
         let r = match session.front {
             Front::Submission | Front::Smtp => self.external_smtp(&mut session, line),
@@ -229,6 +235,37 @@ impl World<'_> {
             self.external[id as usize] = Some(session);
         }
         r
+    }
+
+    /// Traces the head of a command that the server has invited a literal after, and the
+    /// invitation (`+ ...`, RFC 3501 section 7.5): the client's part, then the server's line.
+    pub fn external_continuation(&mut self, id: u32, part: &str, invitation: &str) {
+        let Some(Some(session)) = self.external.get(id as usize) else {
+            return;
+        };
+        let (protocol, host, conn) = (session.front.protocol(), session.host, session.conn);
+        let now = self.now;
+        let (client, server) = (part.trim_end_matches("\r\n"), invitation.to_string());
+        self.emit(
+            EventKind::ClientLine,
+            Some(protocol),
+            None,
+            Some(host),
+            Some(conn),
+            None,
+            now,
+            client.to_string(),
+        );
+        self.emit(
+            EventKind::ServerLine,
+            Some(protocol),
+            Some(host),
+            None,
+            Some(conn),
+            None,
+            now,
+            server,
+        );
     }
 
     /// The real client went away (or timed out): an unfinished transaction is dropped, as a
