@@ -141,11 +141,12 @@ enum Request {
         lines: Vec<(String, usize)>,
         reply: SyncSender<Response>,
     },
-    /// The head of an IMAP command that the server invited a literal after, with `+`: traced
-    /// when it happens, before the rest of the command has come.
-    Continue {
+    /// An exchange the connection's reader had on its own, to be traced: the head of an IMAP
+    /// command and the `+` that invites its literal, or a command it refused.
+    Exchange {
         session: u32,
-        part: String,
+        client: String,
+        server: String,
     },
     Close {
         session: u32,
@@ -425,9 +426,11 @@ fn handle(world: &mut World<'_>, request: Request) -> bool {
             }
             let _ = reply.send(out);
         }
-        Request::Continue { session, part } => {
-            world.external_continuation(session, &part, net::CONTINUE.trim_end())
-        }
+        Request::Exchange {
+            session,
+            client,
+            server,
+        } => world.external_exchange(session, &client, &server),
         Request::Close { session, why } => world.close_external(session, why),
         Request::Dns { query, reply } => {
             let _ = reply.send(world.answer_dns(&query));

@@ -130,40 +130,102 @@ fn literal_at_end(line: &str) -> Option<(usize, bool)> {
     Some((digits.parse().ok()?, plus))
 }
 
+/// The most a whole IMAP command may hold, literals included: one literal of the largest size,
+/// and room for the rest. More literals in one command cannot make it grow past this.
+const MAX_COMMAND: usize = MAX_LITERAL + (64 << 10);
+
+/// Answers a command that the reader refuses itself, and has the exchange traced.
+fn refuse(
+    said: &mut dyn FnMut(&str, &str),
+    writer: &mut impl Write,
+    client: &str,
+    answer: String,
+) -> Read {
+    said(client, &answer);
+    let _ = writer.write_all(format!("{answer}\r\n").as_bytes());
+    Read::Answered
+}
+
+/// Reads and drops `n` octets; false if the connection ends first.
+fn skip(reader: &mut impl BufRead, mut n: usize) -> bool {
+    while n > 0 {
+        let Ok(buf) = reader.fill_buf() else {
+            return false;
+        };
+        if buf.is_empty() {
+            return false;
+        }
+        let take = buf.len().min(n);
+        reader.consume(take);
+        n -= take;
+    }
+    true
+}
+
 /// An IMAP command whose line ends in a literal's size goes on past it (RFC 3501 section 4.3,
 /// section 7.5 for the `+`): the server invites the octets with `+`, reads exactly that many,
 /// then the rest of the command on the next line, which may end in another literal. The
-/// whole command, CRLFs and octets inside, goes to the engine as one line. A literal over
-/// [`MAX_LITERAL`] is refused with a tagged BAD instead of `+`, so its octets never come.
-/// `invited` hears each part of the command as it is invited (for the trace: the part, then
-/// the `+`).
+/// whole command, CRLFs and octets inside, goes to the engine as one line.
+///
+/// Refused here, with the command's tag, are: a literal over [`MAX_LITERAL`], or one that
+/// would take the command past [`MAX_COMMAND`] (BAD instead of `+`, so its octets never come);
+/// a LITERAL+ (`{n+}`), which is not offered (its octets come anyway, and are read and
+/// dropped with the rest of the command, so that none of them is run as a command); octets
+/// that are not UTF-8 (NO: mailsim keeps messages as text, and would otherwise change them);
+/// and a line after a literal longer than an IMAP line may be. `said` hears each exchange as
+/// it happens, for the trace: the client's part, and the server's line.
 fn with_literals(
     reader: &mut impl BufRead,
     writer: &mut impl Write,
     first: String,
-    invited: &mut dyn FnMut(&str),
+    said: &mut dyn FnMut(&str, &str),
 ) -> Read {
     let mut command = first;
-    // Where the part not yet in the trace begins.
-    let mut traced = 0;
+    // Where the part not yet in the trace begins, and where the latest line read begins (a
+    // literal's size is looked for there only, never inside the octets before it).
+    let (mut traced, mut line_start) = (0, 0);
     loop {
-        let Some((n, plus)) = literal_at_end(&command) else {
+        let line = &command[line_start..];
+        let tag = command.split(' ').next().unwrap_or("*").to_string();
+
+        if line.len() > crate::proto::imap::MAX_LINE {
+            // Cut by `read_line`. A first line goes to the engine, which refuses it.
+            if line_start == 0 {
+                return Read::Line(command, true);
+            }
+            let client = command[traced..].to_string();
+            let limit = crate::proto::imap::MAX_LINE;
+            let answer = format!("{tag} BAD line too long (the limit is {limit} octets)");
+            return refuse(said, writer, &client, answer);
+        }
+        let Some((n, plus)) = literal_at_end(line) else {
             return match traced {
                 0 => Read::Line(command, true),
                 _ => Read::Gathered { command, traced },
             };
         };
-        if n > MAX_LITERAL || plus {
-            let tag = command.split(' ').next().unwrap_or("*");
-            let why = if plus {
-                "LITERAL+ is not offered: wait for the + before the octets".to_string()
-            } else {
-                format!("a literal of {n} octets is over the limit of {MAX_LITERAL}")
-            };
-            let _ = writer.write_all(format!("{tag} BAD {why}\r\n").as_bytes());
-            return Read::Answered;
+        let client = command[traced..].to_string();
+        if plus {
+            if n > MAX_COMMAND || !skip(reader, n) || !matches!(read_line(reader), Read::Line(..)) {
+                said(
+                    &client,
+                    "* BYE a LITERAL+ that was not offered, and too large to skip",
+                );
+                let _ = writer.write_all(b"* BYE a literal too large to skip\r\n");
+                return Read::Closed;
+            }
+            let answer = format!(
+                "{tag} BAD LITERAL+ is not offered: wait for the + before the octets (they were dropped)"
+            );
+            return refuse(said, writer, &client, answer);
         }
-        invited(&command[traced..]);
+        if n > MAX_LITERAL || command.len() + n > MAX_COMMAND {
+            let answer = format!(
+                "{tag} BAD a literal of {n} octets would take the command over the limit of {MAX_COMMAND} octets"
+            );
+            return refuse(said, writer, &client, answer);
+        }
+        said(&client, CONTINUE.trim_end());
         if writer.write_all(CONTINUE.as_bytes()).is_err() {
             return Read::Closed;
         }
@@ -175,18 +237,26 @@ fn with_literals(
             }
             Err(_) => return Read::Closed,
         }
-        // The size is said again for the text the engine gets: a byte that is not UTF-8
-        // becomes U+FFFD, which is longer.
-        let text = String::from_utf8_lossy(&octets);
-        let open = command.rfind('{').unwrap_or(command.len());
-        command.truncate(open);
-        command.push_str(&format!("{{{}}}\r\n", text.len()));
+        let rest = match read_line(reader) {
+            Read::Line(rest, _) => rest,
+            other => return other,
+        };
+        let Ok(text) = String::from_utf8(octets) else {
+            let answer = format!(
+                "{tag} NO the literal is not UTF-8 text; mailsim keeps messages as text and would change it"
+            );
+            return refuse(
+                said,
+                writer,
+                &format!("({n} octets that are not UTF-8)"),
+                answer,
+            );
+        };
+        command.push_str("\r\n");
         traced = command.len();
         command.push_str(&text);
-        match read_line(reader) {
-            Read::Line(rest, _) => command.push_str(&rest),
-            other => return other,
-        }
+        line_start = command.len();
+        command.push_str(&rest);
     }
 }
 
@@ -241,15 +311,16 @@ fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limit
         None => line,
     };
     let imap = front == Front::Imap;
-    let mut invited = |part: &str| {
-        let _ = tx.send(Request::Continue {
+    let mut said = |client: &str, server: &str| {
+        let _ = tx.send(Request::Exchange {
             session,
-            part: part.to_string(),
+            client: client.to_string(),
+            server: server.to_string(),
         });
     };
     let mut next =
         |reader: &mut BufReader<TcpStream>, writer: &mut TcpStream| match read_line(reader) {
-            Read::Line(l, _) if imap => with_literals(reader, writer, l, &mut invited),
+            Read::Line(l, _) if imap => with_literals(reader, writer, l, &mut said),
             read => read,
         };
     loop {

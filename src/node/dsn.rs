@@ -59,7 +59,7 @@ pub fn build_bounce(
             status.push_str(&format!("Remote-MTA: dns; {}\n", remote.mta));
             // A field, so its continuation lines start with white space (RFC 3464 section
             // 2.1.1 takes RFC 822's field syntax, folding included).
-            push_wrapped(
+            push_folded(
                 &mut status,
                 &format!("Diagnostic-Code: smtp; {}", remote.reply),
             );
@@ -97,15 +97,27 @@ pub fn build_bounce(
 const LINE: usize = 78;
 
 /// Appends `line` and a line end, broken at spaces into lines of at most [`LINE`] characters,
-/// the later ones indented (a word longer than a line keeps a line of its own).
+/// the later ones indented by four spaces (text for people; a word longer than a line keeps a
+/// line of its own).
 fn push_wrapped(out: &mut String, line: &str) {
-    const INDENT: &str = "    ";
+    push_broken(out, line, "    ");
+}
+
+/// Appends a header field folded at spaces (RFC 5322 section 2.2.3): each break goes before a
+/// space, which stays and starts the next line, so that unfolding (taking the line breaks
+/// out) gives back the field exactly.
+fn push_folded(out: &mut String, field: &str) {
+    push_broken(out, field, " ");
+}
+
+/// Breaks `line` at its spaces; `start` takes the place of the space that a break falls on.
+fn push_broken(out: &mut String, line: &str, start: &str) {
     let mut width = 0;
     for (i, word) in line.split(' ').enumerate() {
         if i > 0 && width + 1 + word.len() > LINE {
             out.push('\n');
-            out.push_str(INDENT);
-            width = INDENT.len();
+            out.push_str(start);
+            width = start.len();
         } else if i > 0 {
             out.push(' ');
             width += 1;
@@ -196,9 +208,25 @@ mod tests {
         for line in b.text().lines() {
             assert!(line.len() <= LINE, "{} characters: {line}", line.len());
         }
-        let unfolded = b.body().replace("\r\n    ", " ");
-        assert!(unfolded.contains(&format!("Diagnostic-Code: smtp; {reply}\r\n")));
-        assert!(unfolded.contains(&format!("host mx.beta.example said: {reply}\r\n")));
+        // The field unfolds to the reply exactly (RFC 5322 section 2.2.3: only the line breaks
+        // go); the human part is text, indented.
+        let body = b.body();
+        let field = &body[body.find("Diagnostic-Code:").unwrap()..];
+        let field = &field[..field.find("\r\n\r\n").unwrap_or(field.len())];
+        let field = field.split("\r\n").next().map(|first| {
+            let mut whole = first.to_string();
+            for more in field
+                .split("\r\n")
+                .skip(1)
+                .take_while(|l| l.starts_with(' '))
+            {
+                whole.push_str(more);
+            }
+            whole
+        });
+        assert_eq!(field.unwrap(), format!("Diagnostic-Code: smtp; {reply}"));
+        let human = body.replace("\r\n    ", " ");
+        assert!(human.contains(&format!("host mx.beta.example said: {reply}\r\n")));
     }
 
     #[test]

@@ -310,6 +310,7 @@ fn imap_command(from: &str, text: &str) -> String {
         "STORE" => format!("{from} changes flags: {}", rest.join(" ")),
         "LOGOUT" => format!("{from} logs out; the mail stays on the server"),
         "CAPABILITY" => format!("{from} asks what the server can do (CAPABILITY)"),
+        "NOOP" => format!("{from} asks for news without doing anything (NOOP)"),
         "LIST" => format!("{from} lists the folders"),
         "EXPUNGE" => format!("{from} removes the messages flagged \\Deleted"),
         _ => format!("{from} sends {text:?}"),

@@ -1323,7 +1323,8 @@ impl<'s> World<'s> {
         let e = &mut self.hosts[host].queue[entry as usize];
         let message = e.message_ref;
         let mut failed = Vec::new();
-        let mut deferred_reason = None;
+        // Each recipient's own 4xx: a bounce at the give-up time reports each its own.
+        let mut deferred = Vec::new();
         for (rcpt, result) in outcome.results {
             match result {
                 RcptOutcome::Accepted(_) => {
@@ -1343,10 +1344,11 @@ impl<'s> World<'s> {
                     });
                 }
                 RcptOutcome::Deferred(r) => {
-                    deferred_reason = Some(Box::new(RemoteReply {
+                    let reply = RemoteReply {
                         mta: server_name.clone(),
                         reply: r.first_line(),
-                    }));
+                    };
+                    deferred.push((rcpt, Box::new(reply)));
                 }
             }
         }
@@ -1358,13 +1360,11 @@ impl<'s> World<'s> {
         if e.rcpts.is_empty() {
             self.retire(host, entry);
         } else {
-            match deferred_reason {
-                Some(reply) => {
-                    let reason = format!("{} said {}", reply.mta, reply.reply);
-                    self.defer_with(host, entry, reason, Some(reply));
-                }
-                None => self.defer(host, entry, "delivery did not complete".into()),
-            }
+            let reason = match deferred.last() {
+                Some((_, reply)) => format!("{} said {}", reply.mta, reply.reply),
+                None => "delivery did not complete".into(),
+            };
+            self.defer_with(host, entry, reason, deferred);
         }
         let _ = message;
     }
@@ -1684,18 +1684,19 @@ impl<'s> World<'s> {
 
     /// A delivery attempt failed for now, without a server's reply behind it.
     fn defer(&mut self, host: HostId, entry: u32, reason: String) {
-        self.defer_with(host, entry, reason, None);
+        self.defer_with(host, entry, reason, Vec::new());
     }
 
-    /// A delivery attempt failed for now; `reply` is the remote server's 4xx, if one said so.
-    /// At the give-up time the entry bounces, with the last such reply as its Diagnostic-Code
-    /// (RFC 3464 section 2.3.6) when the last attempt ended with one.
+    /// A delivery attempt failed for now; `replies` are the remote server's 4xx replies, by
+    /// recipient, where one said so. At the give-up time the entry bounces, each recipient with
+    /// its own last reply as Remote-MTA and Diagnostic-Code (RFC 3464 sections 2.3.5 and 2.3.6)
+    /// when the last attempt ended with one.
     fn defer_with(
         &mut self,
         host: HostId,
         entry: u32,
         reason: String,
-        reply: Option<Box<RemoteReply>>,
+        replies: Vec<(Address, Box<RemoteReply>)>,
     ) {
         let give_up = self.sc.retry.give_up_ms;
         let e = &mut self.hosts[host].queue[entry as usize];
@@ -1708,14 +1709,20 @@ impl<'s> World<'s> {
             let failed = e
                 .rcpts
                 .drain(..)
-                .map(|r| FailedRecipient {
-                    recipient: r,
-                    status: "4.4.7".into(),
-                    diagnostic: format!(
-                        "delivery time expired after {} attempts; last error: {reason}",
-                        e.failures
-                    ),
-                    remote: reply.clone(),
+                .map(|r| {
+                    let own = replies.iter().find(|(a, _)| a.key() == r.key());
+                    let last = own.map_or(reason.clone(), |(_, reply)| {
+                        format!("{} said {}", reply.mta, reply.reply)
+                    });
+                    FailedRecipient {
+                        recipient: r,
+                        status: "4.4.7".into(),
+                        diagnostic: format!(
+                            "delivery time expired after {} attempts; last error: {last}",
+                            e.failures
+                        ),
+                        remote: own.map(|(_, reply)| reply.clone()),
+                    }
                 })
                 .collect();
             self.bounce(host, entry, failed);

@@ -569,16 +569,46 @@ fn imap_literals_wait_for_the_continuation() {
     assert!(line(&mut r).starts_with("a1 OK"));
     send("a2 APPEND INBOX {99999999}\r\n");
     assert!(line(&mut r).starts_with("a2 BAD a literal of 99999999 octets"));
-    send("a3 APPEND INBOX {3+}\r\nhi\r\n");
+    // LITERAL+ is not offered: its octets, sent anyway, are dropped with the rest of the
+    // command, so that none of them runs as a command.
+    send("a3 APPEND INBOX {20+}\r\na9 CREATE Injected\r\n\r\n");
     assert!(line(&mut r).starts_with("a3 BAD LITERAL+ is not offered"));
-    // The octets sent anyway after a3 are read as a line of their own (and refused); the
-    // session goes on.
-    send("a4 NOOP\r\n");
-    let mut got = line(&mut r);
-    while !got.starts_with("a4 ") {
-        got = line(&mut r);
+    // A literal whose octets end in something like a size does not make the server wait for
+    // more: only the line after the octets can announce the next literal.
+    send("a4 APPEND INBOX {8}\r\n");
+    assert!(line(&mut r).starts_with("+ "));
+    send("x\r\ny{99}\r\n");
+    let got = line(&mut r);
+    assert!(got.starts_with("a4 "), "{got}");
+    // Octets that are not UTF-8 are refused, not changed.
+    send("a5 APPEND INBOX {4}\r\n");
+    assert!(line(&mut r).starts_with("+ "));
+    (&s).write_all(b"\xff\xfe\r\n\r\n").unwrap();
+    assert!(line(&mut r).starts_with("a5 NO the literal is not UTF-8"));
+    // Many literals in one command cannot grow it without bound.
+    send("a6 APPEND INBOX (\\Seen) {6000000}\r\n");
+    assert!(line(&mut r).starts_with("+ "));
+    (&s).write_all(&vec![b'z'; 6_000_000]).unwrap();
+    send(" {6000000}\r\n");
+    let got = line(&mut r);
+    assert!(
+        got.starts_with("a6 BAD a literal of 6000000 octets would take"),
+        "{got}"
+    );
+    send("a7 NOOP\r\n");
+    let got = line(&mut r);
+    assert!(got.starts_with("a7 OK"), "{got}");
+    // Nothing smuggled in was run.
+    send("a8 LIST \"\" *\r\n");
+    let mut listed = Vec::new();
+    loop {
+        let l = line(&mut r);
+        if l.starts_with("a8 ") {
+            break;
+        }
+        listed.push(l);
     }
-    assert!(got.starts_with("a4 OK"), "{got}");
+    assert!(!listed.concat().contains("Injected"), "{listed:?}");
     // The trace shows the dialogue as it went: the head, the server's +, then the literal and
     // the rest of the command, each with a caption.
     let texts = || -> Vec<(String, String)> {
@@ -594,8 +624,11 @@ fn imap_literals_wait_for_the_continuation() {
             .collect()
     };
     let waited = Instant::now();
-    while !texts().iter().any(|(t, _)| t.starts_with("a4 OK")) {
-        assert!(waited.elapsed() < Duration::from_secs(10), "{:?}", texts());
+    while !texts().iter().any(|(t, _)| t.contains("a8 OK")) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "no a8 OK in the trace"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let texts = texts();

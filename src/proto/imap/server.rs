@@ -171,11 +171,16 @@ impl ImapServer {
         }
         // A command with a literal holds CRLFs and the literal's octets: its first line is what
         // the limit is about (live mode's reader holds each further line to it).
-        if line.split("\r\n").next().unwrap_or(line).len() > MAX_LINE {
+        let first = line.split("\r\n").next().unwrap_or(line);
+        if first.len() > MAX_LINE {
             // Its end is lost, so it is not run. An AUTHENTICATE waiting for this line ends with
-            // its own tag; otherwise the tag too may be cut, so the answer is untagged (section
-            // 7.1.3).
-            let tag = self.pending_auth.take().unwrap_or_else(|| "*".into());
+            // its own tag; otherwise the line's own tag, when it is whole (a client waits for
+            // it), and untagged when it is not (section 7.1.3).
+            let tag = self
+                .pending_auth
+                .take()
+                .or_else(|| super::wire::tag_of(first).map(str::to_string))
+                .unwrap_or_else(|| "*".into());
             return Response::line(format!(
                 "{tag} BAD line too long (the limit is {MAX_LINE} octets)"
             ));
@@ -1121,8 +1126,11 @@ mod tests {
         // Run, this line would log in: its tail is only spaces.
         let long = format!("a1 LOGIN mrc secret{}", " ".repeat(MAX_LINE));
         let r = s.send(&long);
-        assert_eq!(r.lines, ["* BAD line too long (the limit is 8192 octets)"]);
+        assert_eq!(r.lines, ["a1 BAD line too long (the limit is 8192 octets)"]);
         assert!(!r.close);
+        // A line whose tag itself is cut gets an untagged BAD.
+        let r = s.send(&"t".repeat(MAX_LINE + 1));
+        assert_eq!(r.lines, ["* BAD line too long (the limit is 8192 octets)"]);
         // Not logged in: the cut line was not taken as a LOGIN.
         let select = s.send("a2 SELECT INBOX");
         assert!(select.lines[0].starts_with("a2 BAD"), "{:?}", select.lines);

@@ -103,10 +103,13 @@ fn literal(text: &str) -> Result<(String, usize), String> {
     if text.get(start..start + 2) != Some("\r\n") {
         return Err("a literal's size is followed by CRLF, then its octets".into());
     }
-    let body = text
-        .get(start + 2..start + 2 + n)
+    let end = (start + 2)
+        .checked_add(n)
         .ok_or("the literal is shorter than its size")?;
-    Ok((body.to_string(), start + 2 + n))
+    let body = text
+        .get(start + 2..end)
+        .ok_or("the literal is shorter than its size")?;
+    Ok((body.to_string(), end))
 }
 
 /// Where the bare word starting at `start` ends.
@@ -714,6 +717,12 @@ impl fmt::Display for Command {
 
 fn join<T: fmt::Display>(items: &[T]) -> String {
     items.iter().map(T::to_string).collect::<Vec<_>>().join(" ")
+}
+
+/// The tag a command line starts with, if it has a whole one (a line cut short keeps it: a
+/// server can still answer with it).
+pub fn tag_of(line: &str) -> Option<&str> {
+    line.split_once(' ').map(|(t, _)| t).filter(|t| is_tag(t))
 }
 
 /// `tag = 1*<any ASTRING-CHAR except "+">` (RFC 3501 section 9).

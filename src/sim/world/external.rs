@@ -202,16 +202,8 @@ impl World<'_> {
         };
         let protocol = session.front.protocol();
         let now = self.now;
-        self.emit(
-            EventKind::ClientLine,
-            Some(protocol),
-            None,
-            Some(session.host),
-            Some(session.conn),
-            None,
-            now,
-            line.get(traced..).unwrap_or(line).to_string(),
-        );
+        let text = line.get(traced..).unwrap_or(line).to_string();
+        self.trace_external_client(session.conn, protocol, session.host, text);
         let r = match session.front {
             Front::Submission | Front::Smtp => self.external_smtp(&mut session, line),
             Front::Pop3 | Front::Imap => {
@@ -237,35 +229,17 @@ impl World<'_> {
         r
     }
 
-    /// Traces the head of a command that the server has invited a literal after, and the
-    /// invitation (`+ ...`, RFC 3501 section 7.5): the client's part, then the server's line.
-    pub fn external_continuation(&mut self, id: u32, part: &str, invitation: &str) {
+    /// Traces an exchange that live mode's reader had without the engine: the head of a command
+    /// and the `+` that invites its literal (RFC 3501 section 7.5), or a command refused as it
+    /// came in. The client's part, then the server's line.
+    pub fn external_exchange(&mut self, id: u32, part: &str, invitation: &str) {
         let Some(Some(session)) = self.external.get(id as usize) else {
             return;
         };
         let (protocol, host, conn) = (session.front.protocol(), session.host, session.conn);
-        let now = self.now;
-        let (client, server) = (part.trim_end_matches("\r\n"), invitation.to_string());
-        self.emit(
-            EventKind::ClientLine,
-            Some(protocol),
-            None,
-            Some(host),
-            Some(conn),
-            None,
-            now,
-            client.to_string(),
-        );
-        self.emit(
-            EventKind::ServerLine,
-            Some(protocol),
-            Some(host),
-            None,
-            Some(conn),
-            None,
-            now,
-            server,
-        );
+        let client = part.trim_end_matches("\r\n").to_string();
+        self.trace_external_client(conn, protocol, host, client);
+        self.trace_external_reply(conn, protocol, host, &Response::line(invitation));
     }
 
     /// The real client went away (or timed out): an unfinished transaction is dropped, as a
@@ -294,6 +268,20 @@ impl World<'_> {
             Some(session.host),
             None,
             Some(session.conn),
+            None,
+            now,
+            text,
+        );
+    }
+
+    fn trace_external_client(&mut self, conn: u32, protocol: Protocol, host: HostId, text: String) {
+        let now = self.now;
+        self.emit(
+            EventKind::ClientLine,
+            Some(protocol),
+            None,
+            Some(host),
+            Some(conn),
             None,
             now,
             text,
@@ -556,7 +544,11 @@ fn imap_login(line: &str, auth_pending: &mut bool) -> Option<String> {
     let _tag = words.next()?;
     let command = words.next()?;
     if command.eq_ignore_ascii_case("LOGIN") {
-        return words.next().map(|w| w.trim_matches('"').to_string());
+        // Read as the engine reads it: an atom, a quoted string or a literal.
+        return match crate::proto::imap::Command::parse(line) {
+            Ok((_, crate::proto::imap::Command::Login { user, .. })) => Some(user),
+            _ => None,
+        };
     }
     if command.eq_ignore_ascii_case("AUTHENTICATE")
         && words
@@ -702,5 +694,11 @@ mod tests {
         assert!(pending);
         assert_eq!(imap_login(&plain, &mut pending).as_deref(), Some("bob"));
         assert!(!pending);
+        // A user name sent as a literal, as live mode's reader hands the whole command over.
+        let literal = "a4 LOGIN {16}\r\nbob@beta.example builder";
+        assert_eq!(
+            imap_login(literal, &mut pending).as_deref(),
+            Some("bob@beta.example")
+        );
     }
 }
