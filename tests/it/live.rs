@@ -235,6 +235,17 @@ fn dns_port_answers_from_the_scenario_zones() {
     assert!(mx.to_dig_text().contains("mx.beta.example"));
     let none = ask("nowhere.beta.example", RecordType::A);
     assert_eq!(none.rcode, Rcode::NxDomain);
+    // A question in mixed case (a resolver's "DNS 0x20") comes back in that case, byte for
+    // byte (RFC 4343 section 4).
+    let mut query = vec![0x56, 0x78, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    query.extend_from_slice(b"\x04bEtA\x07ExAmPlE\x00\x00\x0f\x00\x01");
+    socket
+        .send_to(&query, ("127.0.0.1", server.port("dns")))
+        .unwrap();
+    let mut buf = [0u8; 1500];
+    let (n, _) = socket.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[12..26], &query[12..26]);
+    assert_eq!(DnsMessage::decode(&buf[..n]).unwrap().answers.len(), 1);
 }
 
 /// Reads one reply line.

@@ -226,7 +226,36 @@ impl Authority {
                 reply
             }
         };
-        Some(fit_udp(reply))
+        let mut answer = fit_udp(reply);
+        keep_question_case(bytes, &mut answer);
+        Some(answer)
+    }
+}
+
+/// Where the name that starts at `at` ends, if it is written out in labels (no pointer).
+fn plain_name_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *bytes.get(at)? as usize;
+        match len {
+            0 => return Some(at + 1),
+            1..=63 => at += 1 + len,
+            _ => return None,
+        }
+    }
+}
+
+/// Gives the answer's question the case the query's had (RFC 4343 section 4: a server
+/// preserves it; resolvers that randomise the case of their queries, as a defence against
+/// forged answers, check it). The names are compared without regard to case and are the same
+/// length, so the bytes are copied over; answer names that point at the question read in the
+/// query's case too, as BIND's do.
+fn keep_question_case(query: &[u8], answer: &mut [u8]) {
+    let (Some(q_end), Some(a_end)) = (plain_name_end(query, 12), plain_name_end(answer, 12)) else {
+        return;
+    };
+    let (asked, given) = (&query[12..q_end], &answer[12..a_end]);
+    if asked.len() == given.len() && asked != given && asked.eq_ignore_ascii_case(given) {
+        answer[12..a_end].copy_from_slice(asked);
     }
 }
 
@@ -560,6 +589,23 @@ mod tests {
         let mut response = query.clone();
         response.response = true;
         assert_eq!(auth.answer_bytes(&response.encode()), None);
+    }
+
+    /// RFC 4343 section 4: the answer's question keeps the query's case, byte for byte (a
+    /// resolver with randomised case, "DNS 0x20", checks it), and the answer is the same.
+    #[test]
+    fn the_question_keeps_the_case_it_was_asked_in() {
+        let auth = authority();
+        let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        query.extend_from_slice(b"\x04BeTa\x07eXAMple\x00\x00\x0f\x00\x01");
+        let reply = auth.answer_bytes(&query).unwrap();
+        assert_eq!(&reply[12..26], &query[12..26]);
+        let lower = query.to_ascii_lowercase();
+        let plain = auth.answer_bytes(&lower).unwrap();
+        assert_eq!(&plain[12..26], &lower[12..26]);
+        // Only the case differs: the same records, and the same message once decoded.
+        assert_eq!(reply.len(), plain.len());
+        assert_eq!(DnsMessage::decode(&reply), DnsMessage::decode(&plain));
     }
 
     #[test]
