@@ -206,13 +206,22 @@ fn with_literals(
         };
         let client = command[traced..].to_string();
         if plus {
-            if n > MAX_COMMAND || !skip(reader, n) || !matches!(read_line(reader), Read::Line(..)) {
-                said(
-                    &client,
-                    "* BYE a LITERAL+ that was not offered, and too large to skip",
-                );
-                let _ = writer.write_all(b"* BYE a literal too large to skip\r\n");
-                return Read::Closed;
+            // Its octets, and those of any further LITERAL+ in the command, up to its end.
+            let (mut size, mut dropped) = (Some(n), 0usize);
+            while let Some(n) = size {
+                dropped += n;
+                let rest =
+                    match (dropped <= MAX_COMMAND && skip(reader, n)).then(|| read_line(reader)) {
+                        Some(Read::Line(rest, _)) => rest,
+                        _ => {
+                            said(&client, "* BYE a literal too large to skip");
+                            let _ = writer.write_all(b"* BYE a literal too large to skip\r\n");
+                            return Read::Closed;
+                        }
+                    };
+                size = literal_at_end(&rest)
+                    .filter(|&(_, plus)| plus)
+                    .map(|(n, _)| n);
             }
             let answer = format!(
                 "{tag} BAD LITERAL+ is not offered: wait for the + before the octets (they were dropped)"

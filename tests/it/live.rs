@@ -582,7 +582,7 @@ fn imap_literals_wait_for_the_continuation() {
     assert!(line(&mut r).starts_with("a2 BAD a literal of 99999999 octets"));
     // LITERAL+ is not offered: its octets, sent anyway, are dropped with the rest of the
     // command, so that none of them runs as a command.
-    send("a3 APPEND INBOX {20+}\r\na9 CREATE Injected\r\n\r\n");
+    send("a3 APPEND INBOX {4+}\r\nab\r\n {20+}\r\na9 CREATE Injected\r\n\r\n");
     assert!(line(&mut r).starts_with("a3 BAD LITERAL+ is not offered"));
     // A literal whose octets end in something like a size does not make the server wait for
     // more: only the line after the octets can announce the next literal.
