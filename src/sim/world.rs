@@ -531,7 +531,10 @@ impl<'s> World<'s> {
         queued
     }
 
+    /// Schedules `ev` at `t`, or now if `t` has passed already (a close whose last line arrived
+    /// before this moment, say): the clock never runs backwards.
     fn schedule(&mut self, t: u64, ev: Ev) {
+        let t = t.max(self.now);
         self.seq += 1;
         self.events.push(Reverse(Scheduled {
             t,
