@@ -105,6 +105,8 @@ enum Read {
     },
     /// A command refused as it came in (an IMAP literal too large), already answered.
     Answered,
+    /// The server ends the connection (it said why with `* BYE`); the trace's words for it.
+    Ended(&'static str),
     Closed,
     Idle,
 }
@@ -162,18 +164,58 @@ fn skip(reader: &mut impl BufRead, mut n: usize) -> bool {
     true
 }
 
+/// Reads and drops the octets of LITERAL+ literals (`{n+}`), which are not offered, with the
+/// rest of the command after each, while the line ends in one: a client that sends them does
+/// not wait, and none of its octets may be run as a command. `None` if the connection ends,
+/// or the octets would go past [`MAX_COMMAND`].
+fn drain_literal_plus(reader: &mut impl BufRead, line: &str) -> Option<()> {
+    let mut dropped = 0usize;
+    let mut size = literal_at_end(line)
+        .filter(|&(_, plus)| plus)
+        .map(|(n, _)| n);
+    while let Some(n) = size {
+        dropped = dropped.checked_add(n).filter(|&d| d <= MAX_COMMAND)?;
+        if !skip(reader, n) {
+            return None;
+        }
+        let Read::Line(rest, _) = read_line(reader) else {
+            return None;
+        };
+        if rest.len() > crate::proto::imap::MAX_LINE {
+            return None;
+        }
+        size = literal_at_end(&rest)
+            .filter(|&(_, plus)| plus)
+            .map(|(n, _)| n);
+    }
+    Some(())
+}
+
+/// Ends the connection with `* BYE` (RFC 3501 section 7.1.5), traced.
+fn bye(
+    said: &mut dyn FnMut(&str, &str),
+    writer: &mut impl Write,
+    client: &str,
+    why: &'static str,
+) -> Read {
+    let line = format!("* BYE {why}");
+    said(client, &line);
+    let _ = writer.write_all(format!("{line}\r\n").as_bytes());
+    Read::Ended("closes the connection: it could not read the command to its end")
+}
+
 /// An IMAP command whose line ends in a literal's size goes on past it (RFC 3501 section 4.3,
 /// section 7.5 for the `+`): the server invites the octets with `+`, reads exactly that many,
 /// then the rest of the command on the next line, which may end in another literal. The
 /// whole command, CRLFs and octets inside, goes to the engine as one line.
 ///
-/// Refused here, with the command's tag, are: a literal over [`MAX_LITERAL`], or one that
-/// would take the command past [`MAX_COMMAND`] (BAD instead of `+`, so its octets never come);
-/// a LITERAL+ (`{n+}`), which is not offered (its octets come anyway, and are read and
-/// dropped with the rest of the command, so that none of them is run as a command); octets
-/// that are not UTF-8 (NO: mailsim keeps messages as text, and would otherwise change them);
-/// and a line after a literal longer than an IMAP line may be. `said` hears each exchange as
-/// it happens, for the trace: the client's part, and the server's line.
+/// Refused here, with the command's tag: a literal over [`MAX_LITERAL`], or one that would take
+/// the command past [`MAX_COMMAND`] (BAD instead of `+`, so its octets never come); a
+/// LITERAL+ (`{n+}`), which is not offered (BAD; its octets come anyway, and are dropped with
+/// the rest of the command); and octets that are not UTF-8 (NO: mailsim keeps messages as text
+/// and would change them). A line too long to read whole ends the connection with `* BYE`:
+/// its lost end may have announced octets that would then be run as commands. `said` hears
+/// each exchange as it happens, for the trace: the client's part, and the server's line.
 fn with_literals(
     reader: &mut impl BufRead,
     writer: &mut impl Write,
@@ -181,22 +223,24 @@ fn with_literals(
     said: &mut dyn FnMut(&str, &str),
 ) -> Read {
     let mut command = first;
+    let tag = crate::proto::imap::tag_of(&command)
+        .unwrap_or("*")
+        .to_string();
     // Where the part not yet in the trace begins, and where the latest line read begins (a
     // literal's size is looked for there only, never inside the octets before it).
     let (mut traced, mut line_start) = (0, 0);
     loop {
         let line = &command[line_start..];
-        let tag = command.split(' ').next().unwrap_or("*").to_string();
-
+        let client = command[traced..].to_string();
         if line.len() > crate::proto::imap::MAX_LINE {
-            // Cut by `read_line`. A first line goes to the engine, which refuses it.
-            if line_start == 0 {
-                return Read::Line(command, true);
-            }
-            let client = command[traced..].to_string();
-            let limit = crate::proto::imap::MAX_LINE;
-            let answer = format!("{tag} BAD line too long (the limit is {limit} octets)");
-            return refuse(said, writer, &client, answer);
+            // Cut by `read_line`: what it dropped may have announced octets.
+            let answer = format!(
+                "{tag} BAD line too long (the limit is {} octets)",
+                crate::proto::imap::MAX_LINE
+            );
+            said(&client, &answer);
+            let _ = writer.write_all(format!("{answer}\r\n").as_bytes());
+            return bye(said, writer, "", "line too long");
         }
         let Some((n, plus)) = literal_at_end(line) else {
             return match traced {
@@ -204,31 +248,16 @@ fn with_literals(
                 _ => Read::Gathered { command, traced },
             };
         };
-        let client = command[traced..].to_string();
         if plus {
-            // Its octets, and those of any further LITERAL+ in the command, up to its end.
-            let (mut size, mut dropped) = (Some(n), 0usize);
-            while let Some(n) = size {
-                dropped += n;
-                let rest =
-                    match (dropped <= MAX_COMMAND && skip(reader, n)).then(|| read_line(reader)) {
-                        Some(Read::Line(rest, _)) => rest,
-                        _ => {
-                            said(&client, "* BYE a literal too large to skip");
-                            let _ = writer.write_all(b"* BYE a literal too large to skip\r\n");
-                            return Read::Closed;
-                        }
-                    };
-                size = literal_at_end(&rest)
-                    .filter(|&(_, plus)| plus)
-                    .map(|(n, _)| n);
+            if drain_literal_plus(reader, line).is_none() {
+                return bye(said, writer, &client, "a literal that could not be skipped");
             }
             let answer = format!(
                 "{tag} BAD LITERAL+ is not offered: wait for the + before the octets (they were dropped)"
             );
             return refuse(said, writer, &client, answer);
         }
-        if n > MAX_LITERAL || command.len() + n > MAX_COMMAND {
+        if n > MAX_LITERAL || command.len().saturating_add(n) > MAX_COMMAND {
             let answer = format!(
                 "{tag} BAD a literal of {n} octets would take the command over the limit of {MAX_COMMAND} octets"
             );
@@ -251,15 +280,16 @@ fn with_literals(
             other => return other,
         };
         let Ok(text) = String::from_utf8(octets) else {
+            let client = format!("({n} octets that are not UTF-8){rest}");
+            if rest.len() > crate::proto::imap::MAX_LINE
+                || drain_literal_plus(reader, &rest).is_none()
+            {
+                return bye(said, writer, &client, "a literal that could not be skipped");
+            }
             let answer = format!(
                 "{tag} NO the literal is not UTF-8 text; mailsim keeps messages as text and would change it"
             );
-            return refuse(
-                said,
-                writer,
-                &format!("({n} octets that are not UTF-8)"),
-                answer,
-            );
+            return refuse(said, writer, &client, answer);
         };
         command.push_str("\r\n");
         traced = command.len();
@@ -327,63 +357,75 @@ fn serve_connection(stream: TcpStream, front: Front, tx: &Sender<Request>, limit
             server: server.to_string(),
         });
     };
-    let mut next =
-        |reader: &mut BufReader<TcpStream>, writer: &mut TcpStream| match read_line(reader) {
-            Read::Line(l, _) if imap => with_literals(reader, writer, l, &mut said),
-            read => read,
-        };
+    // A line read while batching that announces an IMAP literal: it waits for the next round,
+    // so that the commands before it are answered before its `+`.
+    let mut held: Option<Read> = None;
     loop {
         // Each command, and how much of it the trace already has (an IMAP literal's head).
         let mut lines = Vec::new();
-        let why = match next(&mut reader, &mut writer) {
-            read @ (Read::Line(..) | Read::Gathered { .. }) => {
-                let mut read = read;
-                loop {
-                    match read {
-                        Read::Line(l, crlf) => lines.push((take(l, crlf), 0)),
-                        Read::Gathered { command, traced } => lines.push((command, traced)),
-                        _ => break,
-                    }
-                    // A pipelining client's further lines already here travel in the same
-                    // request.
-                    if lines.len() >= MAX_BATCH || !reader.buffer().contains(&b'\n') {
-                        break;
-                    }
-                    read = next(&mut reader, &mut writer);
-                }
+        let first = match held.take().unwrap_or_else(|| read_line(&mut reader)) {
+            Read::Line(l, _) if imap => with_literals(&mut reader, &mut writer, l, &mut said),
+            read => read,
+        };
+        // How the connection ended, if it did, once what came before is answered.
+        let mut ended = match first {
+            Read::Line(l, crlf) => {
+                lines.push((take(l, crlf), 0));
+                None
+            }
+            Read::Gathered { command, traced } => {
+                lines.push((command, traced));
                 None
             }
             Read::Answered => continue,
-            Read::Closed => Some("sees the real client hang up"),
-            Read::Idle => {
-                let _ = writer.write_all(idle_goodbye(front).as_bytes());
-                Some("closes the idle connection")
+            end => Some(end),
+        };
+        // A pipelining client's further lines already here travel in the same request; not
+        // one that announces a literal (see `held`), nor past the end of the connection.
+        while ended.is_none() && lines.len() < MAX_BATCH && reader.buffer().contains(&b'\n') {
+            match read_line(&mut reader) {
+                Read::Line(l, crlf) if imap && literal_at_end(&l).is_some() => {
+                    held = Some(Read::Line(l, crlf));
+                    break;
+                }
+                Read::Line(l, crlf) => lines.push((take(l, crlf), 0)),
+                end => ended = Some(end),
             }
-        };
-        if let Some(why) = why {
-            let _ = tx.send(Request::Close { session, why });
-            let _ = writer.shutdown(Shutdown::Both);
-            return;
         }
-        let Some(response) = ask(tx, |reply| Request::Lines {
-            session,
-            lines,
-            reply,
-        }) else {
-            return;
-        };
-        if !response.lines.is_empty() && writer.write_all(response.wire_text().as_bytes()).is_err()
-        {
-            let _ = tx.send(Request::Close {
+        if !lines.is_empty() {
+            let Some(response) = ask(tx, |reply| Request::Lines {
                 session,
-                why: "lost the connection",
-            });
-            return;
+                lines,
+                reply,
+            }) else {
+                return;
+            };
+            if !response.lines.is_empty()
+                && writer.write_all(response.wire_text().as_bytes()).is_err()
+            {
+                let _ = tx.send(Request::Close {
+                    session,
+                    why: "lost the connection",
+                });
+                return;
+            }
+            if response.close {
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
         }
-        if response.close {
-            let _ = writer.shutdown(Shutdown::Both);
-            return;
-        }
+        let why = match ended {
+            None => continue,
+            Some(Read::Idle) => {
+                let _ = writer.write_all(idle_goodbye(front).as_bytes());
+                "closes the idle connection"
+            }
+            Some(Read::Ended(why)) => why,
+            Some(_) => "sees the real client hang up",
+        };
+        let _ = tx.send(Request::Close { session, why });
+        let _ = writer.shutdown(Shutdown::Both);
+        return;
     }
 }
 

@@ -114,7 +114,9 @@ fn push_folded(out: &mut String, field: &str) {
 fn push_broken(out: &mut String, line: &str, start: &str) {
     let mut width = 0;
     for (i, word) in line.split(' ').enumerate() {
-        if i > 0 && width + 1 + word.len() > LINE {
+        // Never before an empty word (a run of spaces): a line of white space alone is not
+        // allowed in a folded field (RFC 5322 section 3.2.2).
+        if i > 0 && !word.is_empty() && width + 1 + word.len() > LINE {
             out.push('\n');
             out.push_str(start);
             width = start.len();

@@ -1303,7 +1303,9 @@ impl<'s> World<'s> {
                 for (rcpt, result) in outcome.results {
                     match result {
                         RcptOutcome::Accepted(_) => {}
-                        RcptOutcome::Deferred(r) | RcptOutcome::Failed(r) => {
+                        RcptOutcome::Deferred(r)
+                        | RcptOutcome::Unfinished(r)
+                        | RcptOutcome::Failed(r) => {
                             let text = format!(
                                 "the server refused {rcpt}: {}; {}'s mail program shows the error",
                                 r.first_line(),
@@ -1327,7 +1329,7 @@ impl<'s> World<'s> {
         let message = e.message_ref;
         let mut failed = Vec::new();
         // Each recipient's own 4xx: a bounce at the give-up time reports each its own.
-        let mut deferred = Vec::new();
+        let (mut deferred, mut unfinished) = (Vec::new(), None);
         for (rcpt, result) in outcome.results {
             match result {
                 RcptOutcome::Accepted(_) => {
@@ -1353,6 +1355,10 @@ impl<'s> World<'s> {
                     };
                     deferred.push((rcpt, Box::new(reply)));
                 }
+                // The client's own words: the reason, but no server's reply to report.
+                RcptOutcome::Unfinished(r) => {
+                    unfinished = Some(format!("{server_name}: {}", r.first_line()));
+                }
             }
         }
         e.attempt = None;
@@ -1363,9 +1369,10 @@ impl<'s> World<'s> {
         if e.rcpts.is_empty() {
             self.retire(host, entry);
         } else {
-            let reason = match deferred.last() {
-                Some((_, reply)) => format!("{} said {}", reply.mta, reply.reply),
-                None => "delivery did not complete".into(),
+            let reason = match (deferred.last(), unfinished) {
+                (Some((_, reply)), _) => format!("{} said {}", reply.mta, reply.reply),
+                (None, Some(why)) => why,
+                (None, None) => "delivery did not complete".into(),
             };
             self.defer_with(host, entry, reason, deferred);
         }

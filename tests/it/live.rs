@@ -661,3 +661,76 @@ fn imap_literals_wait_for_the_continuation() {
     );
     assert!(texts[at + 3].0.starts_with("a1 OK"));
 }
+
+/// What a client cannot make the IMAP reader do: answer a command after the `+` of one behind
+/// it, run octets it dropped, or read on past a line it could not read whole. Each of these
+/// connections ends with `* BYE`, and the command behind never runs.
+#[test]
+fn imap_commands_behind_a_literal_wait_and_lost_ends_close() {
+    let server = Server::start("imap-literal-ends", SMALL_LIMITS, &[]);
+    let port = server.port("imap");
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        assert!(line(&mut r).starts_with("* OK"));
+        (&s).write_all(b"a0 LOGIN bob builder\r\n").unwrap();
+        assert!(line(&mut r).starts_with("a0 OK"));
+        (s, r)
+    };
+    let rest = |r: &mut BufReader<TcpStream>| {
+        let mut all = String::new();
+        let _ = r.read_to_string(&mut all);
+        all
+    };
+    // A failed login does not keep the session on that user's host: the next login, of a
+    // user of another domain, is checked against that user's own mailbox host.
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    assert!(line(&mut r).starts_with("* OK"));
+    (&s).write_all(b"e1 LOGIN bob wrong\r\n").unwrap();
+    assert!(line(&mut r).starts_with("e1 NO"));
+    (&s).write_all(b"e2 LOGIN alice@alpha.example wonderland\r\n").unwrap();
+    let got = line(&mut r);
+    assert!(got.starts_with("e2 OK"), "{got}");
+    // Pipelined: a1 is answered before a2's `+`; a2's LITERAL+ is too large to drop, so the
+    // connection ends, and b1 behind it never runs.
+    let (s, mut r) = connect();
+    (&s).write_all(b"a1 NOOP\r\na2 APPEND INBOX {99999999+}\r\nb1 CREATE Behind\r\n")
+        .unwrap();
+    assert!(line(&mut r).starts_with("a1 OK"));
+    assert!(line(&mut r).starts_with("* BYE"));
+    let after = rest(&mut r);
+    assert!(!after.contains("b1"), "{after}");
+    // A line too long to read whole: its end (here a LITERAL+) is unknown, so BAD, then BYE.
+    let (s, mut r) = connect();
+    let long = format!(
+        "c1 LOGIN bob {} {{11+}}\r\nb1 CREATE Behind\r\n",
+        "x".repeat(9000)
+    );
+    (&s).write_all(long.as_bytes()).unwrap();
+    assert!(line(&mut r).starts_with("c1 BAD line too long"));
+    assert!(line(&mut r).starts_with("* BYE line too long"));
+    let after = rest(&mut r);
+    assert!(!after.contains("b1"), "{after}");
+    // Octets that are not UTF-8, and a LITERAL+ after them: NO, and its octets are dropped.
+    let (s, mut r) = connect();
+    (&s).write_all(b"d1 SELECT {2}\r\n").unwrap();
+    assert!(line(&mut r).starts_with("+ "));
+    (&s).write_all(b"\xff\xfe {18+}\r\nb1 CREATE Behind\r\n\r\nd2 LIST \"\" *\r\n")
+        .unwrap();
+    assert!(line(&mut r).starts_with("d1 NO the literal is not UTF-8"));
+    let mut listed = String::new();
+    loop {
+        let l = line(&mut r);
+        listed.push_str(&l);
+        if l.starts_with("d2 ") || l.is_empty() {
+            break;
+        }
+    }
+    assert!(
+        listed.contains("d2 OK") && !listed.contains("Behind"),
+        "{listed}"
+    );
+}

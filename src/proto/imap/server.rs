@@ -148,6 +148,14 @@ impl ImapServer {
         }
     }
 
+    /// Whether a login has succeeded (and the session has not ended).
+    pub fn logged_in(&self) -> bool {
+        matches!(
+            self.state,
+            State::Authenticated { .. } | State::Selected { .. }
+        )
+    }
+
     /// Whether the session is over (after LOGOUT or too many failed logins).
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Logout)

@@ -49,8 +49,12 @@ impl Incoming<'_> {
 pub enum RcptOutcome {
     /// The server took responsibility for it (the reply to the end of DATA).
     Accepted(Reply),
-    /// 4xx or a lost connection: try again later (RFC 5321 section 4.2.1).
+    /// The server's 4xx: try again later (RFC 5321 section 4.2.1).
     Deferred(Reply),
+    /// The session ended before the server decided (the connection broke, the transaction was
+    /// cut short, a reply could not be read): try again later. The reply is the client's own
+    /// words, not the server's, so a bounce must not report it as the server's.
+    Unfinished(Reply),
     /// 5xx: give up and bounce.
     Failed(Reply),
 }
@@ -124,7 +128,7 @@ impl SmtpClient {
             Ok(parsed) => parsed,
             Err(_) => {
                 // A server that does not speak SMTP: treat it as a failed connection.
-                return self.finish_all(RcptOutcome::Deferred(Reply::new(
+                return self.finish_all(RcptOutcome::Unfinished(Reply::new(
                     ReplyCode::SERVICE_NOT_AVAILABLE,
                     format!("unreadable reply {line:?}"),
                 )));
@@ -151,7 +155,7 @@ impl SmtpClient {
     pub fn on_connection_lost(&mut self) -> ClientOutcome {
         let lost = Reply::new(ReplyCode::SERVICE_NOT_AVAILABLE, "4.4.2 connection lost");
         for r in self.results.iter_mut().filter(|r| r.is_none()) {
-            *r = Some(RcptOutcome::Deferred(lost.clone()));
+            *r = Some(RcptOutcome::Unfinished(lost.clone()));
         }
         self.state = State::Done;
         self.outcome()
@@ -295,7 +299,7 @@ impl SmtpClient {
     fn quit(&mut self) -> ClientStep {
         for r in self.results.iter_mut().filter(|r| r.is_none()) {
             // Accepted at RCPT but the transaction never completed.
-            *r = Some(RcptOutcome::Deferred(Reply::new(
+            *r = Some(RcptOutcome::Unfinished(Reply::new(
                 ReplyCode::LOCAL_ERROR,
                 "4.3.0 transaction not completed",
             )));
@@ -324,7 +328,7 @@ impl SmtpClient {
                 .cloned()
                 .zip(self.results.iter().cloned().map(|r| {
                     r.unwrap_or_else(|| {
-                        RcptOutcome::Deferred(Reply::new(
+                        RcptOutcome::Unfinished(Reply::new(
                             ReplyCode::LOCAL_ERROR,
                             "4.3.0 no verdict",
                         ))

@@ -207,7 +207,14 @@ impl World<'_> {
         let r = match session.front {
             Front::Submission | Front::Smtp => self.external_smtp(&mut session, line),
             Front::Pop3 | Front::Imap => {
-                if !session.bound {
+                // Until a login succeeds, each login line (re)binds the session to the host of
+                // the user it names: a failed login must not keep it on another user's host.
+                let logged_in = match &session.engine {
+                    ServerEngine::Pop3(s) => s.logged_in(),
+                    ServerEngine::Imap(s) => s.logged_in(),
+                    ServerEngine::Smtp(_) => true,
+                };
+                if !logged_in {
                     self.bind_by_login(&mut session, line);
                 }
                 let store = &mut self.hosts[session.host].store;
@@ -238,7 +245,9 @@ impl World<'_> {
         };
         let (protocol, host, conn) = (session.front.protocol(), session.host, session.conn);
         let client = part.trim_end_matches("\r\n").to_string();
-        self.trace_external_client(conn, protocol, host, client);
+        if !client.is_empty() {
+            self.trace_external_client(conn, protocol, host, client);
+        }
         self.trace_external_reply(conn, protocol, host, &Response::line(invitation));
     }
 
