@@ -1,6 +1,7 @@
 //! The simulation: the scheduler and world that drive the engines over simulated links, and
 //! the trace they leave.
 
+mod agenda;
 mod dns_setup;
 pub mod trace;
 mod world;

@@ -2,8 +2,7 @@
 //! the hosts with their engines, and the links between them. Same scenario and seed, same trace.
 
 use std::borrow::Cow;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
@@ -16,6 +15,7 @@ mod external;
 
 pub use external::{Front, SavedEntry, Snapshot};
 
+use super::agenda::Agenda;
 use super::dns_setup;
 use super::trace::{EventHead, EventKind, Payload, Protocol, Trace, TracedMessage};
 use crate::mail::{Address, DateCache, MailStore, Mailbox, Message, rfc5322_date};
@@ -143,29 +143,6 @@ enum Ev {
         host: HostId,
         entry: u32,
     },
-}
-
-struct Scheduled {
-    t: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, o: &Self) -> bool {
-        (self.t, self.seq) == (o.t, o.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.t, self.seq).cmp(&(o.t, o.seq))
-    }
 }
 
 enum ClientEngine {
@@ -330,8 +307,7 @@ impl Index {
 pub struct World<'s> {
     sc: &'s Scenario,
     now: u64,
-    seq: u64,
-    events: BinaryHeap<Reverse<Scheduled>>,
+    events: Agenda<Ev>,
     rng: ChaCha8Rng,
     hosts: Vec<HostState>,
     /// The DNS data as it is now (faults change it).
@@ -426,8 +402,7 @@ impl<'s> World<'s> {
         let mut world = World {
             sc,
             now: 0,
-            seq: 0,
-            events: BinaryHeap::new(),
+            events: Agenda::new(),
             rng: ChaCha8Rng::seed_from_u64(sc.seed),
             hosts,
             domains,
@@ -472,12 +447,17 @@ impl<'s> World<'s> {
     pub fn run_to(&mut self, limit: u64) {
         let end = self.sc.run_until_ms.min(limit);
         loop {
-            let queued = self.events.peek().map(|Reverse(s)| s.t);
+            let queued = self.events.peek_time();
             let fault = self.sc.faults.get(self.next_fault).map(|f| f.at_ms);
             let action = self.sc.script.get(self.next_action).map(|a| a.at_ms);
-            let Some(t) = [queued, fault, action].into_iter().flatten().min() else {
+            let never = u64::MAX;
+            let t = queued
+                .unwrap_or(never)
+                .min(fault.unwrap_or(never))
+                .min(action.unwrap_or(never));
+            if t == never {
                 break;
-            };
+            }
             if t > end {
                 self.now = self.now.max(end);
                 break;
@@ -489,8 +469,8 @@ impl<'s> World<'s> {
             } else if action == Some(t) {
                 self.next_action += 1;
                 self.on_action(self.next_action - 1);
-            } else if let Some(Reverse(next)) = self.events.pop() {
-                self.handle(next.ev);
+            } else if let Some((_, ev)) = self.events.pop() {
+                self.handle(ev);
             }
         }
     }
@@ -534,13 +514,7 @@ impl<'s> World<'s> {
     /// Schedules `ev` at `t`, or now if `t` has passed already (a close whose last line arrived
     /// before this moment, say): the clock never runs backwards.
     fn schedule(&mut self, t: u64, ev: Ev) {
-        let t = t.max(self.now);
-        self.seq += 1;
-        self.events.push(Reverse(Scheduled {
-            t,
-            seq: self.seq,
-            ev,
-        }));
+        self.events.push(t.max(self.now), ev);
     }
 
     fn name(&self, h: HostId) -> &'s str {
@@ -2272,15 +2246,13 @@ impl<'s> World<'s> {
                 // Its queue resumes: anything overdue gets an attempt now.
                 for (entry, e) in self.hosts[h].queue.iter().enumerate() {
                     if !e.done && e.attempt.is_none() && e.next_attempt_ms <= self.now {
-                        self.seq += 1;
-                        self.events.push(Reverse(Scheduled {
-                            t: self.now,
-                            seq: self.seq,
-                            ev: Ev::QueueRun {
+                        self.events.push(
+                            self.now,
+                            Ev::QueueRun {
                                 host: h,
                                 entry: entry as u32,
                             },
-                        }));
+                        );
                     }
                 }
             }

@@ -691,7 +691,8 @@ fn imap_commands_behind_a_literal_wait_and_lost_ends_close() {
     assert!(line(&mut r).starts_with("* OK"));
     (&s).write_all(b"e1 LOGIN bob wrong\r\n").unwrap();
     assert!(line(&mut r).starts_with("e1 NO"));
-    (&s).write_all(b"e2 LOGIN alice@alpha.example wonderland\r\n").unwrap();
+    (&s).write_all(b"e2 LOGIN alice@alpha.example wonderland\r\n")
+        .unwrap();
     let got = line(&mut r);
     assert!(got.starts_with("e2 OK"), "{got}");
     // Pipelined: a1 is answered before a2's `+`; a2's LITERAL+ is too large to drop, so the

@@ -99,7 +99,7 @@ impl World<'_> {
 
     /// When the next scheduled event is due, if any (scenario actions and faults included).
     pub fn next_due(&self) -> Option<u64> {
-        let queued = self.events.peek().map(|Reverse(s)| s.t);
+        let queued = self.events.peek_time();
         let fault = self.sc.faults.get(self.next_fault).map(|f| f.at_ms);
         let action = self.sc.script.get(self.next_action).map(|a| a.at_ms);
         [queued, fault, action].into_iter().flatten().min()
