@@ -79,20 +79,13 @@ macro_rules! number_piece {
 number_piece!(u8, u16, u32, u64, usize);
 
 /// Appends `n` in decimal with at least `width` digits (leading zeros).
-pub fn push_decimal(out: &mut String, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+pub fn push_decimal(out: &mut String, n: u64, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(n);
+    for _ in digits.len()..width {
+        out.push('0');
     }
-    let start = i.min(digits.len().saturating_sub(width));
-    // Pushed as chars: ASCII digits need no UTF-8 check.
-    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+    out.push_str(digits);
 }
 
 /// Joins text and numbers into a new `String` with one allocation:

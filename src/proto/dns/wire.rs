@@ -592,7 +592,9 @@ impl Reader<'_> {
     /// A possibly compressed name (RFC 1035 section 4.1.4), lower-cased. Pointers are followed
     /// at most 64 times, so a loop ends in an error rather than hanging.
     fn name(&mut self) -> Result<String, DnsError> {
-        let mut name = String::new();
+        // Spelled out on the stack (at most 253 octets, section 2.3.4), then allocated once.
+        let mut name = [0u8; 255];
+        let mut n = 0;
         let mut pos = self.pos;
         let mut jumped = false;
         let mut jumps = 0;
@@ -619,17 +621,14 @@ impl Reader<'_> {
                     if label.contains(&b'.') {
                         return Err(DnsError::BadLabel);
                     }
-                    // Names are kept as text. RFC 1035 section 3.1 lets a label hold any
-                    // octet, but replacing bytes that are not UTF-8 would change the name (and
-                    // its length, past the 63 octets of section 2.3.4): refuse such a label,
-                    // as a host name is letters, digits and hyphens anyway (section 2.3.1).
-                    let label = std::str::from_utf8(label).map_err(|_| DnsError::BadLabel)?;
-                    if !name.is_empty() {
-                        name.push('.');
+                    if n > 0 {
+                        name[n] = b'.';
+                        n += 1;
                     }
-                    let from = name.len();
-                    name.push_str(label);
-                    name[from..].make_ascii_lowercase();
+                    // Within bounds: `n` stays two below `total`, which is at most 255.
+                    name[n..n + len].copy_from_slice(label);
+                    name[n..n + len].make_ascii_lowercase();
+                    n += len;
                     pos += 1 + len;
                 }
                 0xC0 => {
@@ -647,7 +646,13 @@ impl Reader<'_> {
                 _ => return Err(DnsError::BadLabel),
             }
         }
-        Ok(name)
+        // Names are kept as text. RFC 1035 section 3.1 lets a label hold any octet, but
+        // replacing bytes that are not UTF-8 would change the name (and its length, past the 63
+        // octets of section 2.3.4): refuse such a label, as a host name is letters, digits and
+        // hyphens anyway (section 2.3.1).
+        std::str::from_utf8(&name[..n])
+            .map(str::to_owned)
+            .map_err(|_| DnsError::BadLabel)
     }
 
     /// A record and its CLASS, which the caller checks (an OPT record's is no class).
