@@ -54,10 +54,33 @@ impl fmt::Display for AddressError {
 
 impl std::error::Error for AddressError {}
 
+/// A printable ASCII character other than `<`, `>`, `,` and `@`: fine in a local part.
+const PLAIN_IN_LOCAL: u8 = 1;
+/// A letter, a digit, or one of `.-_[]:` (an address literal's brackets and colons included).
+const IN_DOMAIN: u8 = 2;
+
+/// What each byte may be in an address, looked up once per byte.
+static BYTE_CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_graphic() && !matches!(c, b'<' | b'>' | b',' | b'@') {
+            class[b] |= PLAIN_IN_LOCAL;
+        }
+        if c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b'[' | b']' | b':') {
+            class[b] |= IN_DOMAIN;
+        }
+        b += 1;
+    }
+    class
+};
+
 impl Address {
     /// Parses `local@domain`, without angle brackets.
     pub fn parse(text: &str) -> Result<Address, AddressError> {
-        let (local, domain) = text.rsplit_once('@').ok_or(AddressError::MissingAt)?;
+        let at = memchr::memrchr(b'@', text.as_bytes()).ok_or(AddressError::MissingAt)?;
+        let (local, domain) = (&text[..at], &text[at + 1..]);
         if local.is_empty() {
             return Err(AddressError::EmptyLocalPart);
         }
@@ -70,21 +93,24 @@ impl Address {
         if domain.len() > 255 {
             return Err(AddressError::DomainTooLong);
         }
-        // Plain ASCII, as nearly every address is, is checked byte by byte; anything else
-        // goes through `char`s, for Unicode's white space and control characters.
+        // Plain ASCII, as nearly every address is, is checked byte by byte from a table;
+        // anything else goes through `char`s, for Unicode's white space and control characters.
         let bad_in_local =
             |c: char| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | '@');
-        let plain = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b',' | b'@');
-        if !local.as_bytes().iter().all(plain)
+        if !local
+            .bytes()
+            .all(|b| BYTE_CLASS[b as usize] & PLAIN_IN_LOCAL != 0)
             && let Some(c) = local.chars().find(|&c| bad_in_local(c))
         {
             return Err(AddressError::BadCharacter(c));
         }
-        let in_domain =
-            |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':');
-        // Byte by byte first (every allowed character is ASCII); the `char` only for the error.
-        if !domain.bytes().all(|b| in_domain(char::from(b)))
-            && let Some(c) = domain.chars().find(|&c| !in_domain(c))
+        // Every character allowed in a domain is ASCII: the `char` is only for the error.
+        if !domain
+            .bytes()
+            .all(|b| BYTE_CLASS[b as usize] & IN_DOMAIN != 0)
+            && let Some(c) = domain
+                .chars()
+                .find(|&c| !c.is_ascii() || BYTE_CLASS[c as usize] & IN_DOMAIN == 0)
         {
             return Err(AddressError::BadCharacter(c));
         }

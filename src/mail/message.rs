@@ -150,6 +150,20 @@ impl Message {
     pub fn has_header(&self, name: &str) -> bool {
         header_lines(&self.text).any(|l| starts_field(l, name))
     }
+
+    /// Which of these header fields are present, read in one pass over the header block.
+    pub fn has_headers<const N: usize>(&self, names: [&str; N]) -> [bool; N] {
+        let mut found = [false; N];
+        for line in header_lines(&self.text) {
+            for (found, name) in found.iter_mut().zip(names) {
+                *found |= starts_field(line, name);
+            }
+            if found.iter().all(|&f| f) {
+                break;
+            }
+        }
+        found
+    }
 }
 
 /// The lines of a header block (CRLF lines) but for the fields whose names `keep` refuses,
@@ -381,7 +395,7 @@ mod tests {
     }
 
     proptest! {
-        /// `has_header` and `received_count` read the header block as `header` and a plain
+        /// `has_header`, `has_headers` and `received_count` read the header block as `header` and a plain
         /// count of the lines do, whatever the fields, their case, folding and spacing.
         #[test]
         fn quick_header_reads_agree_with_the_plain_ones(
@@ -406,6 +420,10 @@ mod tests {
             let m = Message::from_crlf_text(text);
             for name in ["Date", "Received", "Message-ID", "X"] {
                 prop_assert_eq!(m.has_header(name), m.header(name).is_some(), "{}", name);
+            prop_assert_eq!(
+                m.has_headers([name, "Message-ID"]),
+                [m.header(name).is_some(), m.header("Message-ID").is_some()]
+            );
             }
             let plain = m
                 .header_block()

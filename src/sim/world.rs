@@ -1421,10 +1421,11 @@ impl<'s> World<'s> {
         );
         if session.authenticated.is_some() {
             // RFC 6409 sections 8.2 and 8.3: a submission server may add what the program left out.
-            if !message.has_header("Date") {
+            let [dated, identified] = message.has_headers(["Date", "Message-ID"]);
+            if !dated {
                 message.append_header("Date", &rfc5322_date(self.now));
             }
-            if !message.has_header("Message-ID") {
+            if !identified {
                 let id = format!("<{qid}.{}@{}>", self.now, h.name);
                 message.append_header("Message-ID", &id);
                 if let Some(m) = message_ref {
