@@ -430,6 +430,10 @@ impl<'s> World<'s> {
         };
         // About forty events per message: reserving them saves copying a large trace as it grows.
         world.trace.events.reserve(sc.script.len() * 48);
+        // A Message-ID per message sent, and rehashing a table of a million walks it all again.
+        let sends = sc.message_ids().len();
+        world.trace.messages.reserve(sends);
+        world.by_message_id.reserve(sends);
         world
     }
 
