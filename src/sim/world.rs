@@ -1669,6 +1669,11 @@ impl<'s> World<'s> {
         e.attempt = None;
         e.rcpts = Vec::new();
         e.message = Message::from_crlf_text(String::new());
+        // Only its place is kept (events in flight name entries by index): a million retired
+        // entries held their texts to the end.
+        e.id = String::new();
+        e.domain = String::new();
+        e.reason = String::new();
     }
 
     /// A delivery attempt failed for now, without a server's reply behind it.
