@@ -4,9 +4,9 @@
 //! Almost everything a run schedules is due within a few seconds (a line crossing a link, a DNS
 //! answer or its timeout), so the agenda is a timing wheel: one first-in-first-out list per
 //! millisecond of the next [`SPAN`] milliseconds, and two levels of bitmaps that find the next
-//! list holding something.
-//! Scheduling and taking the next event cost a few instructions each, against a binary heap's
-//! logarithm of comparisons and moves. What is due later (a queue's retry in minutes) waits in a
+//! list holding something. Scheduling and taking the next event cost a few instructions each,
+//! against a binary heap's logarithm of comparisons and moves, and the cost does not grow with
+//! the number of events in flight. What is due later (a queue's retry in minutes) waits in a
 //! binary heap, ordered by time and a scheduling number, and moves onto the wheel, in that
 //! order, as soon as its time comes within reach: before anything else can be scheduled for the
 //! same millisecond, so the lists keep the scheduling order.
