@@ -16,6 +16,14 @@ pub fn lesson_files() -> Vec<PathBuf> {
     files
 }
 
+/// A bundled lesson's text, for a test to vary.
+fn lesson_text(file: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    std::fs::read_to_string(&path).expect("a bundled lesson is readable")
+}
+
 #[test]
 fn there_are_lessons_in_teaching_order() {
     let files = lesson_files();
@@ -61,10 +69,7 @@ fn every_lesson_meets_its_expectations() {
 /// message without a Bcc: line, and each copy has one Received: stamp per server that took it in.
 #[test]
 fn a_header_count_is_checked_in_the_copy_each_recipient_got() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join("13-several-recipients-bcc.ron");
-    let text = std::fs::read_to_string(&path).expect("lesson 13 is readable");
+    let text = lesson_text("13-several-recipients-bcc.ron");
     let expect = r#"expect: [
         HeaderCount(message: "m1", to: "dave@beta.example", name: "Bcc", count: 0),
         HeaderCount(message: "m1", to: "dave@beta.example", name: "received:", count: 2),
@@ -130,10 +135,7 @@ fn a_header_count_is_checked_in_the_copy_each_recipient_got() {
 /// are the last reply (RFC 3464 sections 2.3.5 and 2.3.6), as Postfix gives them.
 #[test]
 fn an_expired_message_bounces_with_the_last_remote_reply() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join("07-greylisting.ron");
-    let text = std::fs::read_to_string(&path).expect("lesson 7 is readable");
+    let text = lesson_text("07-greylisting.ron");
     let start = text.find("    expect: [").expect("lesson 7 expects");
     let text = format!(
         "{}    retry: (schedule: [\"30m\"], give_up: \"2h\"),\n    expect: [Bounced(message: \"m1\")],\n)\n",

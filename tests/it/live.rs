@@ -265,6 +265,16 @@ fn reply(r: &mut BufReader<TcpStream>) -> String {
     }
 }
 
+/// A connection to a POP3 or IMAP port, its one-line greeting read and checked.
+fn greeted(port: u16, greeting: &str) -> (TcpStream, BufReader<TcpStream>) {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let first = line(&mut r);
+    assert!(first.starts_with(greeting), "{first}");
+    (s, r)
+}
+
 fn smtp(port: u16) -> (TcpStream, BufReader<TcpStream>) {
     let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -525,13 +535,7 @@ fn a_killed_server_loses_no_accepted_mail_with_state() {
 fn a_second_pop3_session_waits_for_the_maildrop_lock() {
     let server = Server::start("pop3-lock", SMALL_LIMITS, &[]);
     let port = server.port("pop3");
-    let session = || {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        assert!(line(&mut r).starts_with("+OK"));
-        (s, r)
-    };
+    let session = || greeted(port, "+OK");
     let pop = |(s, r): &mut (TcpStream, BufReader<TcpStream>), cmd: &str| {
         s.write_all(cmd.as_bytes()).unwrap();
         line(r)
@@ -569,11 +573,8 @@ fn a_second_pop3_session_waits_for_the_maildrop_lock() {
 #[test]
 fn imap_literals_wait_for_the_continuation() {
     let server = Server::start("imap-literals", SMALL_LIMITS, &[]);
-    let s = TcpStream::connect(("127.0.0.1", server.port("imap"))).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
+    let (s, mut r) = greeted(server.port("imap"), "* OK");
     let send = |text: &str| (&s).write_all(text.as_bytes()).unwrap();
-    assert!(line(&mut r).starts_with("* OK"));
     send("a1 LOGIN bob {7}\r\n");
     assert!(line(&mut r).starts_with("+ "));
     send("builder\r\n");
@@ -670,10 +671,7 @@ fn imap_commands_behind_a_literal_wait_and_lost_ends_close() {
     let server = Server::start("imap-literal-ends", SMALL_LIMITS, &[]);
     let port = server.port("imap");
     let connect = || {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        assert!(line(&mut r).starts_with("* OK"));
+        let (s, mut r) = greeted(port, "* OK");
         (&s).write_all(b"a0 LOGIN bob builder\r\n").unwrap();
         assert!(line(&mut r).starts_with("a0 OK"));
         (s, r)
@@ -685,10 +683,7 @@ fn imap_commands_behind_a_literal_wait_and_lost_ends_close() {
     };
     // A failed login does not keep the session on that user's host: the next login, of a
     // user of another domain, is checked against that user's own mailbox host.
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    assert!(line(&mut r).starts_with("* OK"));
+    let (s, mut r) = greeted(port, "* OK");
     (&s).write_all(b"e1 LOGIN bob wrong\r\n").unwrap();
     assert!(line(&mut r).starts_with("e1 NO"));
     (&s).write_all(b"e2 LOGIN alice@alpha.example wonderland\r\n")

@@ -158,23 +158,13 @@ impl World<'_> {
             .map(|a| a.ip().to_string())
             .unwrap_or_else(|_| peer.to_string());
         let (engine, greeting) = self.server_engine(protocol, host, conn, &ip);
-        let now = self.now;
         let text = format!(
             "a real mail program at {peer} connects to {} port {} ({})",
             self.name(host),
             protocol.port(),
             protocol.name()
         );
-        self.emit(
-            EventKind::Connect,
-            Some(protocol),
-            None,
-            Some(host),
-            Some(conn),
-            None,
-            now,
-            text,
-        );
+        self.trace_to_server(EventKind::Connect, conn, protocol, host, text);
         self.trace_external_reply(conn, protocol, host, &greeting);
         let id = self.external.len() as u32;
         self.external.push(Some(Box::new(External {
@@ -269,14 +259,43 @@ impl World<'_> {
         if let ServerEngine::Pop3(s) = &mut session.engine {
             s.release(&mut self.hosts[session.host].store);
         }
-        let now = self.now;
         let text = format!("{} {why}", self.name(session.host));
+        let protocol = session.front.protocol();
+        self.trace_from_server(EventKind::Close, session.conn, protocol, session.host, text);
+    }
+
+    /// Something the real client did towards the server at `host`, traced now: the real client
+    /// is no simulated host, so the event has only a receiver.
+    fn trace_to_server(
+        &mut self,
+        kind: EventKind,
+        conn: u32,
+        protocol: Protocol,
+        host: HostId,
+        text: String,
+    ) {
+        let now = self.now;
+        let to = Some(host);
+        self.emit(kind, Some(protocol), None, to, Some(conn), None, now, text);
+    }
+
+    /// Something the server at `host` did towards the real client, traced now.
+    fn trace_from_server(
+        &mut self,
+        kind: EventKind,
+        conn: u32,
+        protocol: Protocol,
+        host: HostId,
+        text: String,
+    ) {
+        let now = self.now;
+        let from = Some(host);
         self.emit(
-            EventKind::Close,
-            Some(session.front.protocol()),
-            Some(session.host),
+            kind,
+            Some(protocol),
+            from,
             None,
-            Some(session.conn),
+            Some(conn),
             None,
             now,
             text,
@@ -284,34 +303,14 @@ impl World<'_> {
     }
 
     fn trace_external_client(&mut self, conn: u32, protocol: Protocol, host: HostId, text: String) {
-        let now = self.now;
-        self.emit(
-            EventKind::ClientLine,
-            Some(protocol),
-            None,
-            Some(host),
-            Some(conn),
-            None,
-            now,
-            text,
-        );
+        self.trace_to_server(EventKind::ClientLine, conn, protocol, host, text);
     }
 
     fn trace_external_reply(&mut self, conn: u32, protocol: Protocol, host: HostId, r: &Response) {
-        if r.lines.is_empty() {
-            return;
+        if !r.lines.is_empty() {
+            let text = r.lines.join("\r\n");
+            self.trace_from_server(EventKind::ServerLine, conn, protocol, host, text);
         }
-        let now = self.now;
-        self.emit(
-            EventKind::ServerLine,
-            Some(protocol),
-            Some(host),
-            None,
-            Some(conn),
-            None,
-            now,
-            r.lines.join("\r\n"),
-        );
     }
 
     fn external_smtp(&mut self, session: &mut External, line: &str) -> Response {
