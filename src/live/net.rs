@@ -9,6 +9,7 @@ use std::sync::mpsc::{Sender, SyncSender, sync_channel};
 use std::time::Duration;
 
 use super::Request;
+use crate::proto::imap::literal_at_end;
 use crate::sim::Front;
 
 /// The longest line kept; the rest of a longer line is read and dropped. It is above every
@@ -117,21 +118,6 @@ const MAX_LITERAL: usize = crate::scenario::DEFAULT_MAX_MESSAGE_SIZE;
 /// The command continuation request that invites a literal's octets (RFC 3501 section 7.5).
 pub const CONTINUE: &str = "+ Ready for literal data\r\n";
 
-/// `{n}` or LITERAL+'s `{n+}` at the end of an IMAP line: the size of the literal to come, and
-/// whether it comes without waiting for `+`.
-fn literal_at_end(line: &str) -> Option<(usize, bool)> {
-    let open = line.rfind('{')?;
-    let inner = line[open + 1..].strip_suffix('}')?;
-    let (digits, plus) = match inner.strip_suffix('+') {
-        Some(d) => (d, true),
-        None => (inner, false),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((digits.parse().ok()?, plus))
-}
-
 /// The most a whole IMAP command may hold, literals included: one literal of the largest size,
 /// and room for the rest. More literals in one command cannot make it grow past this.
 const MAX_COMMAND: usize = MAX_LITERAL + (64 << 10);
@@ -231,14 +217,14 @@ fn with_literals(
     let (mut traced, mut line_start) = (0, 0);
     loop {
         let line = &command[line_start..];
-        let client = command[traced..].to_string();
+        let client = &command[traced..];
         if line.len() > crate::proto::imap::MAX_LINE {
             // Cut by `read_line`: what it dropped may have announced octets.
             let answer = format!(
                 "{tag} BAD line too long (the limit is {} octets)",
                 crate::proto::imap::MAX_LINE
             );
-            said(&client, &answer);
+            said(client, &answer);
             let _ = writer.write_all(format!("{answer}\r\n").as_bytes());
             return bye(said, writer, "", "line too long");
         }
@@ -250,20 +236,20 @@ fn with_literals(
         };
         if plus {
             if drain_literal_plus(reader, line).is_none() {
-                return bye(said, writer, &client, "a literal that could not be skipped");
+                return bye(said, writer, client, "a literal that could not be skipped");
             }
             let answer = format!(
                 "{tag} BAD LITERAL+ is not offered: wait for the + before the octets (they were dropped)"
             );
-            return refuse(said, writer, &client, answer);
+            return refuse(said, writer, client, answer);
         }
         if n > MAX_LITERAL || command.len().saturating_add(n) > MAX_COMMAND {
             let answer = format!(
                 "{tag} BAD a literal of {n} octets would take the command over the limit of {MAX_COMMAND} octets"
             );
-            return refuse(said, writer, &client, answer);
+            return refuse(said, writer, client, answer);
         }
-        said(&client, CONTINUE.trim_end());
+        said(client, CONTINUE.trim_end());
         if writer.write_all(CONTINUE.as_bytes()).is_err() {
             return Read::Closed;
         }

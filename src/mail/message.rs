@@ -148,7 +148,7 @@ impl Message {
     /// Whether a header field with this name is present: a submission server asks for Date and
     /// Message-ID on every message (RFC 6409 section 8), and needs no value for that.
     pub fn has_header(&self, name: &str) -> bool {
-        header_lines(&self.text).any(|l| starts_field(l, name))
+        self.has_headers([name])[0]
     }
 
     /// Which of these header fields are present, read in one pass over the header block.

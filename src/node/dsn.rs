@@ -25,6 +25,13 @@ pub struct RemoteReply {
     pub reply: String,
 }
 
+/// As a queue's reason gives it: `mx.beta.example said 451 4.7.1 Greylisted, ...`.
+impl std::fmt::Display for RemoteReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} said {}", self.mta, self.reply)
+    }
+}
+
 /// Builds a `multipart/report; report-type=delivery-status` message (RFC 3464 section 2)
 /// from `MAILER-DAEMON@reporting_mta` to the original envelope sender.
 pub fn build_bounce(

@@ -331,9 +331,8 @@ fn imap_continuation(from: &str, head: &str, before: Option<&str>) -> String {
         );
     }
     let size = before
-        .and_then(|b| b.trim_end().strip_suffix('}'))
-        .and_then(|b| b.rsplit_once('{'))
-        .and_then(|(_, n)| n.parse::<usize>().ok());
+        .and_then(|b| crate::proto::imap::literal_at_end(b.trim_end()))
+        .map(|(n, _)| n);
     let octets = size.map_or("its octets".to_string(), |n| {
         crate::text::counted(n, "octet", "octets")
     });

@@ -431,7 +431,11 @@ impl<'s> World<'s> {
         // About forty events per message: reserving them saves copying a large trace as it grows.
         world.trace.events.reserve(sc.script.len() * 48);
         // A Message-ID per message sent, and rehashing a table of a million walks it all again.
-        let sends = sc.message_ids().len();
+        let sends = sc
+            .script
+            .iter()
+            .filter(|a| matches!(a.kind, ActionKind::Send(_)))
+            .count();
         world.trace.messages.reserve(sends);
         world.by_message_id.reserve(sends);
         world
@@ -1348,7 +1352,7 @@ impl<'s> World<'s> {
             self.retire(host, entry);
         } else {
             let reason = match (deferred.last(), unfinished) {
-                (Some((_, reply)), _) => format!("{} said {}", reply.mta, reply.reply),
+                (Some((_, reply)), _) => reply.to_string(),
                 (None, Some(why)) => why,
                 (None, None) => "delivery did not complete".into(),
             };
@@ -1705,9 +1709,7 @@ impl<'s> World<'s> {
                 .drain(..)
                 .map(|r| {
                     let own = replies.iter().find(|(a, _)| a.key() == r.key());
-                    let last = own.map_or(reason.clone(), |(_, reply)| {
-                        format!("{} said {}", reply.mta, reply.reply)
-                    });
+                    let last = own.map_or_else(|| reason.clone(), |(_, reply)| reply.to_string());
                     FailedRecipient {
                         recipient: r,
                         status: "4.4.7".into(),

@@ -15,5 +15,5 @@ pub use client::ImapClient;
 pub use server::{ImapServer, MAX_LINE};
 pub use wire::{
     Command, FetchAttr, FetchItems, ParseError, ResponseReader, SearchKey, Section, SeqNum, SeqSet,
-    StatusItem, StoreMode, Token, Value, parse_values, quote, tag_of, tokenize,
+    StatusItem, StoreMode, Token, Value, literal_at_end, parse_values, quote, tag_of, tokenize,
 };

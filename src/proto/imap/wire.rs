@@ -95,10 +95,8 @@ fn quoted(text: &str) -> Result<(String, usize), String> {
 /// Returns its octets and the bytes it took.
 fn literal(text: &str) -> Result<(String, usize), String> {
     let close = text.find('}').ok_or("unterminated literal size")?;
-    let size = text[1..close].strip_suffix('+').unwrap_or(&text[1..close]);
-    let n: usize = size
-        .parse()
-        .map_err(|_| format!("bad literal size {size:?}"))?;
+    let size = &text[1..close];
+    let (n, _) = literal_braces(size).ok_or_else(|| format!("bad literal size {size:?}"))?;
     let start = close + 1;
     if text.get(start..start + 2) != Some("\r\n") {
         return Err("a literal's size is followed by CRLF, then its octets".into());
@@ -1053,9 +1051,11 @@ pub fn parse_values(text: &str) -> Result<Vec<Value>, String> {
             }
             '{' => {
                 let close = text[pos..].find('}').ok_or("unterminated literal size")? + pos;
-                let n: usize = text[pos + 1..close]
-                    .parse()
-                    .map_err(|_| "bad literal size")?;
+                // A server's literal has no LITERAL+ form.
+                let n = literal_braces(&text[pos + 1..close])
+                    .filter(|&(_, plus)| !plus)
+                    .ok_or("bad literal size")?
+                    .0;
                 let start = close + 1 + 2;
                 if text.get(close + 1..start) != Some("\r\n") {
                     return Err("a literal size is followed by CRLF".into());
@@ -1119,7 +1119,10 @@ impl ResponseReader {
             rest = &line[cut..];
         }
         self.text.push_str(rest);
-        match literal_size(rest) {
+        match literal_at_end(rest)
+            .filter(|&(_, plus)| !plus)
+            .map(|(n, _)| n)
+        {
             Some(n) => {
                 self.text.push_str("\r\n");
                 self.literal = Some(n).filter(|&n| n > 0);
@@ -1131,9 +1134,24 @@ impl ResponseReader {
 }
 
 /// The n of a line that ends in `{n}`.
-fn literal_size(line: &str) -> Option<usize> {
+/// `{n}` or LITERAL+'s `{n+}` at the end of a line (RFC 3501 section 4.3, RFC 7888): the size
+/// of the literal to come, and whether it comes without waiting for `+`.
+pub fn literal_at_end(line: &str) -> Option<(usize, bool)> {
     let open = line.rfind('{')?;
-    line[open + 1..].strip_suffix('}')?.parse().ok()
+    literal_braces(line[open + 1..].strip_suffix('}')?)
+}
+
+/// What is inside a literal's braces: `number` is digits only (RFC 3501 section 9), with
+/// LITERAL+'s `+` after it.
+fn literal_braces(inner: &str) -> Option<(usize, bool)> {
+    let (digits, plus) = match inner.strip_suffix('+') {
+        Some(d) => (d, true),
+        None => (inner, false),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((digits.parse().ok()?, plus))
 }
 
 #[cfg(test)]

@@ -88,12 +88,12 @@ impl Pop3Server {
         }
     }
 
-    /// True once the session has ended and the connection should be gone.
     /// Whether a login has succeeded (the session is in TRANSACTION).
     pub fn logged_in(&self) -> bool {
         matches!(self.state, State::Transaction(_))
     }
 
+    /// True once the session has ended and the connection should be gone.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
     }

@@ -79,7 +79,8 @@ pub(super) struct External {
     conn: u32,
     /// The simulated server it speaks for now.
     host: HostId,
-    /// Set once the login or the recipient chose the server.
+    /// SMTP: set once the login (submission) or the first recipient (port 25) chose the
+    /// server. POP3 and IMAP go by the engine's login instead.
     bound: bool,
     engine: ServerEngine,
     /// IMAP `AUTHENTICATE PLAIN` without an initial response: the next line carries the login.
@@ -371,7 +372,6 @@ impl World<'_> {
             .filter(|&h| self.sc.hosts[h].has(session.front.role()));
         if let Some(host) = store {
             session.host = host;
-            session.bound = true;
         }
     }
 
