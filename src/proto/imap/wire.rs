@@ -1157,6 +1157,25 @@ fn literal_braces(inner: &str) -> Option<(usize, bool)> {
 #[cfg(test)]
 mod tests {
 
+    /// RFC 3501 section 9: a literal's size is digits, with LITERAL+'s `+` after them (RFC
+    /// 7888); every reader of a size agrees on that.
+    #[test]
+    fn a_literal_size_is_digits_and_maybe_a_plus() {
+        assert_eq!(literal_at_end("a1 LOGIN {5}"), Some((5, false)));
+        assert_eq!(literal_at_end("a1 LOGIN bob {12+}"), Some((12, true)));
+        for bad in [
+            "a1 LOGIN {+5}",
+            "a1 LOGIN {}",
+            "a1 LOGIN {5 }",
+            "a1 LOGIN {x}",
+            "{5}x",
+        ] {
+            assert_eq!(literal_at_end(bad), None, "{bad}");
+        }
+        assert!(tokenize("{+5}\r\nhello").is_err());
+        assert!(parse_values("* 1 FETCH (BODY[] {+5}\r\nhello)").is_err());
+    }
+
     #[test]
     fn literals_read_as_strings_of_their_size() {
         let toks = tokenize("{5}\r\nab cd \"x\" {0}\r\n (a {2+}\r\n\r\n)").unwrap();
