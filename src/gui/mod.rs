@@ -561,6 +561,18 @@ fn fit_camera(
     }
 }
 
+/// Time left as a clock reads it, rounded up to the second: `0:42`, `14:59`, `3:05:00`, and
+/// `2 d 03:00:00` beyond a day (the retry schedules of RFC 5321 section 4.5.4.1 reach days).
+pub fn countdown(ms: u64) -> String {
+    let s = ms.div_ceil(1000);
+    let (d, h, m, s) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    match (d, h) {
+        (0, 0) => format!("{m}:{s:02}"),
+        (0, h) => format!("{h}:{m:02}:{s:02}"),
+        (d, h) => format!("{d} d {h:02}:{m:02}:{s:02}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

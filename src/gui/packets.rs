@@ -14,17 +14,26 @@ use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
-use super::diagram::{Diagram, palette, protocol_color};
+use super::diagram::{Diagram, DiagramPart, palette, protocol_color};
 use super::index::Look;
 use super::inspector::Queues;
 use super::{GuiSet, Loaded, Playback};
+use crate::sim::Trace;
 
 pub struct PacketsPlugin;
 
 impl Plugin for PacketsPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, draw_pictures)
-            .add_systems(Update, show_packets.in_set(GuiSet::Draw));
+        app.add_systems(Startup, draw_pictures).add_systems(
+            Update,
+            (
+                show_packets,
+                label_queues.run_if(resource_exists_and_changed::<Diagram>),
+                show_countdowns,
+            )
+                .chain()
+                .in_set(GuiSet::Draw),
+        );
     }
 }
 
@@ -356,7 +365,7 @@ fn pictures_now(
                 (pictures.parked, palette::ENVELOPE)
             };
             shown.push(Shown {
-                at: home + Vec2::new(44.0 + 8.0 * k as f32, 14.0 - 6.0 * k as f32),
+                at: home + PARKED_AT + Vec2::new(8.0 * k as f32, -6.0 * k as f32),
                 rect,
                 size: PARKED,
                 color,
@@ -416,6 +425,85 @@ fn show_packets(
     std::mem::swap(&mut *shown, &mut *last);
 }
 
+/// Where the parked envelopes of a host start, from the host's centre (world units); more stack
+/// down and to the right.
+const PARKED_AT: Vec2 = Vec2::new(44.0, 14.0);
+
+/// The countdown above a server's parked envelopes: how long until its queue's next attempt
+/// (issue 3: a queued message waits at its server with a countdown). Hidden while nothing in
+/// the queue has been deferred.
+#[derive(Component)]
+struct QueueCountdown(usize);
+
+/// Puts a hidden countdown beside every host when a diagram is built; the diagram's parts go
+/// with it when another scenario is loaded.
+fn label_queues(mut commands: Commands, diagram: Res<Diagram>) {
+    for (h, &at) in diagram.layout.hosts.iter().enumerate() {
+        commands.spawn((
+            QueueCountdown(h),
+            DiagramPart,
+            Text2d::default(),
+            TextFont {
+                font_size: FontSize::Px(11.0),
+                ..default()
+            },
+            TextColor(palette::ENVELOPE),
+            // From the first envelope's left edge, rightwards: clear of the links that reach
+            // the host from above.
+            bevy::sprite::Anchor::CENTER_LEFT,
+            Transform::from_translation((at + PARKED_AT + Vec2::new(-13.0, 20.0)).extend(Z)),
+            Visibility::Hidden,
+        ));
+    }
+}
+
+/// The earliest next attempt of each host's queue (`None`: nothing deferred there), from the
+/// deferral notes of the messages parked in it.
+fn next_attempts(queues: &Queues, trace: &Trace) -> Vec<Option<u64>> {
+    queues
+        .hosts
+        .iter()
+        .map(|queue| {
+            queue
+                .iter()
+                .filter(|p| p.deferral.is_some())
+                .filter_map(|p| p.waiting(trace).next_attempt_ms)
+                .min()
+        })
+        .collect()
+}
+
+/// Shows each server's countdown to its next attempt; a label's text is set only when the
+/// second it shows changes, so that it is laid out again once a second at most.
+fn show_countdowns(
+    scene: Scene,
+    mut labels: Query<(&QueueCountdown, &mut Text2d, &mut Visibility)>,
+    mut attempts: Local<Vec<Option<u64>>>,
+) {
+    if scene.queues.is_changed() || scene.loaded.is_changed() {
+        *attempts = if scene.queues.is_for(&scene.loaded.index) {
+            next_attempts(&scene.queues, &scene.loaded.outcome.trace)
+        } else {
+            Vec::new()
+        };
+    }
+    let now = scene.playback.now_ms.max(0.0) as u64;
+    for (QueueCountdown(h), mut text, mut visibility) in &mut labels {
+        match attempts.get(*h).copied().flatten() {
+            Some(t) if t > now && scene.playback.cursor.is_some() => {
+                let words = format!("next try in {}", super::countdown(t - now));
+                if text.0 != words {
+                    text.0 = words;
+                }
+                visibility.set_if_neq(Visibility::Inherited);
+            }
+            _ => {
+                visibility.set_if_neq(Visibility::Hidden);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,6 +557,43 @@ mod tests {
             "held before the query: no DNS packet yet"
         );
         assert_eq!(diamonds(query), 1);
+    }
+
+    #[test]
+    fn a_countdown_reads_like_a_clock_and_rounds_up() {
+        use crate::gui::countdown;
+        assert_eq!(countdown(1), "0:01");
+        assert_eq!(countdown(42_000), "0:42");
+        assert_eq!(countdown(900_709), "15:01");
+        assert_eq!(countdown(3 * 3_600_000 + 5 * 60_000), "3:05:00");
+        assert_eq!(countdown(2 * 86_400_000 + 3 * 3_600_000), "2 d 03:00:00");
+    }
+
+    #[test]
+    fn a_deferred_message_counts_down_at_its_server_and_nowhere_else() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/07-greylisting.ron");
+        let loaded = Loaded::new(
+            path.into(),
+            crate::scenario::load_file(std::path::Path::new(path)).unwrap(),
+        );
+        let (sc, trace) = (&loaded.scenario, &loaded.outcome.trace);
+        let kind = |k| trace.events.iter().position(|e| e.kind == k).unwrap();
+        let at = |cursor: usize| {
+            let mut queues = Queues::default();
+            queues.follow(trace, &loaded.index, sc.hosts.len(), Some(cursor));
+            next_attempts(&queues, trace)
+        };
+        let smtp = sc.hosts.iter().position(|h| h.name == "smtp.alpha.example");
+        let deferred = kind(crate::sim::EventKind::Deferred);
+        // Queued but not yet tried: no countdown.
+        assert!(at(deferred - 1).iter().all(Option::is_none));
+        let attempts = at(deferred);
+        let waiting: Vec<usize> = (0..attempts.len())
+            .filter(|&h| attempts[h].is_some())
+            .collect();
+        assert_eq!(waiting, Vec::from_iter(smtp));
+        // The greylisting MTA's retry comes half an hour after the 451.
+        assert_eq!(attempts[smtp.unwrap()], Some(1_800_709));
     }
 
     #[test]

@@ -131,8 +131,12 @@ fn smtp_command(from: &str, to: &str, text: &str) -> String {
             String::new()
         };
         let fields = counted(fields, "header field", "header fields");
+        let body = match lines.saturating_sub(head_lines + 1) {
+            0 => "no body".to_string(),
+            n => counted(n, "line of body", "lines of body"),
+        };
         return format!(
-            "{from} sends the message itself: {fields}{folding}, a blank line, the body ({lines} lines in all), then a lone \".\" to end it"
+            "{from} sends the message itself: {fields}{folding}, a blank line and {body} ({lines} lines in all), then a lone \".\" to end it"
         );
     }
     match first_word(text).as_str() {
