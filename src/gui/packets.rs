@@ -569,31 +569,76 @@ mod tests {
         assert_eq!(countdown(2 * 86_400_000 + 3 * 3_600_000), "2 d 03:00:00");
     }
 
+    /// The countdown's systems in an app with no window, on lesson 7 (greylisting) with the
+    /// cursor at event `at`: each host's label, shown or not.
+    fn countdowns_at(app: &mut App, at: impl Fn(&Trace) -> usize) -> Vec<(usize, Option<String>)> {
+        let loaded = app.world().resource::<Loaded>();
+        let trace = &loaded.outcome.trace;
+        let mut playback = Playback::default();
+        playback.go_to(trace, at(trace));
+        app.insert_resource(playback);
+        app.update();
+        let world = app.world_mut();
+        let mut labels: Vec<_> = world
+            .query::<(&QueueCountdown, &Text2d, &Visibility)>()
+            .iter(world)
+            .map(|(QueueCountdown(h), text, v)| {
+                (*h, (*v != Visibility::Hidden).then(|| text.0.clone()))
+            })
+            .collect();
+        labels.sort();
+        labels
+    }
+
     #[test]
-    fn a_deferred_message_counts_down_at_its_server_and_nowhere_else() {
+    fn the_countdown_shows_above_the_deferring_server_and_goes_with_the_retry() {
+        use crate::sim::EventKind;
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/07-greylisting.ron");
         let loaded = Loaded::new(
             path.into(),
             crate::scenario::load_file(std::path::Path::new(path)).unwrap(),
         );
-        let (sc, trace) = (&loaded.scenario, &loaded.outcome.trace);
-        let kind = |k| trace.events.iter().position(|e| e.kind == k).unwrap();
-        let at = |cursor: usize| {
-            let mut queues = Queues::default();
-            queues.follow(trace, &loaded.index, sc.hosts.len(), Some(cursor));
-            next_attempts(&queues, trace)
+        let smtp = loaded
+            .scenario
+            .hosts
+            .iter()
+            .position(|h| h.name == "smtp.alpha.example")
+            .unwrap();
+        let hosts = loaded.scenario.hosts.len();
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .insert_resource(Diagram::of(&loaded))
+            .insert_resource(loaded)
+            .init_resource::<Playback>()
+            .init_resource::<Queues>()
+            .add_systems(
+                Update,
+                (
+                    crate::gui::inspector::follow_queues,
+                    label_queues.run_if(resource_exists_and_changed::<Diagram>),
+                    show_countdowns,
+                )
+                    .chain(),
+            );
+        let first =
+            |k: EventKind| move |t: &Trace| t.events.iter().position(|e| e.kind == k).unwrap();
+        let shown = |labels: &[(usize, Option<String>)]| -> Vec<(usize, String)> {
+            labels
+                .iter()
+                .filter_map(|(h, t)| t.clone().map(|t| (*h, t)))
+                .collect()
         };
-        let smtp = sc.hosts.iter().position(|h| h.name == "smtp.alpha.example");
-        let deferred = kind(crate::sim::EventKind::Deferred);
-        // Queued but not yet tried: no countdown.
-        assert!(at(deferred - 1).iter().all(Option::is_none));
-        let attempts = at(deferred);
-        let waiting: Vec<usize> = (0..attempts.len())
-            .filter(|&h| attempts[h].is_some())
-            .collect();
-        assert_eq!(waiting, Vec::from_iter(smtp));
-        // The greylisting MTA's retry comes half an hour after the 451.
-        assert_eq!(attempts[smtp.unwrap()], Some(1_800_709));
+        // Queued, not yet tried: one label a host, none shown.
+        let labels = countdowns_at(&mut app, first(EventKind::Queued));
+        assert_eq!(labels.len(), hosts);
+        assert!(shown(&labels).is_empty());
+        // The 451: the retry is half an hour away, at smtp.alpha.example only.
+        let labels = countdowns_at(&mut app, first(EventKind::Deferred));
+        assert_eq!(shown(&labels), [(smtp, "next try in 30:00".to_string())]);
+        // Done with it: the countdown goes.
+        let labels = countdowns_at(&mut app, first(EventKind::Dequeued));
+        assert!(shown(&labels).is_empty());
+        assert_eq!(labels.len(), hosts, "no second set of labels");
     }
 
     #[test]
