@@ -130,6 +130,12 @@ pub struct DiagramLabel(pub f32);
 /// Below this height on screen, in pixels, a label is not drawn.
 const SMALLEST_LABEL_PX: f32 = 6.0;
 
+/// Whether a label of this font size (world units) is large enough to read at this zoom (world
+/// units a pixel).
+pub fn readable(font_size: f32, scale: f32) -> bool {
+    font_size / scale.max(0.01) >= SMALLEST_LABEL_PX
+}
+
 /// The run and the links down that the retained lines show.
 type LinksDrawn = (u64, Vec<(usize, usize)>);
 
@@ -185,7 +191,7 @@ fn follow_zoom(
         layer.line_config.width = (2.0 / scale).clamp(1.0, 2.0);
     }
     for (label, mut visibility) in &mut labels {
-        let shown = if label.0 / scale >= SMALLEST_LABEL_PX {
+        let shown = if readable(label.0, scale) {
             Visibility::Inherited
         } else {
             Visibility::Hidden

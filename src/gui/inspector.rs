@@ -248,6 +248,11 @@ pub struct Parked {
 }
 
 impl Parked {
+    /// When it is tried again, from its latest deferral's note (`None`: not tried yet).
+    pub fn next_attempt_ms(&self, trace: &Trace) -> Option<u64> {
+        deferral_time(&trace.text(&trace.events[self.deferral?]))
+    }
+
     /// In words, from the deferral's note.
     pub fn waiting(&self, trace: &Trace) -> Waiting {
         let message = trace.messages[self.message as usize].name.clone();

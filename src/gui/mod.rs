@@ -562,14 +562,26 @@ fn fit_camera(
 }
 
 /// Time left as a clock reads it, rounded up to the second: `0:42`, `14:59`, `3:05:00`, and
-/// `2 d 03:00:00` beyond a day (the retry schedules of RFC 5321 section 4.5.4.1 reach days).
+/// `2d+03:00:00` beyond a day, as the window writes times (the retry schedules of RFC 5321
+/// section 4.5.4.1 reach days).
 pub fn countdown(ms: u64) -> String {
     let s = ms.div_ceil(1000);
     let (d, h, m, s) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
     match (d, h) {
         (0, 0) => format!("{m}:{s:02}"),
         (0, h) => format!("{h}:{m:02}:{s:02}"),
-        (d, h) => format!("{d} d {h:02}:{m:02}:{s:02}"),
+        (d, h) => format!("{d}d+{h:02}:{m:02}:{s:02}"),
+    }
+}
+
+/// What a server's countdown says at `now_ms`: the time left to its next attempt, or, once that
+/// time has come and until the attempt ends (a connection that nobody answers takes half a
+/// minute), that it is trying.
+pub fn next_attempt_words(next_attempt_ms: u64, now_ms: u64) -> String {
+    if next_attempt_ms > now_ms {
+        format!("next attempt in {}", countdown(next_attempt_ms - now_ms))
+    } else {
+        "trying again now".to_string()
     }
 }
 
@@ -577,6 +589,24 @@ pub fn countdown(ms: u64) -> String {
 mod tests {
     use super::*;
     use crate::scenario::load_file;
+
+    #[test]
+    fn a_countdown_reads_like_a_clock_and_rounds_up() {
+        assert_eq!(countdown(0), "0:00");
+        assert_eq!(countdown(1), "0:01");
+        assert_eq!(countdown(42_000), "0:42");
+        // Rounded up as a whole, so the seconds carry into the minutes and hours.
+        assert_eq!(countdown(59_500), "1:00");
+        assert_eq!(countdown(3_599_500), "1:00:00");
+        assert_eq!(countdown(900_709), "15:01");
+        assert_eq!(countdown(3 * 3_600_000 + 5 * 60_000), "3:05:00");
+        assert_eq!(countdown(2 * 86_400_000 + 3 * 3_600_000), "2d+03:00:00");
+        assert_eq!(
+            next_attempt_words(1_800_709, 900_000),
+            "next attempt in 15:01"
+        );
+        assert_eq!(next_attempt_words(1_800_709, 1_800_709), "trying again now");
+    }
 
     #[test]
     fn a_click_on_a_host_selects_it_and_filters_the_list_near_a_line_the_link() {

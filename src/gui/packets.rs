@@ -14,10 +14,11 @@ use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
-use super::diagram::{Diagram, DiagramPart, palette, protocol_color};
+use super::diagram::{Diagram, palette, protocol_color};
 use super::index::Look;
 use super::inspector::Queues;
 use super::{GuiSet, Loaded, Playback};
+use crate::scenario::Role;
 use crate::sim::Trace;
 
 pub struct PacketsPlugin;
@@ -28,7 +29,7 @@ impl Plugin for PacketsPlugin {
             Update,
             (
                 show_packets,
-                label_queues.run_if(resource_exists_and_changed::<Diagram>),
+                spawn_countdowns.run_if(resource_exists_and_changed::<Diagram>),
                 show_countdowns,
             )
                 .chain()
@@ -435,16 +436,30 @@ const PARKED_AT: Vec2 = Vec2::new(44.0, 14.0);
 #[derive(Component)]
 struct QueueCountdown(usize);
 
-/// Puts a hidden countdown beside every host when a diagram is built; the diagram's parts go
-/// with it when another scenario is loaded.
-fn label_queues(mut commands: Commands, diagram: Res<Diagram>) {
-    for (h, &at) in diagram.layout.hosts.iter().enumerate() {
+/// Gives every host that can keep a queue (a submission server or an MX) a hidden countdown
+/// when a diagram is built, in place of the previous diagram's: the labels are this plugin's
+/// own, so a reload in two frames running cannot leave a second set behind.
+fn spawn_countdowns(
+    mut commands: Commands,
+    diagram: Res<Diagram>,
+    loaded: Res<Loaded>,
+    old: Query<Entity, With<QueueCountdown>>,
+) {
+    for e in &old {
+        commands.entity(e).despawn();
+    }
+    for (h, host) in loaded.scenario.hosts.iter().enumerate() {
+        let Some(&at) = diagram.layout.hosts.get(h) else {
+            continue;
+        };
+        if !(host.has(Role::Submission) || host.has(Role::Mx)) {
+            continue;
+        }
         commands.spawn((
             QueueCountdown(h),
-            DiagramPart,
             Text2d::default(),
             TextFont {
-                font_size: FontSize::Px(11.0),
+                font_size: FontSize::Px(COUNTDOWN_PX),
                 ..default()
             },
             TextColor(palette::ENVELOPE),
@@ -457,41 +472,49 @@ fn label_queues(mut commands: Commands, diagram: Res<Diagram>) {
     }
 }
 
-/// The earliest next attempt of each host's queue (`None`: nothing deferred there), from the
-/// deferral notes of the messages parked in it.
+/// The countdown's font size, in world units.
+const COUNTDOWN_PX: f32 = 11.0;
+
+/// The earliest next attempt of each host's queue (`None`: nothing deferred there).
 fn next_attempts(queues: &Queues, trace: &Trace) -> Vec<Option<u64>> {
     queues
         .hosts
         .iter()
-        .map(|queue| {
-            queue
-                .iter()
-                .filter(|p| p.deferral.is_some())
-                .filter_map(|p| p.waiting(trace).next_attempt_ms)
-                .min()
-        })
+        .map(|queue| queue.iter().filter_map(|p| p.next_attempt_ms(trace)).min())
         .collect()
 }
 
-/// Shows each server's countdown to its next attempt; a label's text is set only when the
-/// second it shows changes, so that it is laid out again once a second at most.
+/// Shows each server's countdown. Runs only when the cursor, the queues or the zoom moved; a
+/// label's text is set only when it changes, so that it is laid out again once a second at
+/// most. Too small to read when zoomed out, it is hidden like the diagram's other labels.
+#[allow(clippy::type_complexity)]
 fn show_countdowns(
     scene: Scene,
+    camera: Query<Ref<Projection>, With<Camera2d>>,
     mut labels: Query<(&QueueCountdown, &mut Text2d, &mut Visibility)>,
+    added: Query<(), Added<QueueCountdown>>,
     mut attempts: Local<Vec<Option<u64>>>,
 ) {
+    let zoom = camera.iter().next();
+    let zoomed = zoom.as_ref().is_some_and(|p| p.is_changed());
     if scene.queues.is_changed() || scene.loaded.is_changed() {
         *attempts = if scene.queues.is_for(&scene.loaded.index) {
             next_attempts(&scene.queues, &scene.loaded.outcome.trace)
         } else {
             Vec::new()
         };
+    } else if !(scene.playback.is_changed() || zoomed || !added.is_empty()) {
+        return;
     }
+    let readable = match zoom.as_deref() {
+        Some(Projection::Orthographic(o)) => super::diagram::readable(COUNTDOWN_PX, o.scale),
+        _ => true,
+    };
     let now = scene.playback.now_ms.max(0.0) as u64;
     for (QueueCountdown(h), mut text, mut visibility) in &mut labels {
         match attempts.get(*h).copied().flatten() {
-            Some(t) if t > now && scene.playback.cursor.is_some() => {
-                let words = format!("next try in {}", super::countdown(t - now));
+            Some(t) if readable => {
+                let words = super::next_attempt_words(t, now);
                 if text.0 != words {
                     text.0 = words;
                 }
@@ -559,16 +582,6 @@ mod tests {
         assert_eq!(diamonds(query), 1);
     }
 
-    #[test]
-    fn a_countdown_reads_like_a_clock_and_rounds_up() {
-        use crate::gui::countdown;
-        assert_eq!(countdown(1), "0:01");
-        assert_eq!(countdown(42_000), "0:42");
-        assert_eq!(countdown(900_709), "15:01");
-        assert_eq!(countdown(3 * 3_600_000 + 5 * 60_000), "3:05:00");
-        assert_eq!(countdown(2 * 86_400_000 + 3 * 3_600_000), "2 d 03:00:00");
-    }
-
     /// The countdown's systems in an app with no window, on lesson 7 (greylisting) with the
     /// cursor at event `at`: each host's label, shown or not.
     fn countdowns_at(app: &mut App, at: impl Fn(&Trace) -> usize) -> Vec<(usize, Option<String>)> {
@@ -604,7 +617,14 @@ mod tests {
             .iter()
             .position(|h| h.name == "smtp.alpha.example")
             .unwrap();
-        let hosts = loaded.scenario.hosts.len();
+        // The hosts that can keep a queue: smtp.alpha.example and mx.beta.example.
+        let queueing = loaded
+            .scenario
+            .hosts
+            .iter()
+            .filter(|h| h.has(Role::Submission) || h.has(Role::Mx))
+            .count();
+        assert_eq!(queueing, 2);
         let mut app = App::new();
         app.add_plugins(MinimalPlugins)
             .insert_resource(Diagram::of(&loaded))
@@ -615,12 +635,12 @@ mod tests {
                 Update,
                 (
                     crate::gui::inspector::follow_queues,
-                    label_queues.run_if(resource_exists_and_changed::<Diagram>),
+                    spawn_countdowns.run_if(resource_exists_and_changed::<Diagram>),
                     show_countdowns,
                 )
                     .chain(),
             );
-        let first =
+        let kind =
             |k: EventKind| move |t: &Trace| t.events.iter().position(|e| e.kind == k).unwrap();
         let shown = |labels: &[(usize, Option<String>)]| -> Vec<(usize, String)> {
             labels
@@ -628,17 +648,37 @@ mod tests {
                 .filter_map(|(h, t)| t.clone().map(|t| (*h, t)))
                 .collect()
         };
-        // Queued, not yet tried: one label a host, none shown.
-        let labels = countdowns_at(&mut app, first(EventKind::Queued));
-        assert_eq!(labels.len(), hosts);
+        // Queued, not yet tried (the event before the deferral): a label for each server that
+        // can keep a queue, none shown.
+        let deferred = kind(EventKind::Deferred);
+        let labels = countdowns_at(&mut app, |t| deferred(t) - 1);
+        assert_eq!(labels.len(), queueing);
         assert!(shown(&labels).is_empty());
         // The 451: the retry is half an hour away, at smtp.alpha.example only.
-        let labels = countdowns_at(&mut app, first(EventKind::Deferred));
-        assert_eq!(shown(&labels), [(smtp, "next try in 30:00".to_string())]);
+        let labels = countdowns_at(&mut app, deferred);
+        assert_eq!(
+            shown(&labels),
+            [(smtp, "next attempt in 30:00".to_string())]
+        );
+        // The moment of the retry, until it ends.
+        let retry = |t: &Trace| t.events.iter().position(|e| e.t_ms >= 1_800_709).unwrap();
+        let labels = countdowns_at(&mut app, retry);
+        assert_eq!(shown(&labels), [(smtp, "trying again now".to_string())]);
         // Done with it: the countdown goes.
-        let labels = countdowns_at(&mut app, first(EventKind::Dequeued));
+        let labels = countdowns_at(&mut app, kind(EventKind::Dequeued));
         assert!(shown(&labels).is_empty());
-        assert_eq!(labels.len(), hosts, "no second set of labels");
+        // The scenario loaded again in two frames running: still one label a server.
+        for _ in 0..2 {
+            let diagram = Diagram::of(app.world().resource::<Loaded>());
+            app.insert_resource(diagram);
+            app.update();
+        }
+        let labels = countdowns_at(&mut app, deferred);
+        assert_eq!(labels.len(), queueing, "no second set of labels");
+        assert_eq!(
+            shown(&labels),
+            [(smtp, "next attempt in 30:00".to_string())]
+        );
     }
 
     #[test]

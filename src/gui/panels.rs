@@ -482,8 +482,8 @@ fn queue_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback, queues: &Queue
             let w = parked.waiting(trace);
             let when = match w.next_attempt_ms {
                 Some(t) => format!(
-                    "next attempt in {} (at {})",
-                    super::countdown(t.saturating_sub(playback.now_ms as u64)),
+                    "{} (at {})",
+                    super::next_attempt_words(t, playback.now_ms.max(0.0) as u64),
                     format_time(t)
                 ),
                 None => "first attempt now".to_string(),

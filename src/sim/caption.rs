@@ -116,28 +116,44 @@ fn angle(text: &str) -> &str {
     }
 }
 
+/// The caption of a message's text as DATA sends it: header fields, then a blank line and the
+/// body, either of which may be missing (RFC 5322 section 2.1), and the lone "." that ends it
+/// (RFC 5321 section 4.1.1.4).
+fn message_text(from: &str, text: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    if lines.last() == Some(&".") {
+        lines.pop();
+    }
+    let blank = lines.iter().position(|l| l.is_empty());
+    let head = &lines[..blank.unwrap_or(lines.len())];
+    // RFC 5322 section 2.2.3: a line that starts with white space continues the field above.
+    let fields = head.iter().filter(|l| !l.starts_with([' ', '\t'])).count();
+    let folding = if head.len() > fields {
+        format!(
+            " on {} lines (a line that starts with white space continues the field above)",
+            head.len()
+        )
+    } else {
+        String::new()
+    };
+    let fields = counted(fields, "header field", "header fields");
+    let rest = match blank.map(|b| lines.len() - b - 1) {
+        None => " and no body".to_string(),
+        Some(0) => ", a blank line and no body".to_string(),
+        Some(n) => format!(
+            ", a blank line and {}",
+            counted(n, "line of body", "lines of body")
+        ),
+    };
+    format!(
+        "{from} sends the message itself: {fields}{folding}{rest} ({} lines in all), then a lone \".\" to end it",
+        lines.len()
+    )
+}
+
 fn smtp_command(from: &str, to: &str, text: &str) -> String {
     if text.contains("\r\n") {
-        let lines = text.lines().count().saturating_sub(1);
-        let head = text.split("\r\n\r\n").next().unwrap_or("");
-        // RFC 5322 section 2.2.3: a line that starts with white space continues the field above.
-        let fields = head.lines().filter(|l| !l.starts_with([' ', '\t'])).count();
-        let head_lines = head.lines().count();
-        let folding = if head_lines > fields {
-            format!(
-                " on {head_lines} lines (a line that starts with white space continues the field above)"
-            )
-        } else {
-            String::new()
-        };
-        let fields = counted(fields, "header field", "header fields");
-        let body = match lines.saturating_sub(head_lines + 1) {
-            0 => "no body".to_string(),
-            n => counted(n, "line of body", "lines of body"),
-        };
-        return format!(
-            "{from} sends the message itself: {fields}{folding}, a blank line and {body} ({lines} lines in all), then a lone \".\" to end it"
-        );
+        return message_text(from, text);
     }
     match first_word(text).as_str() {
         "EHLO" => format!(
@@ -453,4 +469,42 @@ fn dns_answer(from: &str, text: &str) -> String {
         return format!("{from} answers: {qname} has the null MX \"0 .\": it accepts no mail");
     }
     format!("{from} answers for {qname}: {}", answers.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_caption_counts_its_fields_and_its_body_apart() {
+        let said = |text: &str| {
+            message_text("pc", text)
+                .trim_start_matches("pc sends the message itself: ")
+                .trim_end_matches(", then a lone \".\" to end it")
+                .to_string()
+        };
+        assert_eq!(
+            said("From: a\r\nTo: b\r\n\r\nHi!\r\n\r\nBye.\r\n."),
+            "2 header fields, a blank line and 3 lines of body (6 lines in all)"
+        );
+        assert_eq!(
+            said("Subject: x\r\n\r\nHi!\r\n."),
+            "1 header field, a blank line and 1 line of body (3 lines in all)"
+        );
+        assert_eq!(
+            said("From: a\r\nTo: b\r\n\r\n."),
+            "2 header fields, a blank line and no body (3 lines in all)"
+        );
+        // No blank line at all: every line is a header field, and there is no body.
+        assert_eq!(
+            said("From: a\r\nTo: b\r\n."),
+            "2 header fields and no body (2 lines in all)"
+        );
+        // A folded field counts once, on the lines it takes.
+        assert_eq!(
+            said("Subject: a\r\n b\r\nTo: c\r\n\r\nHi!\r\n."),
+            "2 header fields on 3 lines (a line that starts with white space continues the field \
+             above), a blank line and 1 line of body (5 lines in all)"
+        );
+    }
 }
