@@ -140,9 +140,24 @@ impl Message {
     /// The number of `Received:` stamps: one per SMTP hop that took the message in.
     pub fn received_count(&self) -> usize {
         // Every server counts the stamps of every message it takes (RFC 5321 section 6.3).
-        header_lines(&self.text)
-            .filter(|l| l.len() >= 9 && l[..9].eq_ignore_ascii_case(b"Received:"))
-            .count()
+        header_lines(&self.text).filter(|l| is_received(l)).count()
+    }
+
+    /// The number of `Received:` stamps and which of these fields are present, in one pass
+    /// over the header block: a server counts the stamps of every message it takes, and a
+    /// submission server then asks for Date and Message-ID (RFC 6409 section 8).
+    pub fn received_and_present<const N: usize>(&self, names: [&str; N]) -> (usize, [bool; N]) {
+        let mut received = 0;
+        let mut found = [false; N];
+        for line in header_lines(&self.text) {
+            if is_received(line) {
+                received += 1;
+            }
+            for (found, name) in found.iter_mut().zip(names) {
+                *found |= starts_field(line, name);
+            }
+        }
+        (received, found)
     }
 
     /// Whether a header field with this name is present: a submission server asks for Date and
@@ -288,6 +303,12 @@ fn header_lines(text: &str) -> impl Iterator<Item = &[u8]> {
 
 /// Whether a header line starts the field `name`: the name, maybe white space (the obsolete
 /// syntax of RFC 5322 section 4.5), then the colon.
+/// Whether a header line is a `Received:` stamp (as a server counts them: the name, then the
+/// colon).
+fn is_received(line: &[u8]) -> bool {
+    line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"Received:")
+}
+
 fn starts_field(line: &[u8], name: &str) -> bool {
     let n = name.len();
     line.len() > n
@@ -395,8 +416,9 @@ mod tests {
     }
 
     proptest! {
-        /// `has_header`, `has_headers` and `received_count` read the header block as `header` and a plain
-        /// count of the lines do, whatever the fields, their case, folding and spacing.
+        /// `has_header`, `has_headers`, `received_count` and `received_and_present` read the
+        /// header block as `header` and a plain count of the lines do, whatever the fields,
+        /// their case, folding and spacing.
         #[test]
         fn quick_header_reads_agree_with_the_plain_ones(
             fields in proptest::collection::vec(
@@ -431,6 +453,10 @@ mod tests {
                 .filter(|l| l.len() >= 9 && l[..9].eq_ignore_ascii_case("Received:"))
                 .count();
             prop_assert_eq!(m.received_count(), plain);
+            prop_assert_eq!(
+                m.received_and_present(["Date", "Message-ID"]),
+                (plain, m.has_headers(["Date", "Message-ID"]))
+            );
         }
 
         /// `Message::build` and `from_text` write directly what joining the header lines and

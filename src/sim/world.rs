@@ -317,6 +317,10 @@ pub struct World<'s> {
     /// answer depends on nothing else while the zones stay as they are, and the same few
     /// questions come again and again. Emptied when a fault changes the zones.
     answered: HashMap<HostId, HashMap<Vec<u8>, Vec<u8>>>,
+    /// The DNS answers resolvers have read, by their bytes after the ID (the ID kept is the
+    /// first one's): the same few hundred answers reach thousands of resolvers, and reading one
+    /// depends on nothing but its bytes, so each is decoded once.
+    decoded_answers: HashMap<Vec<u8>, DnsMessage>,
     links_down: Vec<(HostId, HostId)>,
     conns: Vec<Conn>,
     queries: Vec<DnsQuery>,
@@ -408,6 +412,7 @@ impl<'s> World<'s> {
             domains,
             authorities,
             answered: HashMap::default(),
+            decoded_answers: HashMap::default(),
             links_down: Vec::new(),
             conns: Vec::new(),
             queries: Vec::new(),
@@ -1020,6 +1025,11 @@ impl<'s> World<'s> {
             let (client, server, protocol, message_ref) =
                 (c.client, c.server, c.protocol, c.message);
             let mut out = Response::default();
+            // A message's text: its plain lines in one go, the rest (the final ".") line by line.
+            let text = match &mut *engine {
+                ServerEngine::Smtp(s) => &text[s.take_body_lines(text)..],
+                _ => text,
+            };
             for line in split_lines(text) {
                 let r = match &mut *engine {
                     ServerEngine::Smtp(s) => {
@@ -1377,6 +1387,7 @@ impl<'s> World<'s> {
             mut envelope,
             mut message,
             queue_id: qid,
+            dated_and_identified: [dated, identified],
         } = taken;
         // RFC 5321 section 4.5.1: `RCPT TO:<Postmaster>` without a domain is the postmaster of
         // this server's own domain (the wire reads it as postmaster@localhost).
@@ -1429,7 +1440,6 @@ impl<'s> World<'s> {
         );
         if session.authenticated.is_some() {
             // RFC 6409 sections 8.2 and 8.3: a submission server may add what the program left out.
-            let [dated, identified] = message.has_headers(["Date", "Message-ID"]);
             if !dated {
                 message.append_header("Date", &rfc5322_date(self.now));
             }
@@ -1978,18 +1988,28 @@ impl<'s> World<'s> {
         if self.queries[q as usize].answered || !self.hosts[host].up {
             return;
         }
-        let Ok(answer) = DnsMessage::decode(bytes) else {
+        let (Some(&[hi, lo]), Some(rest)) = (bytes.get(..2), bytes.get(2..)) else {
             return;
         };
-        if answer.id != self.queries[q as usize].id {
+        if u16::from_be_bytes([hi, lo]) != self.queries[q as usize].id {
             return;
         }
+        if !self.decoded_answers.contains_key(rest) {
+            let Ok(answer) = DnsMessage::decode(bytes) else {
+                return;
+            };
+            if self.decoded_answers.len() >= ANSWERS_KEPT {
+                self.decoded_answers.clear();
+            }
+            self.decoded_answers.insert(rest.to_vec(), answer);
+        }
+        let answer = &self.decoded_answers[rest];
         self.queries[q as usize].answered = true;
         let (name, qtype) = (
             self.queries[q as usize].name.clone(),
             self.queries[q as usize].qtype,
         );
-        self.hosts[host].cache.store(&answer, self.now);
+        self.hosts[host].cache.store(answer, self.now);
         let result = match answer.rcode {
             Rcode::NxDomain => DnsResult::NxDomain,
             Rcode::NoError => {
@@ -2491,6 +2511,9 @@ struct Taken {
     envelope: Envelope,
     message: Message,
     queue_id: String,
+    /// Whether the message came with a Date and a Message-ID, read in the same pass over its
+    /// header block as its Received stamps.
+    dated_and_identified: [bool; 2],
 }
 
 impl HostPolicy<'_> {
@@ -2587,7 +2610,8 @@ impl SmtpPolicy for HostPolicy<'_> {
         message: Message,
         _now_ms: u64,
     ) -> Result<Accepted, Reply> {
-        if message.received_count() >= MAX_RECEIVED {
+        let (stamps, dated_and_identified) = message.received_and_present(["Date", "Message-ID"]);
+        if stamps >= MAX_RECEIVED {
             return Err(Reply::new(
                 ReplyCode::TRANSACTION_FAILED,
                 "5.4.6 Too many hops: the message is looping",
@@ -2607,6 +2631,7 @@ impl SmtpPolicy for HostPolicy<'_> {
             envelope,
             message,
             queue_id: queue_id.clone(),
+            dated_and_identified,
         });
         Ok(Accepted { queue_id })
     }

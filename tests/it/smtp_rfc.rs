@@ -460,3 +460,87 @@ fn rcpt_with_parameters_before_mail_is_503() {
     );
     assert!(r[1].starts_with("503"), "{r:?}");
 }
+
+/// A message's text, fed as the simulation feeds it (plain lines taken in one go, the rest line
+/// by line), ends as it would line by line: the same replies and the same message stored,
+/// whatever its lines (dot-stuffed, empty, too long, with a bare LF, over the size limit).
+mod body_lines_in_one_go {
+    use super::*;
+    use mailsim::proto::split_lines;
+    use proptest::prelude::*;
+
+    /// The replies of a session that sends `text` after DATA (a body line gets none), and what
+    /// was delivered.
+    fn session(text: &str, in_one_go: bool) -> (Vec<Vec<String>>, Vec<(Envelope, Message)>) {
+        let (mut p, mut s) = (FooCom::default(), server(false));
+        s.greeting();
+        let mut replies = Vec::new();
+        for l in [
+            "EHLO bar.com",
+            "MAIL FROM:<a@bar.com>",
+            "RCPT TO:<jones@foo.com>",
+            "DATA",
+        ] {
+            replies.push(wire_lines(&s.on_line(l, &mut p, 0)));
+        }
+        let rest = if in_one_go {
+            &text[s.take_body_lines(text)..]
+        } else {
+            text
+        };
+        for l in split_lines(rest) {
+            replies.push(wire_lines(&s.on_line(l, &mut p, 0)));
+        }
+        replies.retain(|r| !r.is_empty());
+        (replies, p.delivered)
+    }
+
+    proptest! {
+        #[test]
+        fn ends_as_line_by_line(
+            lines in prop::collection::vec(
+                prop_oneof![
+                    "[a-z ]{0,12}\r\n",
+                    Just("\r\n".to_string()),
+                    Just("..dot-stuffed\r\n".to_string()),
+                    Just("bare LF\n".to_string()),
+                    Just(format!("{}\r\n", "x".repeat(998))),
+                    Just(format!("{}\r\n", "y".repeat(1200))),
+                ],
+                0..24,
+            ),
+            end in prop_oneof![Just(".\r\n"), Just("")],
+        ) {
+            let text = format!("{}{end}", lines.concat());
+            prop_assert_eq!(session(&text, true), session(&text, false));
+        }
+    }
+
+    #[test]
+    fn a_text_over_the_size_limit_is_refused_either_way() {
+        // Eleven lines of a thousand bytes, over the test server's 10,000.
+        let text = format!("{}.\r\n", format!("{}\r\n", "x".repeat(998)).repeat(11));
+        let (replies, delivered) = session(&text, true);
+        assert_eq!(code_of(replies.last().unwrap()), 552);
+        assert!(delivered.is_empty());
+        assert_eq!(session(&text, false), (replies, delivered));
+    }
+
+    #[test]
+    fn plain_lines_are_taken_and_a_dot_stops_them() {
+        let mut s = server(false);
+        let mut p = FooCom::default();
+        s.greeting();
+        assert_eq!(s.take_body_lines("Hi\r\n"), 0, "not in DATA yet");
+        for l in [
+            "EHLO bar.com",
+            "MAIL FROM:<a@bar.com>",
+            "RCPT TO:<jones@foo.com>",
+            "DATA",
+        ] {
+            s.on_line(l, &mut p, 0);
+        }
+        let text = "Subject: x\r\n\r\nHi\r\n..not the end\r\n.\r\n";
+        assert_eq!(s.take_body_lines(text), "Subject: x\r\n\r\nHi\r\n".len());
+    }
+}

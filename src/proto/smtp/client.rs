@@ -105,7 +105,8 @@ impl SmtpClient {
         SmtpClient {
             job,
             state: State::Greeting,
-            pending: String::new(),
+            // Room for an EHLO reply of seven lines, which would otherwise grow it three times.
+            pending: String::with_capacity(256),
             results: vec![None; n],
             rcpt_ok: vec![false; n],
         }

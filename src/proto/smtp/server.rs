@@ -407,6 +407,36 @@ impl SmtpServer {
         }
     }
 
+    /// While a message's text is coming in (after 354), takes the plain lines at the front of
+    /// `text` in one copy and returns how many bytes it took; the rest goes through
+    /// [`on_line`](Self::on_line) as usual. A plain line ends in CRLF, does not start with a dot
+    /// (the end of the text, or a dot to remove: section 4.5.2), fits the line limit of section
+    /// 4.5.3.1.6 and the message size: what `on_line` would store unchanged, here without a
+    /// reply or a call per line (a message's body is most of its lines).
+    pub fn take_body_lines(&mut self, text: &str) -> usize {
+        if self.state != State::Data || self.data_too_big || self.data_line_too_long {
+            return 0;
+        }
+        let bytes = text.as_bytes();
+        let mut taken = 0;
+        for lf in memchr::memchr_iter(b'\n', bytes) {
+            let plain = lf > taken
+                && bytes[taken] != b'.'
+                && bytes[lf - 1] == b'\r'
+                && lf + 1 - taken <= MAX_TEXT_LINE;
+            if !plain {
+                break;
+            }
+            taken = lf + 1;
+        }
+        // Over the size limit: line by line, which marks the message too big where it happens.
+        if self.data.len() + taken > self.config.max_message_size {
+            return 0;
+        }
+        self.data.push_str(&text[..taken]);
+        taken
+    }
+
     fn on_data_line(&mut self, line: &str, policy: &mut dyn SmtpPolicy, now_ms: u64) -> Response {
         if line == "." {
             self.state = State::Ready;
