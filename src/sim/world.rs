@@ -1898,8 +1898,7 @@ impl<'s> World<'s> {
     fn send_query(&mut self, q: u32, attempt: u8) {
         let query = &self.queries[q as usize];
         let (host, server, id) = (query.host, query.server, query.id);
-        let msg = DnsMessage::query(id, &query.name, query.qtype);
-        let bytes = msg.encode();
+        let bytes = DnsMessage::query_bytes(id, &query.name, query.qtype);
         let message = self.hosts[host].queue[query.entry as usize].message_ref;
         self.send_datagram(EventKind::DnsQuery, host, server, q, message, bytes);
         self.schedule(
