@@ -301,14 +301,14 @@ fn header_lines(text: &str) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// Whether a header line starts the field `name`: the name, maybe white space (the obsolete
-/// syntax of RFC 5322 section 4.5), then the colon.
 /// Whether a header line is a `Received:` stamp (as a server counts them: the name, then the
 /// colon).
 fn is_received(line: &[u8]) -> bool {
     line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"Received:")
 }
 
+/// Whether a header line starts the field `name`: the name, maybe white space (the obsolete
+/// syntax of RFC 5322 section 4.5), then the colon.
 fn starts_field(line: &[u8], name: &str) -> bool {
     let n = name.len();
     line.len() > n
