@@ -85,7 +85,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Scenario, LoadError> {
         .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
         .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
     let parsed: ScenarioFile = options.from_str(text).map_err(|e| {
-        let message = e.code.to_string();
+        let message = in_file_words(e.code.to_string());
         LoadError {
             file: file.to_string(),
             line: e.span.start.line,
@@ -129,13 +129,47 @@ fn line_and_column(before: &[u8]) -> (usize, usize) {
     (line, before.len() - line_start + 1)
 }
 
+/// RON names the Rust types it was reading (`in \`HostFile\``); a teacher knows the file's
+/// own words (`in a host`).
+fn in_file_words(message: String) -> String {
+    const WORDS: [(&str, &str); 18] = [
+        ("ScenarioFile", "the scenario"),
+        ("LessonFile", "the lesson"),
+        ("CaptionFile", "a caption"),
+        ("MomentFile", "a moment"),
+        ("PredictionFile", "a prediction"),
+        ("AnswerFile", "an answer"),
+        ("DomainFile", "a domain"),
+        ("Role", "a host's roles"),
+        ("HostFile", "a host"),
+        ("UserFile", "a user"),
+        ("LinkSpec", "a link's latency and loss"),
+        ("LinkFile", "a link"),
+        ("RetryFile", "the retry schedule"),
+        ("RecordFile", "a DNS record"),
+        ("FaultFile", "the faults"),
+        ("ActionFile", "the script"),
+        ("SendFile", "a Send"),
+        ("ExpectFile", "the expectations"),
+    ];
+    let mut message = message;
+    for (name, words) in WORDS {
+        for form in [format!("in enum `{name}`"), format!("in `{name}`")] {
+            if message.contains(&form) {
+                message = message.replace(&form, &format!("in {words}"));
+            }
+        }
+    }
+    message
+}
+
 fn syntax_hint(message: &str) -> Option<String> {
     if message.contains("Unexpected missing field") || message.contains("missing field") {
         Some("every entry needs the fields named in the README's scenario reference".into())
     } else if message.contains("Unexpected field") || message.contains("unknown field") {
         Some("check the spelling; the README lists every field a scenario may use".into())
     } else if message.contains("variant") {
-        Some("check the spelling of the name before the parenthesis".into())
+        Some("check the spelling of that name, capitals included: the message lists the ones allowed here".into())
     } else if message.contains("Expected") && message.contains("comma") {
         Some("entries in a list or fields in a struct are separated by commas; a missing ] or ), or a string without its closing quote, ends up here too".into())
     } else if message.contains("out of bounds") {

@@ -36,7 +36,31 @@ fn an_unknown_field_is_named_with_a_hint() {
     let e = load_str(&bad, "f.ron").unwrap_err();
     assert_eq!(e.line, 3, "{e}");
     assert!(e.message.contains("colour"), "{e}");
+    assert!(e.message.contains("in the scenario"), "{e}");
     assert!(e.hint.is_some());
+}
+
+#[test]
+fn a_misspelled_role_or_action_lists_the_names_allowed() {
+    // A role stands alone in its list; an action is followed by its parenthesis.
+    for (good, bad, line, wanted, place) in [
+        (
+            "roles: [Dns]",
+            "roles: [DNS]",
+            6,
+            "`Dns`",
+            "in a host's roles",
+        ),
+        ("Send(at", "Sned(at", 10, "`Send`", "in the script"),
+    ] {
+        let e = load_str(&GOOD.replace(good, bad), "f.ron").unwrap_err();
+        assert_eq!(e.line, line, "{e}");
+        assert!(e.message.contains(wanted), "{e}");
+        // Said in the file's words, not the reader's type names (`ActionFile`).
+        assert!(e.message.contains(place), "{e}");
+        let hint = e.hint.unwrap();
+        assert!(hint.contains("capitals included"), "{hint}");
+    }
 }
 
 #[test]
