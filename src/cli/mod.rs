@@ -423,16 +423,17 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Check { file } => match load(&file, None) {
             Ok(s) => {
+                use crate::text::counted;
                 println!(
-                    "{}: ok: \"{}\", {} domains, {} hosts, {} users, {} actions, {} faults, {} expectations",
+                    "{}: ok: \"{}\", {}, {}, {}, {}, {}, {}",
                     file.display(),
                     s.title,
-                    s.domains.len(),
-                    s.hosts.len(),
-                    s.users.len(),
-                    s.script.len(),
-                    s.faults.len(),
-                    s.expectations.len()
+                    counted(s.domains.len(), "domain", "domains"),
+                    counted(s.hosts.len(), "host", "hosts"),
+                    counted(s.users.len(), "user", "users"),
+                    counted(s.script.len(), "action", "actions"),
+                    counted(s.faults.len(), "fault", "faults"),
+                    counted(s.expectations.len(), "expectation", "expectations"),
                 );
                 ExitCode::SUCCESS
             }
