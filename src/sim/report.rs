@@ -77,6 +77,33 @@ fn has_id(messages: &[&Message], id: &str) -> bool {
         .any(|m| m.header("Message-ID").as_deref() == Some(id))
 }
 
+/// Where a user's copy of a message is, said after "but" when it is not where the scenario
+/// expects it in folder `expected`: in another folder on the server, or taken away by the
+/// user's mail program (POP3 deletes what it fetched).
+fn elsewhere(
+    scenario: &Scenario,
+    outcome: &Outcome,
+    user: UserId,
+    id: &str,
+    expected: &str,
+) -> Option<String> {
+    let u = &scenario.users[user];
+    let on_server = scenario.domains[u.domain].store.and_then(|store| {
+        let mb = outcome.state.stores[store].get(&u.address.key())?;
+        mb.folders
+            .iter()
+            .find(|f| f.messages.iter().any(|m| has_id(&[&m.message], id)))
+            .map(|f| format!("is in {}, not in {expected}", f.name))
+    });
+    on_server.or_else(|| {
+        has_id(
+            &outcome.state.downloaded[user].iter().collect::<Vec<_>>(),
+            id,
+        )
+        .then(|| format!("was downloaded by the mail program and is no longer in {expected}"))
+    })
+}
+
 /// Checks every expectation of the scenario against a run.
 pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
     scenario
@@ -93,11 +120,10 @@ pub fn check(scenario: &Scenario, outcome: &Outcome) -> Vec<Verdict> {
                     let id = message_id(outcome, message).unwrap_or("");
                     let msgs = folder(scenario, outcome, *to, f);
                     let ok = has_id(&msgs, id);
-                    let elsewhere = has_id(&all_mail(scenario, outcome, *to), id);
                     let detail = if ok {
                         String::new()
-                    } else if elsewhere {
-                        format!("{message} reached {} but is not in {f}", user(*to))
+                    } else if let Some(place) = elsewhere(scenario, outcome, *to, id, f) {
+                        format!("{message} reached {} but {place}", user(*to))
                     } else {
                         format!(
                             "{message} never reached {}; {f} holds {}",

@@ -173,3 +173,25 @@ fn an_expired_message_bounces_with_the_last_remote_reply() {
         assert!(body.contains(&human), "{body}");
     }
 }
+
+#[test]
+fn a_message_in_the_wrong_place_says_where_it_is() {
+    // Lesson 9: Bob fetches with POP3 (his copy leaves the server), Carol with IMAP (hers stays
+    // in INBOX). Expect each copy somewhere it is not.
+    let text = lesson_text("09-pop3-versus-imap.ron").replace(
+        "    expect: [",
+        "    expect: [\n        Delivered(message: \"m1\", to: \"bob@beta.example\"),\n        \
+         Delivered(message: \"m1\", to: \"carol@beta.example\", folder: \"Archive\"),",
+    );
+    let scenario = mailsim::scenario::load_str(&text, "09.ron").unwrap_or_else(|e| panic!("{e}"));
+    let verdicts = report::check(&scenario, &run(&scenario));
+    let details: Vec<&str> = verdicts.iter().take(2).map(|v| v.detail.as_str()).collect();
+    assert_eq!(
+        details,
+        [
+            "m1 reached bob@beta.example but was downloaded by the mail program and is no \
+             longer in INBOX",
+            "m1 reached carol@beta.example but is in INBOX, not in Archive",
+        ]
+    );
+}
