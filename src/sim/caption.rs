@@ -408,6 +408,26 @@ fn imap_reply(from: &str, text: &str, previous: Option<&str>, head: Option<&str>
                 ),
             }
         }
+        "OK" if verb.contains("SEARCH") || verb == "UID" => {
+            match text.lines().find_map(|l| l.strip_prefix("* SEARCH")) {
+                Some(found) => {
+                    let numbers: Vec<&str> = found.split_whitespace().collect();
+                    // A UID SEARCH answers with UIDs, a plain SEARCH with sequence numbers
+                    // (RFC 3501 sections 6.4.4 and 6.4.8).
+                    let (one_is, many_are) = if verb == "UID" {
+                        ("the message with UID", "the messages with UIDs")
+                    } else {
+                        ("message", "messages")
+                    };
+                    match numbers.as_slice() {
+                        [] => format!("{from} answers: no message matches"),
+                        [one] => format!("{from} answers: {one_is} {one} matches"),
+                        many => format!("{from} answers: {many_are} {} match", many.join(", ")),
+                    }
+                }
+                None => format!("{from} answers OK"),
+            }
+        }
         "OK" => format!("{from} answers OK"),
         "NO" => format!("{from} answers NO: the command failed ({})", last),
         "BAD" => format!("{from} answers BAD: the command was not understood"),
@@ -474,6 +494,26 @@ fn dns_answer(from: &str, text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_answer_says_which_messages_match() {
+        let said = |reply: &str, command: &str| imap_reply("mx", reply, Some("x"), Some(command));
+        assert_eq!(
+            said("* SEARCH 2 5\r\na3 OK SEARCH completed", "a3 SEARCH UNSEEN"),
+            "mx answers: messages 2, 5 match"
+        );
+        assert_eq!(
+            said(
+                "* SEARCH 7\r\na3 OK UID SEARCH completed",
+                "a3 UID SEARCH UNSEEN"
+            ),
+            "mx answers: the message with UID 7 matches"
+        );
+        assert_eq!(
+            said("* SEARCH\r\na3 OK SEARCH completed", "a3 SEARCH FROM bob"),
+            "mx answers: no message matches"
+        );
+    }
 
     #[test]
     fn a_message_caption_counts_its_fields_and_its_body_apart() {
