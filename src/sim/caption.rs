@@ -281,6 +281,23 @@ fn pop3_reply(from: &str, text: &str, previous: Option<&str>) -> String {
             }
         }
         (true, "QUIT") => format!("{from} deletes the marked messages and says goodbye"),
+        (true, "USER") => format!("{from} answers +OK: now the password (PASS)"),
+        // Section 4: a good login enters the TRANSACTION state with the maildrop locked.
+        (true, "PASS" | "APOP") => format!(
+            "{from} answers +OK: the login is accepted, and the mailbox is locked for this session"
+        ),
+        (true, "DELE") => {
+            format!("{from} answers +OK: the message is marked for deletion; it goes only at QUIT")
+        }
+        (true, "RSET") => format!("{from} answers +OK: the marks for deletion are undone"),
+        (true, "LIST") => {
+            format!("{from} lists the messages: each one's number and size in octets")
+        }
+        (true, "UIDL") => format!(
+            "{from} lists each message's unique id, which stays the same from one session to the next"
+        ),
+        (true, "TOP") => format!("{from} sends the header and the first lines of the body"),
+        (true, "CAPA") => format!("{from} lists what it supports"),
         (true, _) => format!("{from} answers +OK"),
         (false, _) => format!("{from} answers -ERR: {}", text.get(5..).unwrap_or("")),
     }
@@ -494,6 +511,16 @@ fn dns_answer(from: &str, text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pop3_ok_says_what_it_means_after_each_command() {
+        let said = |command: &str| pop3_reply("mx", "+OK", Some(command));
+        assert_eq!(said("USER bob"), "mx answers +OK: now the password (PASS)");
+        assert!(said("PASS secret").contains("the login is accepted"));
+        assert!(said("DELE 1").contains("marked for deletion; it goes only at QUIT"));
+        assert!(said("RSET").contains("undone"));
+        assert_eq!(said("NOOP"), "mx answers +OK");
+    }
 
     #[test]
     fn a_search_answer_says_which_messages_match() {
