@@ -510,7 +510,7 @@ fn show_countdowns(
         Some(Projection::Orthographic(o)) => super::diagram::readable(COUNTDOWN_PX, o.scale),
         _ => true,
     };
-    let now = scene.playback.now_ms.max(0.0) as u64;
+    let now = scene.playback.now_ms as u64;
     for (QueueCountdown(h), mut text, mut visibility) in &mut labels {
         match attempts.get(*h).copied().flatten() {
             Some(t) if readable => {

@@ -483,7 +483,7 @@ fn queue_panel(ui: &mut Ui, loaded: &Loaded, playback: &Playback, queues: &Queue
             let when = match w.next_attempt_ms {
                 Some(t) => format!(
                     "{} (at {})",
-                    super::next_attempt_words(t, playback.now_ms.max(0.0) as u64),
+                    super::next_attempt_words(t, playback.now_ms as u64),
                     format_time(t)
                 ),
                 None => "first attempt now".to_string(),

@@ -403,6 +403,7 @@ fn imap_reply(from: &str, text: &str, previous: Option<&str>, head: Option<&str>
         .filter(|l| l.starts_with("* ") && l.contains(" FETCH "))
         .count();
     let exists = text.lines().find(|l| l.ends_with(" EXISTS"));
+    let searched = text.lines().find_map(|l| l.strip_prefix("* SEARCH"));
     match status {
         "OK" if fetched > 0 => {
             format!(
@@ -425,30 +426,26 @@ fn imap_reply(from: &str, text: &str, previous: Option<&str>, head: Option<&str>
                 ),
             }
         }
-        "OK" if verb.contains("SEARCH") || verb == "UID" => {
-            match text.lines().find_map(|l| l.strip_prefix("* SEARCH")) {
-                Some(found) => {
-                    let numbers: Vec<&str> = found.split_whitespace().collect();
-                    // A UID SEARCH answers with UIDs, a plain SEARCH with sequence numbers
-                    // (RFC 3501 sections 6.4.4 and 6.4.8).
-                    let (one_is, many_are) = if verb == "UID" {
-                        ("the message with UID", "the messages with UIDs")
-                    } else {
-                        ("message", "messages")
-                    };
-                    match numbers.as_slice() {
-                        [] => format!("{from} answers: no message matches"),
-                        [one] => format!("{from} answers: {one_is} {one} matches"),
-                        many => format!("{from} answers: {many_are} {} match", many.join(", ")),
-                    }
-                }
-                None => format!("{from} answers OK"),
-            }
-        }
+        "OK" if let Some(found) = searched => search_answer(from, found, verb == "UID"),
         "OK" => format!("{from} answers OK"),
         "NO" => format!("{from} answers NO: the command failed ({})", last),
         "BAD" => format!("{from} answers BAD: the command was not understood"),
         _ => format!("{from} answers"),
+    }
+}
+
+/// What a SEARCH answer (`* SEARCH 2 5`) found: UIDs after a UID SEARCH, sequence numbers after
+/// a plain one (RFC 3501 sections 6.4.4 and 6.4.8).
+fn search_answer(from: &str, found: &str, by_uid: bool) -> String {
+    let (one_is, many_are) = if by_uid {
+        ("the message with UID", "the messages with UIDs")
+    } else {
+        ("message", "messages")
+    };
+    match found.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [] => format!("{from} answers: no message matches"),
+        [one] => format!("{from} answers: {one_is} {one} matches"),
+        many => format!("{from} answers: {many_are} {} match", many.join(", ")),
     }
 }
 

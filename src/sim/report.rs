@@ -71,10 +71,12 @@ fn all_mail<'a>(scenario: &Scenario, outcome: &'a Outcome, user: UserId) -> Vec<
     all
 }
 
+fn is_message(m: &Message, id: &str) -> bool {
+    m.header("Message-ID").as_deref() == Some(id)
+}
+
 fn has_id(messages: &[&Message], id: &str) -> bool {
-    messages
-        .iter()
-        .any(|m| m.header("Message-ID").as_deref() == Some(id))
+    messages.iter().any(|m| is_message(m, id))
 }
 
 /// Where a user's copy of a message is, said after "but" when it is not where the scenario
@@ -92,15 +94,17 @@ fn elsewhere(
         let mb = outcome.state.stores[store].get(&u.address.key())?;
         mb.folders
             .iter()
-            .find(|f| f.messages.iter().any(|m| has_id(&[&m.message], id)))
+            .find(|f| f.messages.iter().any(|m| is_message(&m.message, id)))
             .map(|f| format!("is in {}, not in {expected}", f.name))
     });
+    let downloaded = || {
+        outcome.state.downloaded[user]
+            .iter()
+            .any(|m| is_message(m, id))
+    };
     on_server.or_else(|| {
-        has_id(
-            &outcome.state.downloaded[user].iter().collect::<Vec<_>>(),
-            id,
-        )
-        .then(|| format!("was downloaded by the mail program and is no longer in {expected}"))
+        downloaded()
+            .then(|| format!("was downloaded by the mail program and is no longer in {expected}"))
     })
 }
 

@@ -265,20 +265,24 @@ fn reply(r: &mut BufReader<TcpStream>) -> String {
     }
 }
 
-/// A connection to a POP3 or IMAP port, its one-line greeting read and checked.
-fn greeted(port: u16, greeting: &str) -> (TcpStream, BufReader<TcpStream>) {
+/// A connection to a port on loopback, with a reader of what comes back.
+fn connected(port: u16) -> (TcpStream, BufReader<TcpStream>) {
     let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
+    let r = BufReader::new(s.try_clone().unwrap());
+    (s, r)
+}
+
+/// A connection to a POP3 or IMAP port, its one-line greeting read and checked.
+fn greeted(port: u16, greeting: &str) -> (TcpStream, BufReader<TcpStream>) {
+    let (s, mut r) = connected(port);
     let first = line(&mut r);
     assert!(first.starts_with(greeting), "{first}");
     (s, r)
 }
 
 fn smtp(port: u16) -> (TcpStream, BufReader<TcpStream>) {
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
+    let (s, mut r) = connected(port);
     assert!(reply(&mut r).starts_with("220"));
     (s, r)
 }

@@ -469,18 +469,21 @@ mod body_lines_in_one_go {
     use mailsim::proto::split_lines;
     use proptest::prelude::*;
 
+    /// The commands that bring a session to the message's text.
+    const TO_DATA: [&str; 4] = [
+        "EHLO bar.com",
+        "MAIL FROM:<a@bar.com>",
+        "RCPT TO:<jones@foo.com>",
+        "DATA",
+    ];
+
     /// The replies of a session that sends `text` after DATA (a body line gets none), and what
     /// was delivered.
     fn session(text: &str, in_one_go: bool) -> (Vec<Vec<String>>, Vec<(Envelope, Message)>) {
         let (mut p, mut s) = (FooCom::default(), server(false));
         s.greeting();
         let mut replies = Vec::new();
-        for l in [
-            "EHLO bar.com",
-            "MAIL FROM:<a@bar.com>",
-            "RCPT TO:<jones@foo.com>",
-            "DATA",
-        ] {
+        for l in TO_DATA {
             replies.push(wire_lines(&s.on_line(l, &mut p, 0)));
         }
         let rest = if in_one_go {
@@ -532,12 +535,7 @@ mod body_lines_in_one_go {
         let mut p = FooCom::default();
         s.greeting();
         assert_eq!(s.take_body_lines("Hi\r\n"), 0, "not in DATA yet");
-        for l in [
-            "EHLO bar.com",
-            "MAIL FROM:<a@bar.com>",
-            "RCPT TO:<jones@foo.com>",
-            "DATA",
-        ] {
+        for l in TO_DATA {
             s.on_line(l, &mut p, 0);
         }
         let text = "Subject: x\r\n\r\nHi\r\n..not the end\r\n.\r\n";

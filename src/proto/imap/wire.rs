@@ -1133,7 +1133,6 @@ impl ResponseReader {
     }
 }
 
-/// The n of a line that ends in `{n}`.
 /// `{n}` or LITERAL+'s `{n+}` at the end of a line (RFC 3501 section 4.3, RFC 7888): the size
 /// of the literal to come, and whether it comes without waiting for `+`.
 pub fn literal_at_end(line: &str) -> Option<(usize, bool)> {

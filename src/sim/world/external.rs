@@ -165,7 +165,7 @@ impl World<'_> {
             protocol.port(),
             protocol.name()
         );
-        self.trace_to_server(EventKind::Connect, conn, protocol, host, text);
+        self.trace_external(EventKind::Connect, conn, protocol, host, true, text);
         self.trace_external_reply(conn, protocol, host, &greeting);
         let id = self.external.len() as u32;
         self.external.push(Some(Box::new(External {
@@ -194,7 +194,8 @@ impl World<'_> {
         let protocol = session.front.protocol();
         let now = self.now;
         let text = line.get(traced..).unwrap_or(line).to_string();
-        self.trace_external_client(session.conn, protocol, session.host, text);
+        let (conn, host) = (session.conn, session.host);
+        self.trace_external(EventKind::ClientLine, conn, protocol, host, true, text);
         let r = match session.front {
             Front::Submission | Front::Smtp => self.external_smtp(&mut session, line),
             Front::Pop3 | Front::Imap => {
@@ -237,7 +238,7 @@ impl World<'_> {
         let (protocol, host, conn) = (session.front.protocol(), session.host, session.conn);
         let client = part.trim_end_matches("\r\n").to_string();
         if !client.is_empty() {
-            self.trace_external_client(conn, protocol, host, client);
+            self.trace_external(EventKind::ClientLine, conn, protocol, host, true, client);
         }
         self.trace_external_reply(conn, protocol, host, &Response::line(invitation));
     }
@@ -262,55 +263,35 @@ impl World<'_> {
         }
         let text = format!("{} {why}", self.name(session.host));
         let protocol = session.front.protocol();
-        self.trace_from_server(EventKind::Close, session.conn, protocol, session.host, text);
+        let (conn, host) = (session.conn, session.host);
+        self.trace_external(EventKind::Close, conn, protocol, host, false, text);
     }
 
-    /// Something the real client did towards the server at `host`, traced now: the real client
-    /// is no simulated host, so the event has only a receiver.
-    fn trace_to_server(
+    /// Traces, now, what passed between a real client and the server at `host`, towards the
+    /// server or from it: the real client is no simulated host, so the event names only the
+    /// server.
+    fn trace_external(
         &mut self,
         kind: EventKind,
         conn: u32,
         protocol: Protocol,
         host: HostId,
+        to_server: bool,
         text: String,
     ) {
+        let (from, to) = if to_server {
+            (None, Some(host))
+        } else {
+            (Some(host), None)
+        };
         let now = self.now;
-        let to = Some(host);
-        self.emit(kind, Some(protocol), None, to, Some(conn), None, now, text);
-    }
-
-    /// Something the server at `host` did towards the real client, traced now.
-    fn trace_from_server(
-        &mut self,
-        kind: EventKind,
-        conn: u32,
-        protocol: Protocol,
-        host: HostId,
-        text: String,
-    ) {
-        let now = self.now;
-        let from = Some(host);
-        self.emit(
-            kind,
-            Some(protocol),
-            from,
-            None,
-            Some(conn),
-            None,
-            now,
-            text,
-        );
-    }
-
-    fn trace_external_client(&mut self, conn: u32, protocol: Protocol, host: HostId, text: String) {
-        self.trace_to_server(EventKind::ClientLine, conn, protocol, host, text);
+        self.emit(kind, Some(protocol), from, to, Some(conn), None, now, text);
     }
 
     fn trace_external_reply(&mut self, conn: u32, protocol: Protocol, host: HostId, r: &Response) {
         if !r.lines.is_empty() {
             let text = r.lines.join("\r\n");
-            self.trace_from_server(EventKind::ServerLine, conn, protocol, host, text);
+            self.trace_external(EventKind::ServerLine, conn, protocol, host, false, text);
         }
     }
 
