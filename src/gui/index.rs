@@ -280,6 +280,46 @@ impl TraceIndex {
             .filter(move |f| now < f.t1 as f64)
     }
 
+    /// A stretch of time from `start` and the flights that can be on their way within it: those
+    /// on their way at `start`, then the ones leaving after it in order, up to `ahead` ms later
+    /// and at most `most` of them. Returns the stretch's end and the flights; every flight with
+    /// `t0 <= now < t1` for a `now` in `start..end` is among them, and the end is after `start`.
+    pub fn flights_from(&self, start: u64, ahead: u64, most: usize) -> (u64, Vec<&Flight>) {
+        let mut flights: Vec<&Flight> = self.in_flight(start as f64).collect();
+        let later = |list: &[Flight]| list.partition_point(|f| f.t0 <= start);
+        let (mut short, mut long) = (later(&self.short), later(&self.long));
+        let mut end = start + ahead.max(1);
+        let mut taken = 0;
+        loop {
+            // The two lists merged by departure.
+            let next = match (self.short.get(short), self.long.get(long)) {
+                (Some(s), Some(l)) if l.t0 < s.t0 => Some((l, false)),
+                (Some(s), _) => Some((s, true)),
+                (None, Some(l)) => Some((l, false)),
+                (None, None) => None,
+            };
+            let Some((flight, is_short)) = next else {
+                break;
+            };
+            if flight.t0 >= end {
+                break;
+            }
+            if taken == most {
+                // Every flight taken left before this one, which leaves after `start`.
+                end = flight.t0;
+                break;
+            }
+            flights.push(flight);
+            taken += 1;
+            if is_short {
+                short += 1;
+            } else {
+                long += 1;
+            }
+        }
+        (end, flights)
+    }
+
     /// The message the cursor is on: the latest event at or before it that concerns one.
     pub fn message_at(&self, cursor: usize) -> Option<u32> {
         self.message_at
@@ -424,6 +464,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_stretch_holds_every_flight_on_its_way_within_it_however_few_it_may_take() {
+        // Two messages to three recipients each: many lines at the same moments.
+        let (sc, trace) = lesson("13-several-recipients-bcc.ron");
+        let index = TraceIndex::new(&trace, sc.hosts.len());
+        let ends: Vec<u64> = trace.events.iter().map(|e| e.t_ms).collect();
+        for &start in ends.iter().step_by(3) {
+            for most in [0, 1, 5, usize::MAX] {
+                let (end, flights) = index.flights_from(start, 2_000, most);
+                assert!(end > start, "from {start}, at most {most}");
+                let held: Vec<usize> = flights.iter().map(|f| f.event).collect();
+                let later = flights.iter().filter(|f| f.t0 > start).count();
+                assert!(
+                    later <= most,
+                    "from {start}: {later} later flights, at most {most}"
+                );
+                // Every moment within the stretch: each event's, and just before its end.
+                let moments = ends.iter().map(|&t| t as f64).chain([end as f64 - 0.5]);
+                for now in moments.filter(|&t| start as f64 <= t && t < end as f64) {
+                    for f in index.in_flight(now) {
+                        assert!(held.contains(&f.event), "{} at {now}", f.event);
+                    }
+                }
+            }
+        }
+    }
     #[test]
     fn context_at_each_event_agrees_with_a_backward_scan() {
         let (sc, trace) = lesson("09-pop3-versus-imap.ron");

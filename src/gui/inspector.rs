@@ -280,7 +280,7 @@ impl Parked {
 
 /// Every host's queue at the cursor, from the Queued, Deferred and Dequeued events. It follows
 /// the cursor: moving forward applies only the events passed; moving back replays from the start.
-#[derive(Resource, Default, Debug)]
+#[derive(Resource, Default, Debug, Clone)]
 pub struct Queues {
     generation: u64,
     /// The cursor the queues stand at.
@@ -317,33 +317,33 @@ impl Queues {
             return;
         }
         for &i in index.queue_events(self.applied, c) {
-            let i = i as usize;
-            let e = &trace.events[i];
-            let (Some(h), Some(m)) = (e.from(), e.message()) else {
-                continue;
-            };
-            let Some(queue) = self.hosts.get_mut(h) else {
-                continue;
-            };
-            match e.kind {
-                EventKind::Queued => queue.push(Parked {
-                    message: m,
-                    deferral: None,
-                }),
-                EventKind::Deferred => {
-                    if let Some(p) = queue.iter_mut().find(|p| p.message == m) {
-                        p.deferral = Some(i);
-                    }
-                }
-                EventKind::Dequeued => {
-                    if let Some(k) = queue.iter().position(|p| p.message == m) {
-                        queue.remove(k);
-                    }
-                }
-                _ => {}
-            }
+            self.apply(trace, i as usize);
         }
         self.applied = Some(c);
+    }
+
+    /// Applies one queue event (Queued, Deferred or Dequeued), returning the host whose queue
+    /// it changed, if any. [`Queues::follow`] applies them in order and records the cursor.
+    pub(super) fn apply(&mut self, trace: &Trace, i: usize) -> Option<usize> {
+        let e = &trace.events[i];
+        let (h, m) = (e.from()?, e.message()?);
+        let queue = self.hosts.get_mut(h)?;
+        match e.kind {
+            EventKind::Queued => queue.push(Parked {
+                message: m,
+                deferral: None,
+            }),
+            EventKind::Deferred => {
+                let p = queue.iter_mut().find(|p| p.message == m)?;
+                p.deferral = Some(i);
+            }
+            EventKind::Dequeued => {
+                let k = queue.iter().position(|p| p.message == m)?;
+                queue.remove(k);
+            }
+            _ => return None,
+        }
+        Some(h)
     }
 }
 

@@ -1,18 +1,29 @@
 //! Packets and envelopes: every transmission in flight as a small picture moving along its
 //! link, and every message waiting in a queue as an envelope parked beside its server.
 //!
-//! All of them are one mesh: a textured quad for each picture, tinted by its vertices' colour,
-//! rebuilt only when what is on show changes and drawn in a single call: one entity however
-//! many packets fly, and no work at all while playback is paused. (Outlines drawn anew every
-//! frame were tens of thousands of line vertices for a thousand packets. A sprite each cost the
-//! same as this mesh in the busy benchmark scene, within the noise; see BENCHMARKS.md.) The
-//! pictures are drawn once, at start-up, side by side in one small texture.
+//! All of them are one mesh, drawn in a single call: a textured quad for each picture, tinted
+//! by its vertices' colour. The mesh holds a stretch of time: every packet that can be on its
+//! way in the next two seconds or so (at most `AHEAD_MOST` leaving), with its link's ends and
+//! its times, and every stay of an envelope at a place in a queue's stack. The vertex shader
+//! (`packets.wgsl`) places each packet along its link by the moment on show, a uniform that is
+//! all that changes from frame to frame; the CPU builds the mesh again only when playback
+//! leaves the stretch (or the run or the layout changes). Before, the mesh was built anew for
+//! every frame that something moved, and uploaded; that was most of what a busy scene cost
+//! over an empty one (see BENCHMARKS.md). The pictures are drawn once, at start-up, side by
+//! side in one small texture.
 
-use bevy::asset::RenderAssetUsages;
+use bevy::asset::{AssetPath, RenderAssetUsages};
 use bevy::camera::visibility::NoFrustumCulling;
-use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::mesh::{
+    Indices, MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexFormat,
+};
 use bevy::prelude::*;
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use bevy::render::render_resource::{
+    AsBindGroup, Extent3d, RenderPipelineDescriptor, SpecializedMeshPipelineError,
+    TextureDimension, TextureFormat,
+};
+use bevy::shader::ShaderRef;
+use bevy::sprite_render::{AlphaMode2d, Material2d, Material2dKey, Material2dPlugin};
 
 use super::diagram::{Diagram, palette, protocol_color};
 use super::index::Look;
@@ -25,16 +36,19 @@ pub struct PacketsPlugin;
 
 impl Plugin for PacketsPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, draw_pictures).add_systems(
-            Update,
-            (
-                show_packets,
-                spawn_countdowns.run_if(resource_exists_and_changed::<Diagram>),
-                show_countdowns,
-            )
-                .chain()
-                .in_set(GuiSet::Draw),
-        );
+        bevy::asset::embedded_asset!(app, "packets.wgsl");
+        app.add_plugins(Material2dPlugin::<PacketMaterial>::default())
+            .add_systems(Startup, draw_pictures)
+            .add_systems(
+                Update,
+                (
+                    show_packets,
+                    spawn_countdowns.run_if(resource_exists_and_changed::<Diagram>),
+                    show_countdowns,
+                )
+                    .chain()
+                    .in_set(GuiSet::Draw),
+            );
     }
 }
 
@@ -162,7 +176,7 @@ fn draw_pictures(
     mut commands: Commands,
     mut images: ResMut<Assets<Image>>,
     mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<ColorMaterial>>,
+    mut materials: ResMut<Assets<PacketMaterial>>,
 ) {
     let ring: Vec<(Vec2, Vec2)> = (0..24)
         .map(|i| {
@@ -197,20 +211,37 @@ fn draw_pictures(
         parked_bounce,
     ] = rects[..].try_into().expect("seven pictures");
     let atlas_size = Vec2::new(image.width() as f32, image.height() as f32);
-    // White texture times each vertex's colour (blended, the material's default).
-    let material = materials.add(ColorMaterial::from(images.add(image)));
-    let mesh = meshes.add(quads(&[Shown::NOTHING], atlas_size));
+    // White texture times each vertex's colour, blended.
+    let material = materials.add(PacketMaterial {
+        clock: Vec4::ZERO,
+        atlas: images.add(image),
+    });
+    // A mesh needs its attributes from the start: one quad, never on show.
+    let nothing = Quad {
+        from: Vec2::ZERO,
+        to: Vec2::ZERO,
+        when: [0.0; 4],
+        rect: Rect::default(),
+        size: Vec2::ZERO,
+        color: Color::NONE,
+    };
+    let mesh = meshes.add(quads(&[nothing], atlas_size));
     let entity = commands
         .spawn((
             Mesh2d(mesh.clone()),
-            MeshMaterial2d(material),
+            MeshMaterial2d(material.clone()),
             Transform::from_translation(Vec3::Z * Z),
             // The mesh changes as packets move; bounds computed once would go stale.
             NoFrustumCulling,
             Visibility::Hidden,
         ))
         .id();
-    commands.insert_resource(Layer { mesh, entity });
+    commands.insert_resource(Layer {
+        mesh,
+        material,
+        entity,
+        stretch: None,
+    });
     commands.insert_resource(Pictures {
         atlas_size,
         ring,
@@ -223,17 +254,112 @@ fn draw_pictures(
     });
 }
 
-/// The entity that shows every packet, and its mesh.
+/// The entity that shows every packet, its mesh and its material, and what the mesh holds.
 #[derive(Resource)]
 struct Layer {
     mesh: Handle<Mesh>,
+    material: Handle<PacketMaterial>,
     entity: Entity,
+    /// The stretch of time the mesh's packets cover, none until it is first built.
+    stretch: Option<Stretch>,
 }
 
-/// One picture to show this frame.
-#[derive(Clone, Copy, PartialEq)]
-struct Shown {
-    at: Vec2,
+/// What the packets' mesh was built for: a run, and a stretch of its time from the cursor on.
+#[derive(Clone, PartialEq, Debug)]
+struct Stretch {
+    generation: u64,
+    /// The diagram's change tick when the mesh was built: hosts that move take their links'
+    /// packets with them.
+    layout: u32,
+    start: u64,
+    end: u64,
+    /// The cursor when it was built: the mesh holds the queues from there on.
+    first_event: Option<usize>,
+}
+
+impl Stretch {
+    /// An event's number as the shader counts it, from the stretch's first.
+    fn event(&self, i: usize) -> f32 {
+        (i as f64 - self.first_event.unwrap_or(0) as f64) as f32
+    }
+}
+
+/// How far ahead of the moment on show the packets' mesh reaches (virtual ms), and how many
+/// packets leaving later it holds at most: at 1x, two seconds between rebuilds; with the
+/// densest traffic (a thousand messages in flight) about a third of a second, and 5 MB of
+/// vertices.
+const AHEAD_MS: u64 = 2_000;
+const AHEAD_MOST: usize = 16_000;
+
+/// The packets' material: the pictures, and the moment on show, from which the vertex shader
+/// (`packets.wgsl`) places every packet along its link each frame. The mesh is built once for
+/// a stretch of time; as playback moves, only this small uniform changes.
+#[derive(Asset, TypePath, AsBindGroup, Clone)]
+struct PacketMaterial {
+    /// x: the moment on show, in ms after the stretch's start; y: the cursor, in events after
+    /// the stretch's first event (far below zero before the first event); z and w unused.
+    #[uniform(0)]
+    clock: Vec4,
+    #[texture(1)]
+    #[sampler(2)]
+    atlas: Handle<Image>,
+}
+
+/// A packet's two ends on the diagram, the link it travels (world units): x, y from; z, w to.
+const ATTRIBUTE_PATH: MeshVertexAttribute =
+    MeshVertexAttribute::new("PacketPath", 1_780_512_331, VertexFormat::Float32x4);
+/// When a packet is on its way: x leaves, y arrives (ms after the stretch's start); from the
+/// cursor at event z until event w (events after the stretch's first).
+const ATTRIBUTE_WHEN: MeshVertexAttribute =
+    MeshVertexAttribute::new("PacketWhen", 1_780_512_332, VertexFormat::Float32x4);
+
+impl Material2d for PacketMaterial {
+    fn vertex_shader() -> ShaderRef {
+        Self::shader()
+    }
+
+    fn fragment_shader() -> ShaderRef {
+        Self::shader()
+    }
+
+    fn alpha_mode(&self) -> AlphaMode2d {
+        AlphaMode2d::Blend
+    }
+
+    fn specialize(
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: Material2dKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        descriptor.vertex.buffers = vec![layout.0.get_layout(&[
+            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+            Mesh::ATTRIBUTE_UV_0.at_shader_location(1),
+            Mesh::ATTRIBUTE_COLOR.at_shader_location(2),
+            ATTRIBUTE_PATH.at_shader_location(3),
+            ATTRIBUTE_WHEN.at_shader_location(4),
+        ])?];
+        Ok(())
+    }
+}
+
+impl PacketMaterial {
+    fn shader() -> ShaderRef {
+        ShaderRef::Path(
+            AssetPath::from_path_buf(bevy::asset::embedded_path!("packets.wgsl"))
+                .with_source("embedded"),
+        )
+    }
+}
+
+/// A packet, or an envelope parked at its server: a picture that moves from `from` to `to`
+/// while the moment on show is in `when` and the cursor has reached its event.
+#[derive(Clone, Copy, PartialEq, Debug)]
+struct Quad {
+    from: Vec2,
+    to: Vec2,
+    /// Leaves and arrives (ms after the stretch's start); shown from its event on, and until
+    /// another (events counted from the stretch's first).
+    when: [f32; 4],
     /// Where the picture is in the atlas.
     rect: Rect,
     /// The picture's drawn size in world units (its texture has a line's width around it).
@@ -241,41 +367,50 @@ struct Shown {
     color: Color,
 }
 
-impl Shown {
-    /// An invisible picture: the packets' mesh starts with it, as a mesh needs its attributes.
-    const NOTHING: Shown = Shown {
-        at: Vec2::ZERO,
-        rect: Rect {
-            min: Vec2::ZERO,
-            max: Vec2::ZERO,
-        },
-        size: Vec2::ZERO,
-        color: Color::NONE,
-    };
+impl Quad {
+    /// Far before and after anything in a stretch.
+    const EVER: f32 = 1e30;
+
+    /// Where the vertex shader draws it with the clock at `now` and `cursor` (as in
+    /// [`PacketMaterial::clock`]), or None when it is not on show; `packets.wgsl` follows the
+    /// same rule: on its way from when it leaves until it arrives, once the cursor has reached
+    /// its event (an event at the same moment as the one on show but after it has not
+    /// happened yet) and before its last.
+    #[cfg(test)]
+    fn at(&self, now: f32, cursor: f32) -> Option<Vec2> {
+        let [leaves, arrives, event, until] = self.when;
+        let shown = leaves <= now && now < arrives && event <= cursor && cursor < until;
+        let f = ((now - leaves) / (arrives - leaves).max(1e-6)).clamp(0.0, 1.0);
+        shown.then(|| self.from.lerp(self.to, f))
+    }
 }
 
-/// A mesh of one textured, tinted quad for each picture, in order (a later one on top).
-fn quads(shown: &[Shown], atlas_size: Vec2) -> Mesh {
-    let n = shown.len();
-    let mut positions = Vec::with_capacity(4 * n);
+/// The packets' mesh: a textured, tinted quad for each packet, whose corners the vertex shader
+/// moves along the packet's link, in order (a later one on top).
+fn quads(quads: &[Quad], atlas_size: Vec2) -> Mesh {
+    let n = quads.len();
+    let mut corners = Vec::with_capacity(4 * n);
     let mut uvs = Vec::with_capacity(4 * n);
     let mut colors = Vec::with_capacity(4 * n);
+    let mut paths = Vec::with_capacity(4 * n);
+    let mut whens = Vec::with_capacity(4 * n);
     let mut indices = Vec::with_capacity(6 * n);
-    // A handful of colours among a thousand pictures: each is turned into linear RGB once.
+    // A handful of colours among thousands of packets: each is turned into linear RGB once.
     let mut linear: Vec<(Color, [f32; 4])> = Vec::new();
-    for s in shown {
+    for q in quads {
         // The picture's texture has a line's width around the shape.
-        let half = (s.size + Vec2::splat(LINE * 2.0)) / 2.0;
-        let (lo, hi) = (s.rect.min / atlas_size, s.rect.max / atlas_size);
-        let color = match linear.iter().find(|(c, _)| *c == s.color) {
+        let half = (q.size + Vec2::splat(LINE * 2.0)) / 2.0;
+        let (lo, hi) = (q.rect.min / atlas_size, q.rect.max / atlas_size);
+        let color = match linear.iter().find(|(c, _)| *c == q.color) {
             Some(&(_, l)) => l,
             None => {
-                let l = s.color.to_linear().to_f32_array();
-                linear.push((s.color, l));
+                let l = q.color.to_linear().to_f32_array();
+                linear.push((q.color, l));
                 l
             }
         };
-        let first = positions.len() as u32;
+        let path = [q.from.x, q.from.y, q.to.x, q.to.y];
+        let first = corners.len() as u32;
         // Counter-clockwise from the bottom left; the texture's rows run downwards.
         for (corner, uv) in [
             (Vec2::new(-half.x, -half.y), Vec2::new(lo.x, hi.y)),
@@ -283,99 +418,158 @@ fn quads(shown: &[Shown], atlas_size: Vec2) -> Mesh {
             (Vec2::new(half.x, half.y), Vec2::new(hi.x, lo.y)),
             (Vec2::new(-half.x, half.y), Vec2::new(lo.x, lo.y)),
         ] {
-            positions.push((s.at + corner).extend(0.0).to_array());
+            corners.push(corner.extend(0.0).to_array());
             uvs.push(uv.to_array());
             colors.push(color);
+            paths.push(path);
+            whens.push(q.when);
         }
         indices.extend([0, 1, 2, 0, 2, 3].map(|k| first + k));
     }
     // The render world's alone: it takes the vertices over instead of copying them, and the
-    // next change builds a new mesh anyway.
+    // next stretch builds a new mesh anyway.
     Mesh::new(
         PrimitiveTopology::TriangleList,
         RenderAssetUsages::RENDER_WORLD,
     )
-    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, corners)
     .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uvs)
     .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, colors)
+    .with_inserted_attribute(ATTRIBUTE_PATH, paths)
+    .with_inserted_attribute(ATTRIBUTE_WHEN, whens)
     .with_inserted_indices(Indices::U32(indices))
 }
 
 /// Above the hosts (at 1) and their labels (1 + 2).
 const Z: f32 = 10.0;
 
-/// What is in flight and what waits in queues at the moment on show, as pictures.
-fn pictures_now(
+/// The picture of a packet: where it is in the atlas, its size and its colour.
+fn picture_of(pictures: &Pictures, d: &crate::gui::index::Drawn) -> (Rect, Vec2, Color) {
+    match d.look {
+        Look::Envelope { bounce: false } => (pictures.envelope, ENVELOPE, palette::ENVELOPE),
+        Look::Envelope { bounce: true } => (pictures.bounce, ENVELOPE, palette::BOUNCE),
+        Look::Dns => (
+            pictures.diamond,
+            Vec2::splat(2.0 * SMALL / std::f32::consts::SQRT_2),
+            protocol_color(d.protocol),
+        ),
+        Look::Mailbox => (
+            pictures.square,
+            Vec2::splat(SMALL),
+            protocol_color(d.protocol),
+        ),
+        Look::Line => (pictures.ring, Vec2::splat(14.0), protocol_color(d.protocol)),
+    }
+}
+
+/// The quads of a stretch: every packet that can be on its way in it, then the envelopes
+/// parked in the queues from its first event to its last, at most five a host, stacked beside
+/// it; one quad for each stay of a message at one place in a stack.
+fn quads_of(
     pictures: &Pictures,
     diagram: &Diagram,
     loaded: &Loaded,
-    playback: &Playback,
     queues: &Queues,
-    shown: &mut Vec<Shown>,
-) {
-    let now = playback.now_ms;
+    s: &Stretch,
+) -> Vec<Quad> {
     let hosts = &diagram.layout.hosts;
-    // Only what the cursor has reached: an event at the same moment as the one on show but
-    // after it (held back by a question, say) has not happened yet.
-    let reached = |f: &&crate::gui::index::Flight| playback.cursor.is_some_and(|c| f.event <= c);
-    for flight in loaded.index.in_flight(now).filter(reached) {
+    let since = |t: u64| (t as f64 - s.start as f64) as f32;
+    let (_, flights) = loaded
+        .index
+        .flights_from(s.start, s.end - s.start, usize::MAX);
+    let mut quads = Vec::with_capacity(flights.len());
+    for flight in flights {
         let Some(d) = flight.drawn else { continue };
-        let (Some(&a), Some(&b)) = (hosts.get(d.from), hosts.get(d.to)) else {
+        let (Some(&from), Some(&to)) = (hosts.get(d.from), hosts.get(d.to)) else {
             continue;
         };
-        let (t0, t1) = (flight.t0 as f64, flight.t1 as f64);
-        let f = ((now - t0) / (t1 - t0)).clamp(0.0, 1.0) as f32;
-        let (rect, size, color) = match d.look {
-            Look::Envelope { bounce: false } => (pictures.envelope, ENVELOPE, palette::ENVELOPE),
-            Look::Envelope { bounce: true } => (pictures.bounce, ENVELOPE, palette::BOUNCE),
-            Look::Dns => (
-                pictures.diamond,
-                Vec2::splat(2.0 * SMALL / std::f32::consts::SQRT_2),
-                protocol_color(d.protocol),
-            ),
-            Look::Mailbox => (
-                pictures.square,
-                Vec2::splat(SMALL),
-                protocol_color(d.protocol),
-            ),
-            Look::Line => (pictures.ring, Vec2::splat(14.0), protocol_color(d.protocol)),
-        };
-        shown.push(Shown {
-            at: a.lerp(b, f),
+        let (rect, size, color) = picture_of(pictures, &d);
+        quads.push(Quad {
+            from,
+            to,
+            when: [
+                since(flight.t0),
+                since(flight.t1),
+                s.event(flight.event),
+                Quad::EVER,
+            ],
             rect,
             size,
             color,
         });
     }
-    if !queues.is_for(&loaded.index) {
-        return;
-    }
-    // At most five parked envelopes a host, stacked beside it.
-    for (h, queue) in queues.hosts.iter().enumerate() {
-        let Some(&home) = hosts.get(h) else { continue };
-        for (k, parked) in queue.iter().take(5).enumerate() {
-            let bounce = loaded
-                .index
-                .bounce
-                .get(parked.message as usize)
-                .copied()
-                .unwrap_or(false);
-            let (rect, color) = if bounce {
-                (pictures.parked_bounce, palette::BOUNCE)
-            } else {
-                (pictures.parked, palette::ENVELOPE)
-            };
-            shown.push(Shown {
-                at: home + PARKED_AT + Vec2::new(8.0 * k as f32, -6.0 * k as f32),
-                rect,
-                size: PARKED,
-                color,
-            });
+    // The queues at the stretch's first event, then after each queue event within it.
+    let trace = &loaded.outcome.trace;
+    let mut queues = queues.clone();
+    queues.follow(trace, &loaded.index, hosts.len(), s.first_event);
+    let top = |queues: &Queues, h: usize| -> Vec<u32> {
+        queues.hosts[h].iter().take(5).map(|p| p.message).collect()
+    };
+    // Each host's stack: the message at each place, and the event it has been there since.
+    let mut stacks: Vec<Vec<(u32, f32)>> = (0..queues.hosts.len())
+        .map(|h| {
+            top(&queues, h)
+                .into_iter()
+                .map(|m| (m, -Quad::EVER))
+                .collect()
+        })
+        .collect();
+    let mut parked = |h: usize, k: usize, (message, since): (u32, f32), until: f32| {
+        let Some(&home) = hosts.get(h) else { return };
+        let at = home + PARKED_AT + Vec2::new(8.0 * k as f32, -6.0 * k as f32);
+        let bounce = loaded.index.bounce.get(message as usize).copied();
+        let (rect, color) = if bounce.unwrap_or(false) {
+            (pictures.parked_bounce, palette::BOUNCE)
+        } else {
+            (pictures.parked, palette::ENVELOPE)
+        };
+        quads.push(Quad {
+            from: at,
+            to: at,
+            when: [-Quad::EVER, Quad::EVER, since, until],
+            rect,
+            size: PARKED,
+            color,
+        });
+    };
+    // The last event the cursor can reach within the stretch, if any.
+    let last = trace
+        .events
+        .partition_point(|e| e.t_ms < s.end)
+        .checked_sub(1);
+    let within = last.map_or(&[][..], |l| loaded.index.queue_events(s.first_event, l));
+    for &i in within {
+        let i = i as usize;
+        if let Some(h) = queues.apply(trace, i) {
+            let now = top(&queues, h);
+            let stack = &mut stacks[h];
+            // A place whose message changed ends its stay there, and starts the new one's.
+            for k in 0..stack.len().max(now.len()) {
+                if stack.get(k).map(|p| p.0) != now.get(k).copied() {
+                    if let Some(&was) = stack.get(k) {
+                        parked(h, k, was, s.event(i));
+                    }
+                    if let Some(&m) = now.get(k) {
+                        let here = (m, s.event(i));
+                        match stack.get_mut(k) {
+                            Some(p) => *p = here,
+                            None => stack.push(here),
+                        }
+                    }
+                }
+            }
+            stack.truncate(now.len());
         }
     }
+    for (h, stack) in stacks.into_iter().enumerate() {
+        for (k, stay) in stack.into_iter().enumerate() {
+            parked(h, k, stay, Quad::EVER);
+        }
+    }
+    quads
 }
 
-/// What the pictures of a moment are made from.
+/// What the packets' mesh is made from.
 #[derive(bevy::ecs::system::SystemParam)]
 struct Scene<'w> {
     pictures: Option<Res<'w, Pictures>>,
@@ -385,45 +579,87 @@ struct Scene<'w> {
     queues: Res<'w, Queues>,
 }
 
-/// Rebuilds the packets' mesh when what is on show changed since the last frame; hides it when
-/// nothing is.
+/// The stretch to show the moment on `playback` from: the one the mesh holds while it still
+/// covers that moment and cursor, the run and the layout (`layout`, the diagram's change
+/// tick); else a new one from now.
+fn stretch_for(
+    loaded: &Loaded,
+    playback: &Playback,
+    layout: u32,
+    held: Option<&Stretch>,
+) -> Stretch {
+    let now = playback.now_ms.max(0.0);
+    let generation = loaded.index.generation;
+    if let Some(s) = held
+        && s.generation == generation
+        && s.layout == layout
+        && (s.start as f64) <= now
+        && now < s.end as f64
+        && s.first_event <= playback.cursor
+    {
+        return s.clone();
+    }
+    let start = now.floor() as u64;
+    let (end, _) = loaded.index.flights_from(start, AHEAD_MS, AHEAD_MOST);
+    Stretch {
+        generation,
+        layout,
+        start,
+        end,
+        first_event: playback.cursor,
+    }
+}
+
+/// The clock the shader reads: the moment on show and the cursor, relative to the stretch.
+fn clock(playback: &Playback, s: &Stretch) -> Vec4 {
+    let now = (playback.now_ms - s.start as f64) as f32;
+    let cursor = playback.cursor.map_or(-Quad::EVER, |c| s.event(c));
+    Vec4::new(now, cursor, 0.0, 0.0)
+}
+
+/// Builds the packets' mesh for a stretch of time when the moment on show leaves the one it
+/// holds (or the run, the layout or the queues change), and every frame sets the clock that
+/// the shader moves the packets by.
 fn show_packets(
     scene: Scene,
-    layer: Option<Res<Layer>>,
+    layer: Option<ResMut<Layer>>,
     mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<PacketMaterial>>,
     mut visibility: Query<&mut Visibility>,
-    mut shown: Local<Vec<Shown>>,
-    mut last: Local<Vec<Shown>>,
 ) {
-    let (Some(pictures), Some(diagram), Some(layer)) = (&scene.pictures, &scene.diagram, layer)
+    let (Some(pictures), Some(diagram), Some(mut layer)) = (&scene.pictures, &scene.diagram, layer)
     else {
         return;
     };
-    shown.clear();
-    pictures_now(
-        pictures,
-        diagram,
+    let stretch = stretch_for(
         &scene.loaded,
         &scene.playback,
-        &scene.queues,
-        &mut shown,
+        diagram.last_changed().get(),
+        layer.stretch.as_ref(),
     );
-    if *shown == *last {
-        return;
+    if layer.stretch.as_ref() != Some(&stretch) {
+        let quads = quads_of(pictures, diagram, &scene.loaded, &scene.queues, &stretch);
+        if let Ok(mut v) = visibility.get_mut(layer.entity) {
+            v.set_if_neq(if quads.is_empty() {
+                Visibility::Hidden
+            } else {
+                Visibility::Visible
+            });
+        }
+        if !quads.is_empty()
+            && let Some(mut mesh) = meshes.get_mut(&layer.mesh)
+        {
+            *mesh = self::quads(&quads, pictures.atlas_size);
+        }
+        layer.stretch = Some(stretch.clone());
     }
-    if let Ok(mut v) = visibility.get_mut(layer.entity) {
-        v.set_if_neq(if shown.is_empty() {
-            Visibility::Hidden
-        } else {
-            Visibility::Visible
-        });
+    let clock = clock(&scene.playback, &stretch);
+    let changed = materials
+        .get(&layer.material)
+        .is_some_and(|m| m.clock != clock);
+    if changed && let Some(mut material) = materials.get_mut(&layer.material) {
+        material.clock = clock;
     }
-    if !shown.is_empty()
-        && let Some(mut mesh) = meshes.get_mut(&layer.mesh)
-    {
-        *mesh = quads(&shown, pictures.atlas_size);
-    }
-    std::mem::swap(&mut *shown, &mut *last);
 }
 
 /// Where the parked envelopes of a host start, from the host's centre (world units); more stack
@@ -531,6 +767,121 @@ fn show_countdowns(
 mod tests {
     use super::*;
 
+    /// Seven pictures side by side, a texel each.
+    fn test_pictures() -> Pictures {
+        Pictures {
+            atlas_size: Vec2::new(7.0, 1.0),
+            ring: Rect::new(0.0, 0.0, 1.0, 1.0),
+            diamond: Rect::new(1.0, 0.0, 2.0, 1.0),
+            square: Rect::new(2.0, 0.0, 3.0, 1.0),
+            envelope: Rect::new(3.0, 0.0, 4.0, 1.0),
+            bounce: Rect::new(4.0, 0.0, 5.0, 1.0),
+            parked: Rect::new(5.0, 0.0, 6.0, 1.0),
+            parked_bounce: Rect::new(6.0, 0.0, 7.0, 1.0),
+        }
+    }
+
+    /// Plays `loaded` through, at every event's moment and halfway between two, keeping the
+    /// packets' mesh while its stretch lasts as the window does, and checks each time that the
+    /// quads the shader's rule shows are exactly the flights on their way then, each where it
+    /// should be along its link, and the envelopes in the queues at the cursor, each at its
+    /// place in its server's stack. Returns how many stretches the run took, and the most
+    /// envelopes parked at one server at one moment.
+    fn mesh_shows_every_flight(loaded: &Loaded) -> (usize, usize) {
+        let trace = &loaded.outcome.trace;
+        let diagram = Diagram::of(loaded);
+        let pictures = test_pictures();
+        let hosts = &diagram.layout.hosts;
+        let mut times: Vec<f64> = trace.events.iter().map(|e| e.t_ms as f64).collect();
+        times.dedup();
+        let halfway: Vec<f64> = times.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect();
+        times.extend(halfway);
+        times.sort_by(f64::total_cmp);
+        let (mut held, mut quads, mut stretches) = (None::<Stretch>, Vec::new(), 0);
+        let mut most_parked = 0;
+        for now in times {
+            let mut playback = Playback {
+                now_ms: now,
+                ..Playback::default()
+            };
+            playback.keep_time(trace);
+            let stretch = stretch_for(loaded, &playback, 0, held.as_ref());
+            if held.as_ref() != Some(&stretch) {
+                quads = quads_of(&pictures, &diagram, loaded, &Queues::default(), &stretch);
+                stretches += 1;
+            }
+            let clock = clock(&playback, &stretch);
+            // Each picture on show, as where it is and which picture.
+            let mut shown: Vec<(Vec2, Rect)> = quads
+                .iter()
+                .filter_map(|q| Some((q.at(clock.x, clock.y)?, q.rect)))
+                .collect();
+            let mut expected: Vec<(Vec2, Rect)> = loaded
+                .index
+                .in_flight(now)
+                .filter(|f| playback.cursor.is_some_and(|c| f.event <= c))
+                .filter_map(|f| {
+                    let d = f.drawn?;
+                    let along = ((now - f.t0 as f64) / (f.t1 - f.t0) as f64).clamp(0.0, 1.0);
+                    let at = hosts[d.from].lerp(hosts[d.to], along as f32);
+                    Some((at, picture_of(&pictures, &d).0))
+                })
+                .collect();
+            // And the envelopes parked in the queues at the cursor.
+            let mut queues = Queues::default();
+            queues.follow(trace, &loaded.index, hosts.len(), playback.cursor);
+            for (h, queue) in queues.hosts.iter().enumerate() {
+                most_parked = most_parked.max(queue.len());
+                for (k, parked) in queue.iter().take(5).enumerate() {
+                    let k = k as f32;
+                    let at = hosts[h] + PARKED_AT + Vec2::new(8.0 * k, -6.0 * k);
+                    let rect = match loaded.index.bounce[parked.message as usize] {
+                        true => pictures.parked_bounce,
+                        false => pictures.parked,
+                    };
+                    expected.push((at, rect));
+                }
+            }
+            let order = |a: &(Vec2, Rect), b: &(Vec2, Rect)| {
+                let key = |(at, rect): &(Vec2, Rect)| [at.x, at.y, rect.min.x];
+                key(a).partial_cmp(&key(b)).unwrap()
+            };
+            shown.sort_by(order);
+            expected.sort_by(order);
+            assert_eq!(shown.len(), expected.len(), "pictures at {now} ms");
+            for ((s, a), (e, b)) in shown.iter().zip(&expected) {
+                assert!(
+                    s.distance(*e) < 0.05,
+                    "at {now} ms: {s} where {e} should be"
+                );
+                assert_eq!(a, b, "at {now} ms, {e}: another picture");
+            }
+            held = Some(stretch);
+        }
+        (stretches, most_parked)
+    }
+
+    #[test]
+    fn the_mesh_of_a_stretch_shows_every_packet_on_its_way_where_it_is() {
+        // Lesson 8 waits for a server to come back: stretches of two seconds of traffic, and
+        // long quiet ones between them.
+        for (lesson, least) in [
+            ("01-alice-writes-to-bob.ron", 1),
+            ("06-unknown-user.ron", 1),
+            ("08-server-down-queued.ron", 3),
+        ] {
+            let path = format!("{}/scenarios/{lesson}", env!("CARGO_MANIFEST_DIR"));
+            let scenario = crate::scenario::load_file(std::path::Path::new(&path)).unwrap();
+            let (stretches, _) = mesh_shows_every_flight(&Loaded::new(path.into(), scenario));
+            assert!(stretches >= least, "{lesson}: {stretches} stretches");
+        }
+        // Thirty messages sent within 20 ms from three domains: queues of more than five,
+        // whose envelopes move up the stack as the first ones leave.
+        let busy = crate::bench::generate_within(3, 30, 1, 20);
+        let (_, most_parked) = mesh_shows_every_flight(&Loaded::new("(busy)".into(), busy));
+        assert!(most_parked > 5, "at most {most_parked} in a queue");
+    }
+
     #[test]
     fn an_event_the_cursor_has_not_reached_is_not_drawn_even_at_the_same_moment() {
         let path = concat!(
@@ -549,30 +900,17 @@ mod tests {
             .position(|e| e.kind == crate::sim::EventKind::DnsQuery)
             .unwrap();
         assert_eq!(trace.events[query - 1].t_ms, trace.events[query].t_ms);
-        let pictures = Pictures {
-            atlas_size: Vec2::new(7.0, 1.0),
-            ring: Rect::new(0.0, 0.0, 1.0, 1.0),
-            diamond: Rect::new(1.0, 0.0, 2.0, 1.0),
-            square: Rect::new(2.0, 0.0, 3.0, 1.0),
-            envelope: Rect::new(3.0, 0.0, 4.0, 1.0),
-            bounce: Rect::new(4.0, 0.0, 5.0, 1.0),
-            parked: Rect::new(5.0, 0.0, 6.0, 1.0),
-            parked_bounce: Rect::new(6.0, 0.0, 7.0, 1.0),
-        };
+        let pictures = test_pictures();
         let diagram = Diagram::of(&loaded);
         let diamonds = |cursor: usize| {
             let mut playback = Playback::default();
             playback.go_to(trace, cursor);
-            let mut shown = Vec::new();
-            pictures_now(
-                &pictures,
-                &diagram,
-                &loaded,
-                &playback,
-                &Queues::default(),
-                &mut shown,
-            );
-            shown.iter().filter(|s| s.rect == pictures.diamond).count()
+            let stretch = stretch_for(&loaded, &playback, 0, None);
+            let clock = clock(&playback, &stretch);
+            quads_of(&pictures, &diagram, &loaded, &Queues::default(), &stretch)
+                .iter()
+                .filter(|q| q.rect == pictures.diamond && q.at(clock.x, clock.y).is_some())
+                .count()
         };
         assert_eq!(
             diamonds(query - 1),
