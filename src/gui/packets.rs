@@ -231,7 +231,8 @@ fn draw_pictures(
             Mesh2d(mesh.clone()),
             MeshMaterial2d(material.clone()),
             Transform::from_translation(Vec3::Z * Z),
-            // The mesh changes as packets move; bounds computed once would go stale.
+            // The mesh's corners sit around the origin and the shader moves them along the
+            // links: bounds computed from the vertices would be wrong.
             NoFrustumCulling,
             Visibility::Hidden,
         ))
@@ -285,7 +286,7 @@ impl Stretch {
 }
 
 /// How far ahead of the moment on show the packets' mesh reaches (virtual ms), and how many
-/// packets leaving later it holds at most: at 1x, two seconds between rebuilds; with the
+/// packets leaving later it holds at most: two seconds of virtual time between rebuilds; with the
 /// densest traffic (a thousand messages in flight) about a third of a second, and 5 MB of
 /// vertices.
 const AHEAD_MS: u64 = 2_000;
@@ -514,6 +515,9 @@ fn quads_of(
                 .collect()
         })
         .collect();
+    // Every stay, by its host and place: sorted by them at the end, so that a higher place
+    // is drawn over a lower one as in a stack.
+    let mut stays: Vec<((usize, usize), Quad)> = Vec::new();
     let mut parked = |h: usize, k: usize, (message, since): (u32, f32), until: f32| {
         let Some(&home) = hosts.get(h) else { return };
         let at = home + PARKED_AT + Vec2::new(8.0 * k as f32, -6.0 * k as f32);
@@ -523,14 +527,15 @@ fn quads_of(
         } else {
             (pictures.parked, palette::ENVELOPE)
         };
-        quads.push(Quad {
+        let quad = Quad {
             from: at,
             to: at,
             when: [-Quad::EVER, Quad::EVER, since, until],
             rect,
             size: PARKED,
             color,
-        });
+        };
+        stays.push(((h, k), quad));
     };
     // The last event the cursor can reach within the stretch, if any.
     let last = trace
@@ -566,6 +571,8 @@ fn quads_of(
             parked(h, k, stay, Quad::EVER);
         }
     }
+    stays.sort_by_key(|&(place, _)| place);
+    quads.extend(stays.into_iter().map(|(_, quad)| quad));
     quads
 }
 
@@ -600,7 +607,12 @@ fn stretch_for(
         return s.clone();
     }
     let start = now.floor() as u64;
-    let (end, _) = loaded.index.flights_from(start, AHEAD_MS, AHEAD_MOST);
+    let end = if start > loaded.index.end_ms {
+        // After the run's last arrival nothing flies again: one stretch to the end of time.
+        u64::MAX
+    } else {
+        loaded.index.flights_from(start, AHEAD_MS, AHEAD_MOST).0
+    };
     Stretch {
         generation,
         layout,
@@ -618,8 +630,8 @@ fn clock(playback: &Playback, s: &Stretch) -> Vec4 {
 }
 
 /// Builds the packets' mesh for a stretch of time when the moment on show leaves the one it
-/// holds (or the run, the layout or the queues change), and every frame sets the clock that
-/// the shader moves the packets by.
+/// holds (or the cursor goes back before its first event, or the run or the layout changes),
+/// and every frame sets the clock that the shader moves the packets by.
 fn show_packets(
     scene: Scene,
     layer: Option<ResMut<Layer>>,
@@ -797,14 +809,29 @@ mod tests {
         let halfway: Vec<f64> = times.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect();
         times.extend(halfway);
         times.sort_by(f64::total_cmp);
+        // Before the first event (no cursor yet); then playing through, the cursor following
+        // the time; then stepping forward and back event by event, where the cursor can stop
+        // short of later events at the same moment.
+        let at_event = |i: usize| {
+            let mut playback = Playback::default();
+            playback.go_to(trace, i);
+            playback
+        };
+        let moments = std::iter::once(Playback::default())
+            .chain(times.into_iter().map(|now| {
+                let mut playback = Playback {
+                    now_ms: now,
+                    ..Playback::default()
+                };
+                playback.keep_time(trace);
+                playback
+            }))
+            .chain((0..trace.len()).map(at_event))
+            .chain((0..trace.len()).rev().map(at_event));
         let (mut held, mut quads, mut stretches) = (None::<Stretch>, Vec::new(), 0);
         let mut most_parked = 0;
-        for now in times {
-            let mut playback = Playback {
-                now_ms: now,
-                ..Playback::default()
-            };
-            playback.keep_time(trace);
+        for playback in moments {
+            let now = playback.now_ms;
             let stretch = stretch_for(loaded, &playback, 0, held.as_ref());
             if held.as_ref() != Some(&stretch) {
                 quads = quads_of(&pictures, &diagram, loaded, &Queues::default(), &stretch);
@@ -859,6 +886,48 @@ mod tests {
             held = Some(stretch);
         }
         (stretches, most_parked)
+    }
+
+    #[test]
+    fn a_stretch_is_kept_until_playback_leaves_it_or_the_run_or_layout_changes() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/08-server-down-queued.ron"
+        );
+        let scenario = crate::scenario::load_file(std::path::Path::new(path)).unwrap();
+        let loaded = Loaded::new(path.into(), scenario.clone());
+        let trace = &loaded.outcome.trace;
+        let mut playback = Playback::default();
+        playback.go_to(trace, 10);
+        let held = stretch_for(&loaded, &playback, 7, None);
+        assert_eq!(stretch_for(&loaded, &playback, 7, Some(&held)), held);
+        // The layout moved: a host dragged takes its links' packets with it.
+        assert_ne!(stretch_for(&loaded, &playback, 8, Some(&held)).layout, 7);
+        // Another run of the same file (a what-if rerun, a reload).
+        let again = Loaded::new(path.into(), scenario);
+        assert_ne!(stretch_for(&again, &playback, 7, Some(&held)), held);
+        // Back before the stretch's first event, at the same moment or earlier.
+        let mut back = Playback::default();
+        back.go_to(trace, 9);
+        assert_ne!(stretch_for(&loaded, &back, 7, Some(&held)), held);
+        // Past the end of the run: one stretch to the end of time, nothing overflows.
+        let late = Playback {
+            now_ms: 1e30,
+            ..playback
+        };
+        let last = stretch_for(&loaded, &late, 7, None);
+        assert_eq!(last.end, u64::MAX);
+        let quads = quads_of(
+            &test_pictures(),
+            &Diagram::of(&loaded),
+            &loaded,
+            &Queues::default(),
+            &last,
+        );
+        assert!(
+            quads.iter().all(|q| q.when[0] < 0.0),
+            "only parked envelopes after the end"
+        );
     }
 
     #[test]

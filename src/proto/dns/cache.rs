@@ -56,7 +56,7 @@ fn set(types: &mut Types, t: RecordType, entry: (u64, CachedAnswer)) {
     }
 }
 
-/// Caches are equal when they hold the same entries.
+/// Caches are equal when they hold the same entries, expired ones not yet swept out included.
 impl PartialEq for DnsCache {
     fn eq(&self, other: &DnsCache) -> bool {
         self.names == other.names
@@ -135,7 +135,8 @@ impl DnsCache {
     }
 
     /// Stores what a response teaches: every RRset in its answer and additional sections, each
-    /// under its own name and type, and the negative answer if it is one. Expired entries go.
+    /// under its own name and type, and the negative answer if it is one. Expired entries go, at
+    /// most once a minute.
     pub fn store(&mut self, response: &DnsMessage, now_ms: u64) {
         if !response.response {
             return;
@@ -248,6 +249,8 @@ impl DnsCache {
 
     pub fn clear(&mut self) {
         self.names.clear();
+        self.sweep_at = 0;
+        self.swept_at = 0;
     }
 
     /// How many entries are held; expired ones count until a `store` sweeps them out (at most
