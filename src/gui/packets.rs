@@ -546,24 +546,23 @@ fn quads_of(
     for &i in within {
         let i = i as usize;
         if let Some(h) = queues.apply(trace, i) {
-            let now = top(&queues, h);
-            let stack = &mut stacks[h];
-            // A place whose message changed ends its stay there, and starts the new one's.
-            for k in 0..stack.len().max(now.len()) {
-                if stack.get(k).map(|p| p.0) != now.get(k).copied() {
-                    if let Some(&was) = stack.get(k) {
-                        parked(h, k, was, s.event(i));
-                    }
-                    if let Some(&m) = now.get(k) {
-                        let here = (m, s.event(i));
-                        match stack.get_mut(k) {
-                            Some(p) => *p = here,
-                            None => stack.push(here),
-                        }
-                    }
+            // A message that keeps its place keeps its stay; any other starts one here.
+            let was = std::mem::take(&mut stacks[h]);
+            let now: Vec<(u32, f32)> = top(&queues, h)
+                .into_iter()
+                .enumerate()
+                .map(|(k, m)| match was.get(k) {
+                    Some(&(w, since)) if w == m => (m, since),
+                    _ => (m, s.event(i)),
+                })
+                .collect();
+            // A place whose message changed (or left) ends the stay there.
+            for (k, &stay) in was.iter().enumerate() {
+                if now.get(k).map(|p| p.0) != Some(stay.0) {
+                    parked(h, k, stay, s.event(i));
                 }
             }
-            stack.truncate(now.len());
+            stacks[h] = now;
         }
     }
     for (h, stack) in stacks.into_iter().enumerate() {
@@ -779,6 +778,13 @@ fn show_countdowns(
 mod tests {
     use super::*;
 
+    /// A lesson of scenarios/, run.
+    fn lesson(name: &str) -> Loaded {
+        let path = format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+        let scenario = crate::scenario::load_file(std::path::Path::new(&path)).unwrap();
+        Loaded::new(path.into(), scenario)
+    }
+
     /// Seven pictures side by side, a texel each.
     fn test_pictures() -> Pictures {
         Pictures {
@@ -890,25 +896,26 @@ mod tests {
 
     #[test]
     fn a_stretch_is_kept_until_playback_leaves_it_or_the_run_or_layout_changes() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/08-server-down-queued.ron"
-        );
-        let scenario = crate::scenario::load_file(std::path::Path::new(path)).unwrap();
-        let loaded = Loaded::new(path.into(), scenario.clone());
+        let loaded = lesson("08-server-down-queued.ron");
         let trace = &loaded.outcome.trace;
+        // Two events at one moment: the stretch is built with the cursor on the second.
+        let second = (1..trace.len())
+            .find(|&i| trace.events[i - 1].t_ms == trace.events[i].t_ms)
+            .unwrap();
         let mut playback = Playback::default();
-        playback.go_to(trace, 10);
+        playback.go_to(trace, second);
         let held = stretch_for(&loaded, &playback, 7, None);
         assert_eq!(stretch_for(&loaded, &playback, 7, Some(&held)), held);
         // The layout moved: a host dragged takes its links' packets with it.
         assert_ne!(stretch_for(&loaded, &playback, 8, Some(&held)).layout, 7);
         // Another run of the same file (a what-if rerun, a reload).
-        let again = Loaded::new(path.into(), scenario);
+        let again = Loaded::new(loaded.path.clone(), loaded.scenario.clone());
         assert_ne!(stretch_for(&again, &playback, 7, Some(&held)), held);
-        // Back before the stretch's first event, at the same moment or earlier.
+        // A step back to the first of the two: the same moment, but before the stretch's
+        // first event, whose queues the mesh starts from.
         let mut back = Playback::default();
-        back.go_to(trace, 9);
+        back.go_to(trace, second - 1);
+        assert_eq!(back.now_ms, playback.now_ms);
         assert_ne!(stretch_for(&loaded, &back, 7, Some(&held)), held);
         // Past the end of the run: one stretch to the end of time, nothing overflows.
         let late = Playback {
@@ -934,15 +941,13 @@ mod tests {
     fn the_mesh_of_a_stretch_shows_every_packet_on_its_way_where_it_is() {
         // Lesson 8 waits for a server to come back: stretches of two seconds of traffic, and
         // long quiet ones between them.
-        for (lesson, least) in [
+        for (name, least) in [
             ("01-alice-writes-to-bob.ron", 1),
             ("06-unknown-user.ron", 1),
             ("08-server-down-queued.ron", 3),
         ] {
-            let path = format!("{}/scenarios/{lesson}", env!("CARGO_MANIFEST_DIR"));
-            let scenario = crate::scenario::load_file(std::path::Path::new(&path)).unwrap();
-            let (stretches, _) = mesh_shows_every_flight(&Loaded::new(path.into(), scenario));
-            assert!(stretches >= least, "{lesson}: {stretches} stretches");
+            let (stretches, _) = mesh_shows_every_flight(&lesson(name));
+            assert!(stretches >= least, "{name}: {stretches} stretches");
         }
         // Thirty messages sent within 20 ms from three domains: queues of more than five,
         // whose envelopes move up the stack as the first ones leave.
@@ -953,14 +958,7 @@ mod tests {
 
     #[test]
     fn an_event_the_cursor_has_not_reached_is_not_drawn_even_at_the_same_moment() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/01-alice-writes-to-bob.ron"
-        );
-        let loaded = Loaded::new(
-            path.into(),
-            crate::scenario::load_file(std::path::Path::new(path)).unwrap(),
-        );
+        let loaded = lesson("01-alice-writes-to-bob.ron");
         let trace = &loaded.outcome.trace;
         // The DNS query leaves at the very moment of the event before it.
         let query = trace
@@ -1013,11 +1011,7 @@ mod tests {
     #[test]
     fn the_countdown_shows_above_the_deferring_server_and_goes_with_the_retry() {
         use crate::sim::EventKind;
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/07-greylisting.ron");
-        let loaded = Loaded::new(
-            path.into(),
-            crate::scenario::load_file(std::path::Path::new(path)).unwrap(),
-        );
+        let loaded = lesson("07-greylisting.ron");
         let smtp = loaded
             .scenario
             .hosts
