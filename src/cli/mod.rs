@@ -62,6 +62,10 @@ pub enum Command {
         messages: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Spread the sends over this many seconds of virtual time: fewer seconds, more
+        /// messages in flight at once.
+        #[arg(long, default_value_t = 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        spread: u64,
     },
     /// Fault storms: random worlds under random faults; check that no mail is lost or
     /// duplicated. Exit 1 if a seed fails; each failure names its seed to rerun.
@@ -444,9 +448,11 @@ pub fn main(cli: Cli) -> ExitCode {
             domains,
             messages,
             seed,
+            spread,
         } => {
             let start = Instant::now();
-            let scenario = crate::bench::generate(domains, messages, seed);
+            let scenario =
+                crate::bench::generate_within(domains, messages, seed, spread.saturating_mul(1000));
             let generated = start.elapsed();
             let start = Instant::now();
             let outcome = run(&scenario);
@@ -463,7 +469,7 @@ pub fn main(cli: Cli) -> ExitCode {
             let delivered: usize = inboxes().map(|inbox| inbox.messages.len()).sum();
             println!("domains          {domains}");
             println!("hosts            {}", scenario.hosts.len());
-            println!("messages sent    {messages}");
+            println!("messages sent    {messages}, over {spread} s");
             println!("messages in mailboxes {delivered}");
             println!("still queued     {}", outcome.state.queued.len());
             println!("trace events     {events}");

@@ -144,3 +144,33 @@ proptest! {
         prop_assert!(clock_runs_back(&out.trace).is_none(), "{:?}; storm {:?}", clock_runs_back(&out.trace), s);
     }
 }
+
+/// `mailsim bench` delivers every message of its generated world, whether the sends are
+/// spread over an hour or crowd into one second (`--spread`, which puts them all in flight at
+/// once).
+#[test]
+fn the_benchmark_delivers_every_message_however_close_together_they_are_sent() {
+    for spread in ["3600", "1"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailsim"))
+            .args(["bench", "--domains", "20", "--messages", "400", "--spread", spread])
+            .output()
+            .expect("mailsim runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "--spread {spread}: {stdout}");
+        for line in [
+            format!("messages sent    400, over {spread} s"),
+            "messages in mailboxes 400".into(),
+            "still queued     0".into(),
+        ] {
+            assert!(
+                stdout.lines().any(|l| l == line),
+                "--spread {spread}: no line {line:?} in\n{stdout}"
+            );
+        }
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailsim"))
+        .args(["bench", "--spread", "0"])
+        .output()
+        .expect("mailsim runs");
+    assert_eq!(out.status.code(), Some(2), "a spread of no time is refused");
+}

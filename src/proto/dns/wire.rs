@@ -27,6 +27,20 @@ impl RecordType {
         }
     }
 
+    /// The type a name such as `MX` stands for (any case); `None` for a name mailsim does not
+    /// know.
+    pub fn from_name(name: &str) -> Option<RecordType> {
+        [
+            RecordType::A,
+            RecordType::Ns,
+            RecordType::Cname,
+            RecordType::Soa,
+            RecordType::Mx,
+        ]
+        .into_iter()
+        .find(|t| t.to_string().eq_ignore_ascii_case(name))
+    }
+
     pub fn from_code(code: u16) -> RecordType {
         match code {
             1 => RecordType::A,

@@ -9,7 +9,9 @@ pub use client::{ClientJob, ClientOutcome, ClientStep, RcptOutcome, SmtpClient};
 pub use server::{
     Accepted, Envelope, RcptDecision, ServerConfig, SessionInfo, SmtpPolicy, SmtpServer,
 };
-pub use wire::{Command, MailParam, Reply, ReplyCode, ReversePath, WireError, dot_stuff};
+pub use wire::{
+    Command, MailParam, MailParams, Reply, ReplyCode, ReversePath, WireError, dot_stuff,
+};
 
 /// RFC 5321 section 4.5.3.1.4: a command line is at most 512 octets with its CRLF.
 pub const MAX_COMMAND_LINE: usize = 512;

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::wire::{Command, MailParam, Reply, ReplyCode, ReversePath, WireError};
+use super::wire::{Command, MailParams, Reply, ReplyCode, ReversePath, WireError};
 use super::{MAX_RECIPIENTS, MAX_TEXT_LINE};
 use crate::mail::{Address, Message};
 use crate::proto::Response;
@@ -278,7 +278,8 @@ impl SmtpServer {
             Command::Mail { from, params } => self.on_mail(from, &params),
             // No extension offered takes RCPT parameters (DSN's NOTIFY is not offered).
             Command::Rcpt { params, .. } if !params.is_empty() && self.state == State::Mail => {
-                self.unsupported_parameter(&params[0].keyword)
+                let first = params.iter().next().map_or("", |p| p.keyword);
+                self.unsupported_parameter(first)
             }
             Command::Rcpt { to, .. } => self.on_rcpt(to, policy, now_ms),
             Command::Data => match self.state {
@@ -314,7 +315,7 @@ impl SmtpServer {
         self.state = State::Ready;
     }
 
-    fn on_mail(&mut self, from: ReversePath, params: &[MailParam]) -> Response {
+    fn on_mail(&mut self, from: ReversePath, params: &MailParams) -> Response {
         match self.state {
             State::Connected => {
                 return self.error(Reply::new(
@@ -340,18 +341,18 @@ impl SmtpServer {
         if let Some(p) = params.iter().find(|p| {
             !(p.keyword == "SIZE"
                 || p.keyword == "BODY"
-                    && p.value.as_deref().is_some_and(|v| {
+                    && p.value.is_some_and(|v| {
                         v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME")
                     })
                 || p.keyword == "AUTH" && self.config.submission)
         }) {
-            return self.unsupported_parameter(&p.keyword);
+            return self.unsupported_parameter(p.keyword);
         }
         // RFC 1870: a declared SIZE over the limit is refused before any data is sent.
         if let Some(size) = params
             .iter()
             .find(|p| p.keyword == "SIZE")
-            .and_then(|p| p.value.as_deref())
+            .and_then(|p| p.value)
         {
             match size.parse::<usize>() {
                 Ok(n) if n > self.config.max_message_size => {

@@ -229,19 +229,86 @@ impl crate::text::Piece for ReversePath {
     }
 }
 
-/// A MAIL or RCPT parameter such as `SIZE=1024` or `BODY=8BITMIME` (RFC 5321 section 4.1.2).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MailParam {
-    pub keyword: String,
-    pub value: Option<String>,
+/// The parameters of a MAIL or RCPT command, such as `SIZE=1024 BODY=8BITMIME` (RFC 5321
+/// section 4.1.2). Kept as one string, `KEYWORD[=value]` separated by single spaces with the
+/// keywords in upper case (they are case-insensitive, section 2.4): a command has none or one,
+/// and a list of strings cost three allocations a command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailParams(String);
+
+/// One parameter of a [`MailParams`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailParam<'a> {
+    pub keyword: &'a str,
+    pub value: Option<&'a str>,
 }
 
-impl fmt::Display for MailParam {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.value {
-            Some(v) => write!(f, "{}={}", self.keyword, v),
-            None => write!(f, "{}", self.keyword),
+impl MailParams {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = MailParam<'_>> {
+        self.0
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((keyword, value)) => MailParam {
+                    keyword,
+                    value: Some(value),
+                },
+                None => MailParam {
+                    keyword: p,
+                    value: None,
+                },
+            })
+    }
+
+    /// Reads the parameters after a path (`SIZE=75 body=8BITMIME`), separated by any white
+    /// space.
+    pub fn parse(text: &str) -> MailParams {
+        let mut params = MailParams(String::with_capacity(text.len()));
+        for p in text.split_ascii_whitespace() {
+            match p.split_once('=') {
+                Some((keyword, value)) => params.push(keyword, Some(value)),
+                None => params.push(p, None),
+            }
         }
+        params
+    }
+
+    /// Adds a parameter; its keyword is written in upper case.
+    pub fn push(&mut self, keyword: &str, value: Option<&str>) {
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        let start = self.0.len();
+        self.0.push_str(keyword);
+        self.0[start..].make_ascii_uppercase();
+        if let Some(v) = value {
+            self.0.push('=');
+            self.0.push_str(v);
+        }
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, Option<V>)> for MailParams {
+    fn from_iter<I: IntoIterator<Item = (K, Option<V>)>>(iter: I) -> Self {
+        let mut params = MailParams::default();
+        for (k, v) in iter {
+            params.push(k.as_ref(), v.as_ref().map(AsRef::as_ref));
+        }
+        params
+    }
+}
+
+impl fmt::Display for MailParams {
+    /// Each parameter after a space, as they follow the path on the wire.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.iter().try_for_each(|p| match p.value {
+            Some(v) => write!(f, " {}={v}", p.keyword),
+            None => write!(f, " {}", p.keyword),
+        })
     }
 }
 
@@ -252,12 +319,12 @@ pub enum Command {
     Helo(String),
     Mail {
         from: ReversePath,
-        params: Vec<MailParam>,
+        params: MailParams,
     },
     /// The forward path; `Postmaster` without a domain is allowed (section 4.5.1).
     Rcpt {
         to: Address,
-        params: Vec<MailParam>,
+        params: MailParams,
     },
     Data,
     Rset,
@@ -408,7 +475,7 @@ impl Command {
 }
 
 /// Splits `FROM:<path> PARAM=V ...`, tolerating a space after the colon as real servers do.
-fn split_path<'a>(rest: &'a str, keyword: &str) -> Result<(&'a str, Vec<MailParam>), WireError> {
+fn split_path<'a>(rest: &'a str, keyword: &str) -> Result<(&'a str, MailParams), WireError> {
     let head = rest.get(..keyword.len()).unwrap_or("");
     if !head.eq_ignore_ascii_case(keyword) {
         return Err(WireError::BadArguments(
@@ -429,30 +496,16 @@ fn split_path<'a>(rest: &'a str, keyword: &str) -> Result<(&'a str, Vec<MailPara
     {
         path = &path[i + 1..];
     }
-    let params = rest[end + 1..]
-        .split_whitespace()
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => MailParam {
-                keyword: k.to_ascii_uppercase(),
-                value: Some(v.to_string()),
-            },
-            None => MailParam {
-                keyword: p.to_ascii_uppercase(),
-                value: None,
-            },
-        })
-        .collect();
-    Ok((path, params))
+    Ok((path, MailParams::parse(&rest[end + 1..])))
 }
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let params = |ps: &[MailParam]| -> String { ps.iter().map(|p| format!(" {p}")).collect() };
         match self {
             Command::Ehlo(d) => write!(f, "EHLO {d}"),
             Command::Helo(d) => write!(f, "HELO {d}"),
-            Command::Mail { from, params: ps } => write!(f, "MAIL FROM:{from}{}", params(ps)),
-            Command::Rcpt { to, params: ps } => write!(f, "RCPT TO:<{to}>{}", params(ps)),
+            Command::Mail { from, params } => write!(f, "MAIL FROM:{from}{params}"),
+            Command::Rcpt { to, params } => write!(f, "RCPT TO:<{to}>{params}"),
             Command::Data => write!(f, "DATA"),
             Command::Rset => write!(f, "RSET"),
             Command::Noop(None) => write!(f, "NOOP"),
@@ -534,17 +587,14 @@ mod tests {
             c,
             Command::Mail {
                 from: ReversePath::Address(Address::parse("alice@alpha.example").unwrap()),
-                params: vec![MailParam {
-                    keyword: "SIZE".into(),
-                    value: Some("75".into())
-                }],
+                params: [("SIZE", Some("75"))].into_iter().collect(),
             }
         );
         assert_eq!(
             Command::parse("MAIL FROM:<>").unwrap(),
             Command::Mail {
                 from: ReversePath::Null,
-                params: vec![]
+                params: MailParams::default()
             }
         );
         assert!(matches!(
@@ -637,10 +687,10 @@ mod tests {
             (
                 "[A-Z][A-Z0-9-]{0,8}",
                 prop::option::of("[a-zA-Z0-9+]{1,10}"),
-            )
-                .prop_map(|(keyword, value)| MailParam { keyword, value }),
+            ),
             0..3,
-        );
+        )
+        .prop_map(|ps| ps.into_iter().collect::<MailParams>());
         prop_oneof![
             "[a-z][a-z0-9.-]{0,30}".prop_map(Command::Ehlo),
             "[a-z][a-z0-9.-]{0,30}".prop_map(Command::Helo),
