@@ -152,7 +152,8 @@ proptest! {
 fn the_benchmark_delivers_every_message_however_close_together_they_are_sent() {
     for spread in ["3600", "1"] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailsim"))
-            .args(["bench", "--domains", "20", "--messages", "400", "--spread", spread])
+            .args("bench --domains 20 --messages 400 --spread".split(' '))
+            .arg(spread)
             .output()
             .expect("mailsim runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
