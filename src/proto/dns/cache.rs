@@ -30,15 +30,14 @@ pub struct DnsCache {
     /// busy resolver's cache holds thousands of names, and walking them all on every answer made
     /// large runs slow. It may be earlier than the earliest expiry (after a removal); never later.
     sweep_at: u64,
-    /// When `store` last swept. It sweeps at most once every [`SWEEP_EVERY_MS`]: once entries
-    /// start to expire, one does every few milliseconds in a busy run, and a sweep each time
-    /// walked the whole cache on every answer. Expired entries are never served or listed, so
-    /// they may wait for the next sweep.
-    swept_at: u64,
+    /// How many more responses `store` takes before it may sweep again: as many as there were
+    /// names after the last sweep. A sweep walks every name, so each store pays for a few
+    /// names' walk at most, however long the run, and between two sweeps the cache grows by
+    /// no more than that many responses bring. (Sweeping whenever something had expired walked
+    /// the whole cache on nearly every answer; once a minute still took a tenth of a ten-hour
+    /// run.) Expired entries are never served or listed, so they may wait for the next sweep.
+    stores_before_sweep: usize,
 }
-
-/// The least virtual time between two sweeps of a cache.
-const SWEEP_EVERY_MS: u64 = 60_000;
 
 /// The entries of one name, sorted by type: (type, (expiry, answer)). A name has one or two
 /// types, so a short Vec (a map per name took more memory than the entries).
@@ -135,18 +134,19 @@ impl DnsCache {
     }
 
     /// Stores what a response teaches: every RRset in its answer and additional sections, each
-    /// under its own name and type, and the negative answer if it is one. Expired entries go, at
-    /// most once a minute.
+    /// under its own name and type, and the negative answer if it is one. Expired entries go
+    /// from time to time (see `stores_before_sweep`).
     pub fn store(&mut self, response: &DnsMessage, now_ms: u64) {
         if !response.response {
             return;
         }
-        if self.sweep_at <= now_ms && now_ms >= self.swept_at.saturating_add(SWEEP_EVERY_MS) {
-            self.swept_at = now_ms;
+        self.stores_before_sweep = self.stores_before_sweep.saturating_sub(1);
+        if self.sweep_at <= now_ms && self.stores_before_sweep == 0 {
             for types in self.names.values_mut() {
                 types.retain(|(_, (expires, _))| *expires > now_ms);
             }
             self.names.retain(|_, types| !types.is_empty());
+            self.stores_before_sweep = self.names.len();
             self.sweep_at = self
                 .names
                 .values()
@@ -250,11 +250,10 @@ impl DnsCache {
     pub fn clear(&mut self) {
         self.names.clear();
         self.sweep_at = 0;
-        self.swept_at = 0;
+        self.stores_before_sweep = 0;
     }
 
-    /// How many entries are held; expired ones count until a `store` sweeps them out (at most
-    /// once a minute).
+    /// How many entries are held; expired ones count until a `store` sweeps them out.
     pub fn len(&self) -> usize {
         self.names.values().map(Vec::len).sum()
     }
@@ -550,26 +549,34 @@ mod tests {
                 ),
             ]
         );
-        // Expired entries are not listed at once; a store sweeps them out, at most once a
-        // minute (none was swept yet: the first sweep may come a minute after the start).
+        // Expired entries are not listed, though they are still held until a sweep.
         assert_eq!(c.entries(30_000).len(), 2);
-        learn(&mut c, "mail.beta.example", RecordType::Cname, 30_000);
-        assert_eq!(c.len(), 5);
-        // At one minute the first four have expired and go; mail.beta.example stays (60 s from
-        // 30 s), and the NXDOMAIN for mail2 comes (30 s).
-        learn(&mut c, "mail2.beta.example", RecordType::Cname, 60_000);
-        assert_eq!(c.len(), 2, "the sweep at one minute");
-        // Both have expired by 100 s, but the last sweep was 40 s before.
-        learn(&mut c, "mail3.beta.example", RecordType::Cname, 100_000);
-        assert_eq!(c.len(), 3, "no second sweep within the minute");
-        learn(&mut c, "mail4.beta.example", RecordType::Cname, 120_000);
-        assert_eq!(
-            c.len(),
-            2,
-            "a minute after the last: mail3 and mail4 are left"
-        );
+        assert_eq!(c.len(), 4);
         c.clear();
         assert!(c.is_empty() && c.entries(0).is_empty());
+    }
+
+    #[test]
+    fn a_sweep_waits_for_as_many_stores_as_there_were_names_after_the_last() {
+        let mut c = DnsCache::default();
+        // At 0 s: two names for 60 s (the MX and its address), then ten that do not exist
+        // (NXDOMAIN, kept for 30 s). The first store swept the empty cache.
+        learn(&mut c, "beta.example", RecordType::Mx, 0);
+        for i in 0..10 {
+            learn(&mut c, &format!("no{i}.beta.example"), RecordType::A, 0);
+        }
+        assert_eq!(c.len(), 12);
+        // At 40 s the ten have expired: the sweep before this store takes them out and leaves
+        // two names, so the next sweep waits for two stores.
+        learn(&mut c, "no10.beta.example", RecordType::A, 40_000);
+        assert_eq!(c.len(), 3);
+        // At 80 s everything held has expired, but only one store has come since.
+        learn(&mut c, "no11.beta.example", RecordType::A, 80_000);
+        assert_eq!(c.len(), 4, "one store is not enough");
+        assert_eq!(c.entries(80_000).len(), 1, "expired entries are not listed");
+        assert!(c.lookup("beta.example", RecordType::Mx, 80_000).is_none());
+        learn(&mut c, "no12.beta.example", RecordType::A, 80_000);
+        assert_eq!(c.len(), 2, "the second sweeps: no11 and no12 are left");
     }
 
     #[test]
