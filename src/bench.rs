@@ -113,7 +113,8 @@ pub fn generate_within(domains: usize, messages: usize, seed: u64, window_ms: u6
         faults: Vec::new(),
         script,
         expectations: Vec::new(),
-        run_until_ms: 7 * 86_400_000,
+        // A week past the last send: time for the queues' retries and their give-up (five days).
+        run_until_ms: window_ms.saturating_add(7 * 86_400_000),
         lesson: Default::default(),
     }
 }

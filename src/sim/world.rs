@@ -342,7 +342,7 @@ pub struct World<'s> {
     /// Message-ID to traced message index. Only looked up, never iterated (so hashing order
     /// cannot show); a BTreeMap of a million long keys cost a run more than its SMTP sessions.
     by_message_id: HashMap<String, u32>,
-    /// Network DNS queries per (host, name, type); sorted into `FinalState::dns_queries` at the end.
+    /// Network DNS queries per (host, name, type); moved into `FinalState::dns_queries` at the end.
     dns_queries: HashMap<(HostId, String, RecordType), usize>,
     next_queue_id: u32,
     state: FinalState,

@@ -31,11 +31,13 @@ pub struct DnsCache {
     /// large runs slow. It may be earlier than the earliest expiry (after a removal); never later.
     sweep_at: u64,
     /// How many more responses `store` takes before it may sweep again: as many as there were
-    /// names after the last sweep. A sweep walks every name, so each store pays for a few
-    /// names' walk at most, however long the run, and between two sweeps the cache grows by
-    /// no more than that many responses bring. (Sweeping whenever something had expired walked
-    /// the whole cache on nearly every answer; once a minute still took a tenth of a ten-hour
-    /// run.) Expired entries are never served or listed, so they may wait for the next sweep.
+    /// names after the last sweep. A sweep comes at the first store that is past both this
+    /// count and `sweep_at`, and walks the names the last sweep left plus those stored since:
+    /// amortised over the stores between, a few names' walk each, however long the run.
+    /// (Sweeping whenever something had expired walked the whole cache on nearly every answer;
+    /// once a minute still took a tenth of a ten-hour run.) Expired entries are never served or
+    /// listed, so they may wait: after a burst of names and then a trickle of answers (live
+    /// mode, say), they wait for as many answers as the burst left names.
     stores_before_sweep: usize,
 }
 
@@ -577,6 +579,10 @@ mod tests {
         assert!(c.lookup("beta.example", RecordType::Mx, 80_000).is_none());
         learn(&mut c, "no12.beta.example", RecordType::A, 80_000);
         assert_eq!(c.len(), 2, "the second sweeps: no11 and no12 are left");
+        // The count is reached again, but nothing has expired: nothing to sweep.
+        learn(&mut c, "no13.beta.example", RecordType::A, 80_000);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.entries(80_000).len(), 3);
     }
 
     #[test]

@@ -27,18 +27,17 @@ impl RecordType {
         }
     }
 
-    /// The type a name such as `MX` stands for (any case); `None` for a name mailsim does not
-    /// know.
+    /// The type a name such as `MX` stands for (any case); `None` for any other name (the
+    /// `TYPE99` form that `Display` writes for other types included).
     pub fn from_name(name: &str) -> Option<RecordType> {
-        [
-            RecordType::A,
-            RecordType::Ns,
-            RecordType::Cname,
-            RecordType::Soa,
-            RecordType::Mx,
-        ]
-        .into_iter()
-        .find(|t| t.to_string().eq_ignore_ascii_case(name))
+        Some(match name.to_ascii_uppercase().as_str() {
+            "A" => RecordType::A,
+            "NS" => RecordType::Ns,
+            "CNAME" => RecordType::Cname,
+            "SOA" => RecordType::Soa,
+            "MX" => RecordType::Mx,
+            _ => return None,
+        })
     }
 
     pub fn from_code(code: u16) -> RecordType {

@@ -231,8 +231,9 @@ impl crate::text::Piece for ReversePath {
 
 /// The parameters of a MAIL or RCPT command, such as `SIZE=1024 BODY=8BITMIME` (RFC 5321
 /// section 4.1.2). Kept as one string, `KEYWORD[=value]` separated by single spaces with the
-/// keywords in upper case (they are case-insensitive, section 2.4): a command has none or one,
-/// and a list of strings cost three allocations a command.
+/// keywords in upper case (they are case-insensitive, section 2.4): a command usually has no
+/// parameter or one (SIZE), and a list of owned strings cost three allocations for it where
+/// this costs one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MailParams(String);
 
@@ -264,8 +265,8 @@ impl MailParams {
             })
     }
 
-    /// Reads the parameters after a path (`SIZE=75 body=8BITMIME`), separated by any white
-    /// space.
+    /// Reads the parameters after a path (`SIZE=75 body=8BITMIME`). Section 4.1.2 separates
+    /// them by one space; any run of ASCII white space is taken as one, as real servers do.
     pub fn parse(text: &str) -> MailParams {
         let mut params = MailParams(String::with_capacity(text.len()));
         for p in text.split_ascii_whitespace() {
@@ -277,8 +278,12 @@ impl MailParams {
         params
     }
 
-    /// Adds a parameter; its keyword is written in upper case.
+    /// Adds a parameter; its keyword is written in upper case. Neither may hold a space, nor
+    /// the keyword a `=` (the grammar of section 4.1.2 allows neither): they would read back
+    /// as other parameters.
     pub fn push(&mut self, keyword: &str, value: Option<&str>) {
+        debug_assert!(!keyword.is_empty() && !keyword.contains([' ', '=']));
+        debug_assert!(value.is_none_or(|v| !v.contains(' ')));
         if !self.0.is_empty() {
             self.0.push(' ');
         }
