@@ -62,9 +62,9 @@ pub enum Command {
         messages: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Spread the sends over this many seconds of virtual time: fewer seconds, more
-        /// messages in flight at once.
-        #[arg(long, default_value_t = 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        /// Spread the sends over this many seconds of virtual time (at most a year): fewer
+        /// seconds, more messages in flight at once.
+        #[arg(long, default_value_t = 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=365 * 86_400))]
         spread: u64,
     },
     /// Fault storms: random worlds under random faults; check that no mail is lost or
