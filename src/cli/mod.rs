@@ -472,7 +472,14 @@ pub fn main(cli: Cli) -> ExitCode {
             println!("messages sent    {messages}, over {spread} s");
             println!("messages in mailboxes {delivered}");
             println!("still queued     {}", outcome.state.queued.len());
-            println!("trace events     {events}");
+            if messages > 0 {
+                // An event is one transmission (a multi-line reply, or a message's whole text,
+                // is one) or one thing a host does (it queues, relays or delivers a message).
+                let each = events as f64 / messages as f64;
+                println!("trace events     {events} ({each:.1} a message)");
+            } else {
+                println!("trace events     {events}");
+            }
             let (event_bytes, text_bytes) = outcome.trace.memory_bytes();
             let mailbox_bytes: usize = inboxes().map(|inbox| inbox.total_size()).sum();
             let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
