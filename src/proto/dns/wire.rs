@@ -774,6 +774,26 @@ mod tests {
     }
 
     #[test]
+    fn a_type_is_found_by_the_name_it_is_written_with() {
+        for t in [
+            RecordType::A,
+            RecordType::Ns,
+            RecordType::Cname,
+            RecordType::Soa,
+            RecordType::Mx,
+        ] {
+            assert_eq!(RecordType::from_name(&t.to_string()), Some(t));
+            assert_eq!(
+                RecordType::from_name(&t.to_string().to_lowercase()),
+                Some(t)
+            );
+        }
+        for other in ["AAAA", "TYPE99", "", "M X"] {
+            assert_eq!(RecordType::from_name(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
     fn every_record_type_round_trips() {
         let mut m = mx_answer();
         m.authority = vec![
