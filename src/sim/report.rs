@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::world::Outcome;
-use crate::mail::Message;
+use crate::mail::{Mailbox, Message};
 use crate::node::dsn::is_bounce;
 use crate::proto::dns::RecordType;
 use crate::scenario::{Expectation, Scenario, UserId};
@@ -38,6 +38,13 @@ fn message_index(outcome: &Outcome, name: &str) -> Option<u32> {
         .map(|i| i as u32)
 }
 
+/// A user's mailbox on the host that keeps the user's mail.
+fn mailbox<'a>(scenario: &Scenario, outcome: &'a Outcome, user: UserId) -> Option<&'a Mailbox> {
+    let u = &scenario.users[user];
+    let store = scenario.domains[u.domain].store?;
+    outcome.state.stores[store].get(&u.address.key())
+}
+
 /// The messages in a user's folder on the host that keeps the user's mail.
 fn folder<'a>(
     scenario: &Scenario,
@@ -45,12 +52,7 @@ fn folder<'a>(
     user: UserId,
     folder: &str,
 ) -> Vec<&'a Message> {
-    let u = &scenario.users[user];
-    let Some(store) = scenario.domains[u.domain].store else {
-        return Vec::new();
-    };
-    outcome.state.stores[store]
-        .get(&u.address.key())
+    mailbox(scenario, outcome, user)
         .and_then(|mb| mb.folder(folder))
         .map(|f| f.messages.iter().map(|m| &m.message).collect())
         .unwrap_or_default()
@@ -58,11 +60,8 @@ fn folder<'a>(
 
 /// Every message a user has: on the server in any folder, or downloaded.
 fn all_mail<'a>(scenario: &Scenario, outcome: &'a Outcome, user: UserId) -> Vec<&'a Message> {
-    let u = &scenario.users[user];
     let mut all: Vec<&Message> = outcome.state.downloaded[user].iter().collect();
-    if let Some(store) = scenario.domains[u.domain].store
-        && let Some(mb) = outcome.state.stores[store].get(&u.address.key())
-    {
+    if let Some(mb) = mailbox(scenario, outcome, user) {
         all.extend(
             mb.folders
                 .iter()
@@ -90,9 +89,7 @@ fn elsewhere(
     id: &str,
     expected: &str,
 ) -> Option<String> {
-    let u = &scenario.users[user];
-    let on_server = scenario.domains[u.domain].store.and_then(|store| {
-        let mb = outcome.state.stores[store].get(&u.address.key())?;
+    let on_server = mailbox(scenario, outcome, user).and_then(|mb| {
         mb.folders
             .iter()
             .find(|f| f.messages.iter().any(|m| is_message(&m.message, id)))
@@ -386,8 +383,7 @@ pub fn report_json(scenario: &Scenario, outcome: &Outcome) -> String {
         .enumerate()
         .map(|(ui, u)| {
             let store = scenario.domains[u.domain].store;
-            let folders = store
-                .and_then(|s| outcome.state.stores[s].get(&u.address.key()))
+            let folders = mailbox(scenario, outcome, ui)
                 .map(|mb| {
                     mb.folders
                         .iter()

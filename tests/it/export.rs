@@ -2,13 +2,14 @@
 //! the trace says, for every lesson.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use mailsim::export::{Kind, render, sequence, transcript};
 use mailsim::scenario::{Scenario, load_file};
 use mailsim::sim::{EventKind, Outcome, Protocol, Trace, run};
 
 use super::lessons::lesson_files;
+use super::mailsim;
 
 fn lesson(n: usize) -> (Scenario, Outcome) {
     let scenario = load_file(&lesson_files()[n]).unwrap();
@@ -310,13 +311,6 @@ fn trace_export_is_run_format_jsonl() {
 }
 
 // ----- the command -------------------------------------------------------------------------
-
-fn mailsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailsim"))
-        .args(args)
-        .output()
-        .expect("mailsim runs")
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("export-{name}"));

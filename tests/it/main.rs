@@ -15,3 +15,11 @@ mod quiz;
 mod smtp_rfc;
 mod transcripts;
 mod window;
+
+/// Runs the `mailsim` binary with these arguments, to the end.
+fn mailsim(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mailsim"))
+        .args(args)
+        .output()
+        .expect("mailsim runs")
+}

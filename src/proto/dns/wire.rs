@@ -15,6 +15,27 @@ pub enum RecordType {
 }
 
 impl RecordType {
+    /// The types mailsim knows by name.
+    pub const KNOWN: [RecordType; 5] = [
+        RecordType::A,
+        RecordType::Ns,
+        RecordType::Cname,
+        RecordType::Soa,
+        RecordType::Mx,
+    ];
+
+    /// The type's mnemonic (RFC 1035 section 3.2.2), `None` for a type without one here.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            RecordType::A => Some("A"),
+            RecordType::Ns => Some("NS"),
+            RecordType::Cname => Some("CNAME"),
+            RecordType::Soa => Some("SOA"),
+            RecordType::Mx => Some("MX"),
+            RecordType::Other(_) => None,
+        }
+    }
+
     /// The TYPE value (RFC 1035 section 3.2.2).
     pub fn code(self) -> u16 {
         match self {
@@ -30,14 +51,9 @@ impl RecordType {
     /// The type a name such as `MX` stands for (any case); `None` for any other name (the
     /// `TYPE99` form that `Display` writes for other types included).
     pub fn from_name(name: &str) -> Option<RecordType> {
-        Some(match name.to_ascii_uppercase().as_str() {
-            "A" => RecordType::A,
-            "NS" => RecordType::Ns,
-            "CNAME" => RecordType::Cname,
-            "SOA" => RecordType::Soa,
-            "MX" => RecordType::Mx,
-            _ => return None,
-        })
+        Self::KNOWN
+            .into_iter()
+            .find(|t| t.name().is_some_and(|n| n.eq_ignore_ascii_case(name)))
     }
 
     pub fn from_code(code: u16) -> RecordType {
@@ -59,15 +75,11 @@ impl crate::text::Piece for RecordType {
         9
     }
     fn push_to(&self, out: &mut String) {
-        match self {
-            RecordType::A => out.push('A'),
-            RecordType::Ns => out.push_str("NS"),
-            RecordType::Cname => out.push_str("CNAME"),
-            RecordType::Soa => out.push_str("SOA"),
-            RecordType::Mx => out.push_str("MX"),
-            RecordType::Other(c) => {
+        match self.name() {
+            Some(name) => out.push_str(name),
+            None => {
                 out.push_str("TYPE");
-                crate::text::push_decimal(out, u64::from(*c), 1);
+                crate::text::push_decimal(out, u64::from(self.code()), 1);
             }
         }
     }
@@ -775,13 +787,7 @@ mod tests {
 
     #[test]
     fn a_type_is_found_by_the_name_it_is_written_with() {
-        for t in [
-            RecordType::A,
-            RecordType::Ns,
-            RecordType::Cname,
-            RecordType::Soa,
-            RecordType::Mx,
-        ] {
+        for t in RecordType::KNOWN {
             assert_eq!(RecordType::from_name(&t.to_string()), Some(t));
             assert_eq!(
                 RecordType::from_name(&t.to_string().to_lowercase()),
