@@ -204,9 +204,10 @@ pub enum Payload<'t> {
 }
 
 /// Where an event's payload is kept: `start..start + len` of chunk `chunk` of the text store,
-/// or (with the [`PayloadRef::DNS`] bit set in `chunk`) of the DNS store.
+/// or (with the [`PayloadRef::DNS`] bit set in `chunk`) of the DNS store. A transmission on its
+/// way holds one, to read its text back on arrival without touching the event again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PayloadRef {
+pub struct PayloadRef {
     chunk: u32,
     start: u32,
     len: u32,
@@ -391,6 +392,17 @@ impl Trace {
     /// An event's payload: its text, or its DNS message.
     pub fn payload(&self, e: &TraceEvent) -> Payload<'_> {
         self.texts.get(e.payload)
+    }
+
+    /// Where the latest event's payload is kept.
+    pub fn last_payload(&self) -> Option<PayloadRef> {
+        self.events.last().map(|e| e.payload)
+    }
+
+    /// A payload by where it is kept: readable as long as its event is (see
+    /// [`Trace::forget_first`]).
+    pub fn payload_at(&self, at: PayloadRef) -> Payload<'_> {
+        self.texts.get(at)
     }
 
     /// An event's text: wire text as sent, a DNS message rendered like `dig`, or a summary.

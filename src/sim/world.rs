@@ -17,7 +17,7 @@ pub use external::{Front, SavedEntry, Snapshot};
 
 use super::agenda::Agenda;
 use super::dns_setup;
-use super::trace::{EventHead, EventKind, Payload, Protocol, Trace, TracedMessage};
+use super::trace::{EventHead, EventKind, Payload, PayloadRef, Protocol, Trace, TracedMessage};
 use crate::mail::{Address, DateCache, MailStore, Mailbox, Message, rfc5322_date};
 use crate::node::dsn::{FailedRecipient, RemoteReply, build_bounce};
 use crate::node::mx::{MxPlan, plan_exchangers};
@@ -133,20 +133,20 @@ enum Ev {
         conn: u32,
         refused: bool,
     },
-    /// Text arrives at one end of a connection; it is the payload of trace event `event`.
+    /// Text arrives at one end of a connection; `text` is where the trace keeps it.
     Deliver {
         conn: u32,
         to_server: bool,
-        event: u64,
+        text: PayloadRef,
     },
     /// The client notices that its connection is gone.
     ConnLost(u32),
-    /// A DNS message arrives (`to_server`: the query; otherwise the answer); it is the payload
-    /// of trace event `event`.
+    /// A DNS message arrives (`to_server`: the query; otherwise the answer); `bytes` is where
+    /// the trace keeps it.
     DnsArrive {
         query: u32,
         to_server: bool,
-        event: u64,
+        bytes: PayloadRef,
     },
     DnsTimeout {
         query: u32,
@@ -249,7 +249,6 @@ struct DnsQuery {
 
 #[derive(Default)]
 struct HostState {
-    up: bool,
     store: MailStore,
     queue: Vec<QueueEntry>,
     cache: DnsCache,
@@ -324,6 +323,10 @@ pub struct World<'s> {
     events: Agenda<Ev>,
     rng: ChaCha8Rng,
     hosts: Vec<HostState>,
+    /// Whether each host is up. Kept apart from `hosts`, whose entries span many cache lines:
+    /// every transmission asks it of both ends, and in a busy run the two hosts' states are
+    /// seldom still in the cache.
+    up: Vec<bool>,
     /// The DNS data as it is now (faults change it).
     domains: Vec<Domain>,
     authorities: BTreeMap<HostId, Authority>,
@@ -350,9 +353,6 @@ pub struct World<'s> {
     /// The next scenario fault and user action to happen.
     next_fault: usize,
     next_action: usize,
-    /// Events forgotten from the front of the trace (live mode keeps its memory flat so);
-    /// scheduled deliveries name events by their index counted from the very first.
-    trace_base: u64,
     /// Live mode's sessions with real clients; `None` once ended.
     external: Vec<Option<Box<external::External>>>,
     /// The text being delivered, copied out of the trace (a buffer kept between deliveries).
@@ -402,7 +402,6 @@ impl<'s> World<'s> {
             .hosts
             .iter()
             .map(|h| HostState {
-                up: true,
                 greylist_ms: h.greylist_ms,
                 ..HostState::default()
             })
@@ -423,6 +422,7 @@ impl<'s> World<'s> {
             events: Agenda::new(),
             rng: ChaCha8Rng::seed_from_u64(sc.seed),
             hosts,
+            up: vec![true; sc.hosts.len()],
             domains,
             authorities,
             answered: HashMap::default(),
@@ -442,7 +442,6 @@ impl<'s> World<'s> {
             next_fault: 0,
             next_action: 0,
             external: Vec::new(),
-            trace_base: 0,
             delivering: String::new(),
             datagram: Vec::new(),
             dates: DateCache::default(),
@@ -588,14 +587,13 @@ impl<'s> World<'s> {
             Ev::Deliver {
                 conn,
                 to_server,
-                event,
+                text: at,
             } => {
                 // Copy the text out of the trace while the engines read it (the world changes
                 // meanwhile); the buffer is kept for the next delivery.
-                let i = (event - self.trace_base) as usize;
                 let mut text = std::mem::take(&mut self.delivering);
                 text.clear();
-                match self.trace.payload(&self.trace.events[i]) {
+                match self.trace.payload_at(at) {
                     Payload::Text(t) => text.push_str(t),
                     Payload::Dns(_) => return,
                 }
@@ -606,13 +604,12 @@ impl<'s> World<'s> {
             Ev::DnsArrive {
                 query,
                 to_server,
-                event,
+                bytes: at,
             } => {
                 // As for text above: copied out of the trace into a buffer kept for the next.
-                let i = (event - self.trace_base) as usize;
                 let mut bytes = std::mem::take(&mut self.datagram);
                 bytes.clear();
-                match self.trace.payload(&self.trace.events[i]) {
+                match self.trace.payload_at(at) {
                     Payload::Dns(b) => bytes.extend_from_slice(b),
                     Payload::Text(_) => return,
                 }
@@ -627,8 +624,8 @@ impl<'s> World<'s> {
     // ----- the network -------------------------------------------------------------------
 
     fn reachable(&self, a: HostId, b: HostId) -> bool {
-        self.hosts[a].up
-            && self.hosts[b].up
+        self.up[a]
+            && self.up[b]
             && !self
                 .links_down
                 .iter()
@@ -785,13 +782,13 @@ impl<'s> World<'s> {
             text,
         );
         if self.reachable(from, to) {
-            let event = self.trace_base + self.trace.events.len() as u64 - 1;
+            let text = self.trace.last_payload().expect("the line just traced");
             self.schedule(
                 arrive,
                 Ev::Deliver {
                     conn,
                     to_server: !from_server,
-                    event,
+                    text,
                 },
             );
         }
@@ -1637,7 +1634,7 @@ impl<'s> World<'s> {
         if e.done || e.attempt.is_some() || e.next_attempt_ms > self.now {
             return;
         }
-        if !self.hosts[host].up {
+        if !self.up[host] {
             // A host that is down runs no queue; it tries again once it is back (see HostUp).
             return;
         }
@@ -1946,13 +1943,13 @@ impl<'s> World<'s> {
         );
         if let Some(d) = delay {
             let to_server = kind == EventKind::DnsQuery;
-            let event = self.trace_base + self.trace.events.len() as u64 - 1;
+            let bytes = self.trace.last_payload().expect("the query just traced");
             self.schedule(
                 self.now + d,
                 Ev::DnsArrive {
                     query: q,
                     to_server,
-                    event,
+                    bytes,
                 },
             );
         }
@@ -1984,7 +1981,7 @@ impl<'s> World<'s> {
         let query = &self.queries[q as usize];
         let (host, server, entry) = (query.host, query.server, query.entry);
         if to_server {
-            if !self.hosts[server].up {
+            if !self.up[server] {
                 return;
             }
             let Some(answer) = self.authoritative_answer(server, bytes) else {
@@ -1994,7 +1991,7 @@ impl<'s> World<'s> {
             self.send_datagram(EventKind::DnsAnswer, server, host, q, message, answer);
             return;
         }
-        if self.queries[q as usize].answered || !self.hosts[host].up {
+        if self.queries[q as usize].answered || !self.up[host] {
             return;
         }
         let (Some(&[hi, lo]), Some(rest)) = (bytes.get(..2), bytes.get(2..)) else {
@@ -2058,7 +2055,7 @@ impl<'s> World<'s> {
             DNS_TIMEOUT_MS / 1000
         );
         self.note(EventKind::DnsTimeout, Some(host), message, text);
-        if attempt < DNS_TRIES && self.hosts[host].up {
+        if attempt < DNS_TRIES && self.up[host] {
             self.send_query(q, attempt + 1);
         } else {
             self.queries[q as usize].answered = true;
@@ -2266,7 +2263,7 @@ impl<'s> World<'s> {
         match &fault.kind {
             FaultKind::HostDown(h) => {
                 let h = *h;
-                self.hosts[h].up = false;
+                self.up[h] = false;
                 self.note(
                     EventKind::HostDown,
                     Some(h),
@@ -2277,7 +2274,7 @@ impl<'s> World<'s> {
             }
             FaultKind::HostUp(h) => {
                 let h = *h;
-                self.hosts[h].up = true;
+                self.up[h] = true;
                 self.note(
                     EventKind::HostUp,
                     Some(h),

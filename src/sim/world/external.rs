@@ -124,7 +124,6 @@ impl World<'_> {
             .position(|e| e.arrive_ms > now)
             .unwrap_or(upto);
         self.trace.forget_first(n);
-        self.trace_base += n as u64;
         n
     }
 
@@ -480,7 +479,7 @@ impl World<'_> {
             .enclosing_domain(name.trim_end_matches('.'))
             .map(|d| self.domains[d].ns)
             .or(self.index.root_dns)?;
-        if !self.hosts[server].up {
+        if !self.up[server] {
             return None;
         }
         let answer = self.authorities.get(&server)?.answer_bytes(query)?;
