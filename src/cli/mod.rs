@@ -458,6 +458,7 @@ pub fn main(cli: Cli) -> ExitCode {
             let outcome = run(&scenario);
             let wall = start.elapsed();
             let events = outcome.trace.len();
+            let lines = outcome.trace.wire_lines();
             let inboxes = || {
                 outcome
                     .state
@@ -477,8 +478,13 @@ pub fn main(cli: Cli) -> ExitCode {
                 // is one) or one thing a host does (it queues, relays or delivers a message).
                 let each = events as f64 / messages as f64;
                 println!("trace events     {events} ({each:.1} a message)");
+                // What those transmissions carried, line by line: the unit a reader of the wire
+                // would count.
+                let each = lines as f64 / messages as f64;
+                println!("wire lines       {lines} ({each:.1} a message)");
             } else {
                 println!("trace events     {events}");
+                println!("wire lines       {lines}");
             }
             let (event_bytes, text_bytes) = outcome.trace.memory_bytes();
             let mailbox_bytes: usize = inboxes().map(|inbox| inbox.total_size()).sum();
@@ -492,6 +498,7 @@ pub fn main(cli: Cli) -> ExitCode {
             println!("generate         {:.3} s", generated.as_secs_f64());
             println!("simulate         {:.3} s", wall.as_secs_f64());
             println!("events/second    {:.0}", events as f64 / wall.as_secs_f64());
+            println!("wire lines/second {:.0}", lines as f64 / wall.as_secs_f64());
             match crate::bench::peak_memory_kib() {
                 Some(kib) => println!("peak memory      {:.1} MiB", kib as f64 / 1024.0),
                 None => println!("peak memory      unknown"),

@@ -389,6 +389,23 @@ impl Trace {
         (events, texts)
     }
 
+    /// What the run's transmissions carried, counted as a reader of the wire would: a line of
+    /// text each (a multi-line reply, or a message's text, counts every line), a DNS message
+    /// one. The benchmark reports it beside the events.
+    pub fn wire_lines(&self) -> usize {
+        self.events
+            .iter()
+            .map(|e| match e.kind {
+                EventKind::ClientLine | EventKind::ServerLine => match self.payload(e) {
+                    Payload::Text(t) => memchr::memchr_iter(b'\n', t.as_bytes()).count() + 1,
+                    Payload::Dns(_) => 1,
+                },
+                EventKind::DnsQuery | EventKind::DnsAnswer => 1,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// An event's payload: its text, or its DNS message.
     pub fn payload(&self, e: &TraceEvent) -> Payload<'_> {
         self.texts.get(e.payload)
@@ -518,6 +535,23 @@ mod tests {
             (None, Some(0))
         );
         assert_eq!(std::mem::size_of::<TraceEvent>(), 48);
+    }
+
+    #[test]
+    fn wire_lines_count_each_line_sent_and_each_dns_message() {
+        let mut trace = Trace::default();
+        let sent = |kind| EventHead { kind, ..head(0) };
+        trace.push(sent(EventKind::ClientLine), "MAIL FROM:<a@b>");
+        trace.push(
+            sent(EventKind::ServerLine),
+            "250-x\r\n250-SIZE\r\n250 8BITMIME",
+        );
+        trace.push(sent(EventKind::ClientLine), "Subject: hi\r\n\r\nbody\r\n.");
+        trace.push_dns(sent(EventKind::DnsQuery), &[1, 2]);
+        trace.push_dns(sent(EventKind::DnsAnswer), &[3]);
+        trace.push(head(1), "a note: not on the wire");
+        trace.push(sent(EventKind::Delivered), "bob's inbox");
+        assert_eq!(trace.wire_lines(), 1 + 3 + 4 + 2);
     }
 
     #[test]
