@@ -83,10 +83,11 @@ pub struct FinalState {
     pub rejected: Vec<(u32, Address, String)>,
     /// Messages each user's mail program downloaded, by user id.
     pub downloaded: Vec<Vec<Message>>,
-    /// Network DNS queries sent by each host's resolver: (host, name, type) to count. Only
-    /// looked up ([`FinalState::dns_queries_sent`]), so kept as the run counted them: sorting
-    /// a million-message run's table at its end took a thirtieth of the run.
-    dns_queries: HashMap<(HostId, String, RecordType), usize>,
+    /// Every DNS query a resolver sent over the network, as the run kept them. Only a lesson's
+    /// expectation counts them ([`FinalState::dns_queries_sent`]); a table of counts kept during
+    /// the run cost a million-message run a copied name and a probe into a table of millions
+    /// for every query.
+    dns_queries: Vec<DnsQuery>,
     /// Bounces that could not be sent because their own sender was `<>` (RFC 5321 section 6.1).
     pub discarded: Vec<u32>,
     /// When the run stopped.
@@ -97,11 +98,10 @@ impl FinalState {
     /// How many DNS queries `host`'s resolver sent over the network for `name` and `qtype`
     /// (answers from its cache are not counted).
     pub fn dns_queries_sent(&self, host: HostId, name: &str, qtype: RecordType) -> usize {
-        // The key is owned; a lesson's few lookups can afford the copy.
         self.dns_queries
-            .get(&(host, name.to_string(), qtype))
-            .copied()
-            .unwrap_or(0)
+            .iter()
+            .filter(|q| q.host == host && q.qtype == qtype && q.name == name)
+            .count()
     }
 }
 
@@ -237,6 +237,7 @@ struct QueueEntry {
     done: bool,
 }
 
+#[derive(Clone, Debug)]
 struct DnsQuery {
     host: HostId,
     server: HostId,
@@ -345,8 +346,6 @@ pub struct World<'s> {
     /// Message-ID to traced message index. Only looked up, never iterated (so hashing order
     /// cannot show); a BTreeMap of a million long keys cost a run more than its SMTP sessions.
     by_message_id: HashMap<String, u32>,
-    /// Network DNS queries per (host, name, type); moved into `FinalState::dns_queries` at the end.
-    dns_queries: HashMap<(HostId, String, RecordType), usize>,
     next_queue_id: u32,
     state: FinalState,
     index: Index,
@@ -432,7 +431,6 @@ impl<'s> World<'s> {
             queries: Vec::new(),
             trace: Trace::default(),
             by_message_id: HashMap::default(),
-            dns_queries: HashMap::default(),
             next_queue_id: 0,
             state: FinalState {
                 downloaded: vec![Vec::new(); sc.users.len()],
@@ -506,7 +504,7 @@ impl<'s> World<'s> {
         self.state.queued = self.queued_now();
         self.state.stores = self.hosts.into_iter().map(|h| h.store).collect();
         self.state.end_ms = self.now;
-        self.state.dns_queries = self.dns_queries;
+        self.state.dns_queries = self.queries;
         Outcome {
             trace: self.trace,
             state: self.state,
@@ -1895,10 +1893,6 @@ impl<'s> World<'s> {
             id,
             answered: false,
         });
-        *self
-            .dns_queries
-            .entry((host, name.to_string(), qtype))
-            .or_default() += 1;
         self.send_query(q, 1);
     }
 
