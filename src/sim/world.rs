@@ -454,6 +454,13 @@ impl<'s> World<'s> {
             .count();
         world.trace.messages.reserve(sends);
         world.by_message_id.reserve(sends);
+        // A message takes two connections (submission, then relay) and up to two DNS queries
+        // (MX, then A) when the answers are not cached; a check for mail takes one connection.
+        // Reserved now, these lists are not copied as they grow: at a million messages each
+        // copy went to fresh memory, which the run's own thread had to fault in.
+        let fetches = sc.script.len() - sends;
+        world.conns.reserve(2 * sends + fetches);
+        world.queries.reserve(2 * sends);
         world
     }
 
