@@ -332,26 +332,6 @@ mod prefault {
     }
 }
 
-/// mimalloc's `mi_option_purge_delay`: its place in `mi_option_e` (`mimalloc.h`, v3).
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
-// The one option setter mailsim needs from the mimalloc it links; `libmimalloc-sys` declares it
-// only with its `extended` feature, which would add a crate for three C types.
-unsafe extern "C" {
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-
-/// Keeps the memory a run frees for the run to use again. By default mimalloc gives freed pages
-/// back to the kernel a second after they empty (it purges them), and a page used again must then be
-/// faulted in afresh, by the simulation's own thread: on this virtual machine about 2 s a GiB.
-/// A million-message run spent 4 % of its time so (`perf`), and its helper cleared a third more
-/// memory than with nothing given back. A batch run ends soon and returns it all then.
-pub fn keep_freed_memory() {
-    // SAFETY: setting an option is thread-safe in mimalloc, and -1 is this option's documented
-    // value for never purging.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
-}
-
 /// Turns transparent huge pages off for the rest of the process: live mode keeps a thread and a
 /// mimalloc heap per connection, mostly idle, and each would hold a 2 MiB page instead of a few
 /// KiB (measured with `examples/live_load.rs`). Linux only; elsewhere nothing changes.
@@ -367,23 +347,6 @@ pub fn without_huge_pages() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keeping_freed_memory_sets_mimallocs_purge_delay_to_never() {
-        unsafe extern "C" {
-            fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
-        }
-        // SAFETY: reading and setting options is thread-safe in mimalloc.
-        let before = unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) };
-        // The option at this place has purge_delay's default in the mimalloc linked (1,000 ms):
-        // if mimalloc renumbered its options, this says so before a wrong one is set.
-        assert_eq!(
-            before, 1000,
-            "is option {MI_OPTION_PURGE_DELAY} still purge_delay?"
-        );
-        keep_freed_memory();
-        assert_eq!(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) }, -1);
-    }
 
     #[test]
     fn blocks_keep_their_alignment_and_contents_through_resizing() {

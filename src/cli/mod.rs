@@ -360,10 +360,8 @@ pub fn main(cli: Cli) -> ExitCode {
         command,
         Command::Run { .. } | Command::Bench { .. } | Command::Storm(_)
     ) {
-        // A long run touches much fresh memory: the other core faults it in, and what the run
-        // frees stays with it (src/alloc.rs).
+        // A long run touches much fresh memory: the other core faults it in (src/alloc.rs).
         crate::alloc::prefault_fresh_memory();
-        crate::alloc::keep_freed_memory();
     }
     if matches!(
         command,
