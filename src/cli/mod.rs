@@ -498,7 +498,7 @@ pub fn main(cli: Cli) -> ExitCode {
             println!("generate         {:.3} s", generated.as_secs_f64());
             println!("simulate         {:.3} s", wall.as_secs_f64());
             println!("events/second    {:.0}", events as f64 / wall.as_secs_f64());
-            println!("wire lines/second {:.0}", lines as f64 / wall.as_secs_f64());
+            println!("wire lines/s     {:.0}", lines as f64 / wall.as_secs_f64());
             match crate::bench::peak_memory_kib() {
                 Some(kib) => println!("peak memory      {:.1} MiB", kib as f64 / 1024.0),
                 None => println!("peak memory      unknown"),

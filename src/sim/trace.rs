@@ -207,7 +207,7 @@ pub enum Payload<'t> {
 /// or (with the [`PayloadRef::DNS`] bit set in `chunk`) of the DNS store. A transmission on its
 /// way holds one, to read its text back on arrival without touching the event again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PayloadRef {
+pub(crate) struct PayloadRef {
     chunk: u32,
     start: u32,
     len: u32,
@@ -412,13 +412,13 @@ impl Trace {
     }
 
     /// Where the latest event's payload is kept.
-    pub fn last_payload(&self) -> Option<PayloadRef> {
+    pub(crate) fn last_payload(&self) -> Option<PayloadRef> {
         self.events.last().map(|e| e.payload)
     }
 
     /// A payload by where it is kept: readable as long as its event is (see
     /// [`Trace::forget_first`]).
-    pub fn payload_at(&self, at: PayloadRef) -> Payload<'_> {
+    pub(crate) fn payload_at(&self, at: PayloadRef) -> Payload<'_> {
         self.texts.get(at)
     }
 
@@ -467,6 +467,13 @@ impl Trace {
             Payload::Text(t) => self.push(head, t),
             Payload::Dns(bytes) => self.push_dns(head, bytes),
         }
+    }
+
+    /// How many chunks of texts [`Trace::forget_first`] has freed.
+    #[cfg(test)]
+    pub(crate) fn texts_freed(&self) -> usize {
+        let freed = |c: &String| c.capacity() == 0;
+        self.texts.chunks.iter().filter(|c| freed(c)).count()
     }
 
     /// Forgets the first `n` events, and the texts only they used (live mode keeps its memory

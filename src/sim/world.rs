@@ -83,10 +83,11 @@ pub struct FinalState {
     pub rejected: Vec<(u32, Address, String)>,
     /// Messages each user's mail program downloaded, by user id.
     pub downloaded: Vec<Vec<Message>>,
-    /// Every DNS query a resolver sent over the network, as the run kept them. Only a lesson's
-    /// expectation counts them ([`FinalState::dns_queries_sent`]); a table of counts kept during
-    /// the run cost a million-message run a copied name and a probe into a table of millions
-    /// for every query.
+    /// Every query a resolver sent to the network, one record each however often it was
+    /// retransmitted, as the run kept them. Only a lesson's expectation counts them
+    /// ([`FinalState::dns_queries_sent`]); a table of counts kept during the run cost every
+    /// query a copied name and a probe into a table that reached a million (host, name, type)
+    /// entries at a million messages.
     dns_queries: Vec<DnsQuery>,
     /// Bounces that could not be sent because their own sender was `<>` (RFC 5321 section 6.1).
     pub discarded: Vec<u32>,
@@ -96,7 +97,7 @@ pub struct FinalState {
 
 impl FinalState {
     /// How many DNS queries `host`'s resolver sent over the network for `name` and `qtype`
-    /// (answers from its cache are not counted).
+    /// (answers from its cache are not counted, nor a query's retransmissions).
     pub fn dns_queries_sent(&self, host: HostId, name: &str, qtype: RecordType) -> usize {
         self.dns_queries
             .iter()
@@ -133,20 +134,20 @@ enum Ev {
         conn: u32,
         refused: bool,
     },
-    /// Text arrives at one end of a connection; `text` is where the trace keeps it.
+    /// Text arrives at one end of a connection; `at` is where the trace keeps it.
     Deliver {
         conn: u32,
         to_server: bool,
-        text: PayloadRef,
+        at: PayloadRef,
     },
     /// The client notices that its connection is gone.
     ConnLost(u32),
-    /// A DNS message arrives (`to_server`: the query; otherwise the answer); `bytes` is where
+    /// A DNS message arrives (`to_server`: the query; otherwise the answer); `at` is where
     /// the trace keeps it.
     DnsArrive {
         query: u32,
         to_server: bool,
-        bytes: PayloadRef,
+        at: PayloadRef,
     },
     DnsTimeout {
         query: u32,
@@ -324,9 +325,9 @@ pub struct World<'s> {
     events: Agenda<Ev>,
     rng: ChaCha8Rng,
     hosts: Vec<HostState>,
-    /// Whether each host is up. Kept apart from `hosts`, whose entries span many cache lines:
-    /// every transmission asks it of both ends, and in a busy run the two hosts' states are
-    /// seldom still in the cache.
+    /// Whether each host is up. Every transmission asks it of both ends; kept apart from
+    /// `hosts` (136 bytes a host, beside its store, queue and cache), all hosts' flags share a
+    /// few cache lines, where in a busy run the two hosts' states are seldom still cached.
     up: Vec<bool>,
     /// The DNS data as it is now (faults change it).
     domains: Vec<Domain>,
@@ -454,7 +455,7 @@ impl<'s> World<'s> {
             .count();
         world.trace.messages.reserve(sends);
         world.by_message_id.reserve(sends);
-        // A message takes two connections (submission, then relay) and up to two DNS queries
+        // A message takes two connections (submission, then relay) and about two DNS queries
         // (MX, then A) when the answers are not cached; a check for mail takes one connection.
         // Reserved now, these lists are not copied as they grow: at a million messages each
         // copy went to fresh memory, which the run's own thread had to fault in.
@@ -592,7 +593,7 @@ impl<'s> World<'s> {
             Ev::Deliver {
                 conn,
                 to_server,
-                text: at,
+                at,
             } => {
                 // Copy the text out of the trace while the engines read it (the world changes
                 // meanwhile); the buffer is kept for the next delivery.
@@ -609,7 +610,7 @@ impl<'s> World<'s> {
             Ev::DnsArrive {
                 query,
                 to_server,
-                bytes: at,
+                at,
             } => {
                 // As for text above: copied out of the trace into a buffer kept for the next.
                 let mut bytes = std::mem::take(&mut self.datagram);
@@ -787,13 +788,13 @@ impl<'s> World<'s> {
             text,
         );
         if self.reachable(from, to) {
-            let text = self.trace.last_payload().expect("the line just traced");
+            let at = self.trace.last_payload().expect("the line just traced");
             self.schedule(
                 arrive,
                 Ev::Deliver {
                     conn,
                     to_server: !from_server,
-                    text,
+                    at,
                 },
             );
         }
@@ -1944,13 +1945,13 @@ impl<'s> World<'s> {
         );
         if let Some(d) = delay {
             let to_server = kind == EventKind::DnsQuery;
-            let bytes = self.trace.last_payload().expect("the query just traced");
+            let at = self.trace.last_payload().expect("the query just traced");
             self.schedule(
                 self.now + d,
                 Ev::DnsArrive {
                     query: q,
                     to_server,
-                    bytes,
+                    at,
                 },
             );
         }

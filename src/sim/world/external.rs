@@ -663,6 +663,38 @@ impl SmtpPolicy for LivePolicy<'_> {
 mod tests {
     use super::*;
 
+    /// Live mode forgets the printed part of the trace as it goes, and a transmission on its way
+    /// reads its text from the trace when it arrives: a run that forgets everything it can after
+    /// every step ends exactly as one that forgets nothing. The world is large enough that its
+    /// texts fill several of the trace's chunks, so chunks are freed on the way.
+    #[test]
+    fn forgetting_the_trace_as_it_goes_changes_nothing_of_the_run() {
+        let sc = crate::bench::generate_within(20, 3000, 7, 60_000);
+        let whole = crate::sim::run(&sc);
+        let mut world = World::new(&sc);
+        let mut forgotten = 0;
+        while let Some(due) = world.next_due().filter(|&t| t <= sc.run_until_ms) {
+            world.advance_to(due);
+            forgotten += world.forget_trace(usize::MAX, 0);
+        }
+        let rest = world.finish();
+        assert!(forgotten > whole.trace.len() / 2, "forgot {forgotten}");
+        assert_eq!(forgotten + rest.trace.len(), whole.trace.len());
+        let chunks_freed = rest.trace.texts_freed();
+        assert!(chunks_freed >= 3, "{chunks_freed} chunks freed");
+        for (e, w) in rest
+            .trace
+            .events
+            .iter()
+            .zip(&whole.trace.events[forgotten..])
+        {
+            assert_eq!(rest.trace.text(e), whole.trace.text(w));
+        }
+        assert_eq!(rest.state.stores, whole.state.stores);
+        assert_eq!(rest.state.queued, whole.state.queued);
+        assert_eq!(rest.state.bounced, whole.state.bounced);
+    }
+
     #[test]
     fn logins_are_found_in_pop3_and_imap_lines() {
         assert_eq!(pop3_login("user bob").as_deref(), Some("bob"));
