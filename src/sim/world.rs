@@ -4,9 +4,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -101,7 +102,7 @@ impl FinalState {
     pub fn dns_queries_sent(&self, host: HostId, name: &str, qtype: RecordType) -> usize {
         self.dns_queries
             .iter()
-            .filter(|q| q.host == host && q.qtype == qtype && q.name == name)
+            .filter(|q| q.host == host && q.qtype == qtype && &*q.name == name)
             .count()
     }
 }
@@ -243,7 +244,9 @@ struct DnsQuery {
     host: HostId,
     server: HostId,
     entry: u32,
-    name: String,
+    /// Shared with every other query for the same name ([`World::query_name`]): a run keeps
+    /// all its queries, and asks for the same few names again and again.
+    name: Arc<str>,
     qtype: RecordType,
     id: u16,
     answered: bool,
@@ -343,6 +346,8 @@ pub struct World<'s> {
     links_down: Vec<(HostId, HostId)>,
     conns: Vec<Conn>,
     queries: Vec<DnsQuery>,
+    /// The names the resolvers have asked for, each kept once.
+    query_names: HashSet<Arc<str>>,
     trace: Trace,
     /// Message-ID to traced message index. Only looked up, never iterated (so hashing order
     /// cannot show); a BTreeMap of a million long keys cost a run more than its SMTP sessions.
@@ -430,6 +435,7 @@ impl<'s> World<'s> {
             links_down: Vec::new(),
             conns: Vec::new(),
             queries: Vec::new(),
+            query_names: HashSet::default(),
             trace: Trace::default(),
             by_message_id: HashMap::default(),
             next_queue_id: 0,
@@ -1892,16 +1898,28 @@ impl<'s> World<'s> {
         };
         let q = self.queries.len() as u32;
         let id = (self.rng.random::<u16>()).max(1);
+        let name = self.query_name(name);
         self.queries.push(DnsQuery {
             host,
             server,
             entry,
-            name: name.to_string(),
+            name,
             qtype,
             id,
             answered: false,
         });
         self.send_query(q, 1);
+    }
+
+    /// The shared copy of a name asked for: a query's name costs an allocation only the first
+    /// time anyone asks for it.
+    fn query_name(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.query_names.get(name) {
+            return Arc::clone(known);
+        }
+        let new: Arc<str> = name.into();
+        self.query_names.insert(Arc::clone(&new));
+        new
     }
 
     fn send_query(&mut self, q: u32, attempt: u8) {
