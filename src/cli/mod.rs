@@ -473,19 +473,15 @@ pub fn main(cli: Cli) -> ExitCode {
             println!("messages sent    {messages}, over {spread} s");
             println!("messages in mailboxes {delivered}");
             println!("still queued     {}", outcome.state.queued.len());
-            if messages > 0 {
-                // An event is one transmission (a multi-line reply, or a message's whole text,
-                // is one) or one thing a host does (it queues, relays or delivers a message).
-                let each = events as f64 / messages as f64;
-                println!("trace events     {events} ({each:.1} a message)");
-                // What those transmissions carried, line by line: the unit a reader of the wire
-                // would count.
-                let each = lines as f64 / messages as f64;
-                println!("wire lines       {lines} ({each:.1} a message)");
-            } else {
-                println!("trace events     {events}");
-                println!("wire lines       {lines}");
-            }
+            let per_message = |n: usize| match messages {
+                0 => String::new(),
+                m => format!(" ({:.1} a message)", n as f64 / m as f64),
+            };
+            // An event is one transmission (a multi-line reply, or a message's whole text, is
+            // one) or one thing a host does (it queues, relays or delivers a message); the wire
+            // lines are what those transmissions carried, as a reader of the wire counts them.
+            println!("trace events     {events}{}", per_message(events));
+            println!("wire lines       {lines}{}", per_message(lines));
             let (event_bytes, text_bytes) = outcome.trace.memory_bytes();
             let mailbox_bytes: usize = inboxes().map(|inbox| inbox.total_size()).sum();
             let mib = |b: usize| b as f64 / (1024.0 * 1024.0);

@@ -244,6 +244,22 @@ pub struct MailParam<'a> {
     pub value: Option<&'a str>,
 }
 
+impl<'a> MailParam<'a> {
+    /// `KEYWORD=value`, or a keyword alone: the value starts after the first `=`.
+    fn split(p: &'a str) -> MailParam<'a> {
+        match p.split_once('=') {
+            Some((keyword, value)) => MailParam {
+                keyword,
+                value: Some(value),
+            },
+            None => MailParam {
+                keyword: p,
+                value: None,
+            },
+        }
+    }
+}
+
 impl MailParams {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -253,27 +269,15 @@ impl MailParams {
         self.0
             .split(' ')
             .filter(|p| !p.is_empty())
-            .map(|p| match p.split_once('=') {
-                Some((keyword, value)) => MailParam {
-                    keyword,
-                    value: Some(value),
-                },
-                None => MailParam {
-                    keyword: p,
-                    value: None,
-                },
-            })
+            .map(MailParam::split)
     }
 
     /// Reads the parameters after a path (`SIZE=75 body=8BITMIME`). Section 4.1.2 separates
     /// them by one space; any run of ASCII white space is taken as one, as real servers do.
     pub fn parse(text: &str) -> MailParams {
         let mut params = MailParams(String::with_capacity(text.len()));
-        for p in text.split_ascii_whitespace() {
-            match p.split_once('=') {
-                Some((keyword, value)) => params.push(keyword, Some(value)),
-                None => params.push(p, None),
-            }
+        for p in text.split_ascii_whitespace().map(MailParam::split) {
+            params.push(p.keyword, p.value);
         }
         params
     }
