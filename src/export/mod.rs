@@ -326,7 +326,7 @@ mod tests {
             ttl: 3600,
             data: RData::Mx {
                 preference: 0,
-                exchange: String::new(),
+                exchange: "".into(),
             },
         };
         assert_eq!(record_data(&null), "MX 0 .");

@@ -3,11 +3,13 @@
 use rand::Rng;
 use rand::seq::SliceRandom;
 
+use crate::proto::dns::Name;
+
 /// Where to try delivering mail for a domain, best first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MxPlan {
     /// Exchanger names in the order to try them.
-    Exchangers(Vec<(u16, String)>),
+    Exchangers(Vec<(u16, Name)>),
     /// The domain publishes the null MX `MX 0 .`: it takes no mail (RFC 7505 section 3).
     NullMx,
     /// This server is itself the best MX, yet the mail is not its to keep: a loop
@@ -19,7 +21,7 @@ pub enum MxPlan {
 /// Orders MX records: lowest preference first, equal preferences shuffled with the seeded RNG,
 /// and, when this server appears in the list, its own entry and every one not better dropped.
 pub fn plan_exchangers<R: Rng + ?Sized>(
-    records: &[(u16, String)],
+    records: &[(u16, Name)],
     own_names: &[&str],
     rng: &mut R,
 ) -> MxPlan {
@@ -27,7 +29,7 @@ pub fn plan_exchangers<R: Rng + ?Sized>(
     if records.len() == 1 && records[0].1.is_empty() {
         return MxPlan::NullMx;
     }
-    let mut list: Vec<(u16, String)> = records
+    let mut list: Vec<(u16, Name)> = records
         .iter()
         .filter(|(_, n)| !n.is_empty())
         .cloned()
@@ -64,13 +66,13 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    fn mx(list: &[(u16, &str)]) -> Vec<(u16, String)> {
-        list.iter().map(|(p, n)| (*p, n.to_string())).collect()
+    fn mx(list: &[(u16, &str)]) -> Vec<(u16, Name)> {
+        list.iter().map(|(p, n)| (*p, Name::from(*n))).collect()
     }
 
     fn names(plan: &MxPlan) -> Vec<&str> {
         match plan {
-            MxPlan::Exchangers(l) => l.iter().map(|(_, n)| n.as_str()).collect(),
+            MxPlan::Exchangers(l) => l.iter().map(|(_, n)| &**n).collect(),
             _ => vec![],
         }
     }

@@ -14,36 +14,36 @@ pub fn zone_of(domain: &Domain, primary: &str) -> Zone {
     let mut records = Vec::new();
     if domain.null_mx {
         records.push(Record {
-            name: domain.name.clone(),
+            name: domain.name.as_str().into(),
             ttl,
             data: RData::Mx {
                 preference: 0,
-                exchange: String::new(),
+                exchange: "".into(),
             },
         });
     }
     for (preference, exchange) in &domain.mx {
         records.push(Record {
-            name: domain.name.clone(),
+            name: domain.name.as_str().into(),
             ttl,
             data: RData::Mx {
                 preference: *preference,
-                exchange: exchange.clone(),
+                exchange: exchange.as_str().into(),
             },
         });
     }
     for (name, ip) in &domain.a {
         records.push(Record {
-            name: name.clone(),
+            name: name.as_str().into(),
             ttl,
             data: RData::A(*ip),
         });
     }
     for (name, target) in &domain.cname {
         records.push(Record {
-            name: name.clone(),
+            name: name.as_str().into(),
             ttl,
-            data: RData::Cname(target.clone()),
+            data: RData::Cname(target.as_str().into()),
         });
     }
     Zone {

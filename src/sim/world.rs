@@ -22,7 +22,9 @@ use super::trace::{EventHead, EventKind, Payload, PayloadRef, Protocol, Trace, T
 use crate::mail::{Address, DateCache, MailStore, Mailbox, Message, rfc5322_date};
 use crate::node::dsn::{FailedRecipient, RemoteReply, build_bounce};
 use crate::node::mx::{MxPlan, plan_exchangers};
-use crate::proto::dns::{Authority, CachedAnswer, DnsCache, DnsMessage, RData, Rcode, RecordType};
+use crate::proto::dns::{
+    Authority, CachedAnswer, DnsCache, DnsMessage, Name, RData, Rcode, RecordType,
+};
 use crate::proto::imap::{ImapClient, ImapServer};
 use crate::proto::pop3::{FetchMode, Pop3Client, Pop3Server};
 use crate::proto::smtp::{
@@ -217,9 +219,9 @@ struct Conn {
 #[derive(Clone, Debug, Default)]
 struct Attempt {
     /// Exchangers still to try, best first.
-    exchangers: Vec<String>,
+    exchangers: Vec<Name>,
     /// The exchanger being tried now.
-    current: Option<String>,
+    current: Option<Name>,
     /// The most recent reason an exchanger failed.
     last_error: Option<String>,
 }
@@ -322,6 +324,38 @@ impl Index {
     }
 }
 
+/// Traced messages by Message-ID. Only a fetch's note and live mode's messages look a message
+/// up by its header; the run follows each message by its index. So the table is filled from
+/// the trace's list of messages when a lookup comes, not on every send: a million messages
+/// made a million long keys, copied and hashed into a table of scattered memory that no
+/// lookup read. Only looked up, never iterated, so hashing order cannot show.
+#[derive(Default)]
+struct MessageIds {
+    by_id: HashMap<String, u32>,
+    /// How many of the trace's messages are in `by_id`.
+    indexed: usize,
+}
+
+impl MessageIds {
+    /// The latest traced message with this Message-ID. An empty ID names none.
+    fn find(&mut self, messages: &[TracedMessage], id: &str) -> Option<u32> {
+        for (i, m) in messages.iter().enumerate().skip(self.indexed) {
+            if !m.message_id.is_empty() {
+                self.by_id.insert(m.message_id.clone(), i as u32);
+            }
+        }
+        self.indexed = messages.len();
+        self.by_id.get(id).copied()
+    }
+
+    /// Message `m`, sent without a Message-ID, gets the one its submission server added.
+    fn renamed(&mut self, m: u32, id: &str) {
+        if (m as usize) < self.indexed {
+            self.by_id.insert(id.to_string(), m);
+        }
+    }
+}
+
 /// The simulated world.
 pub struct World<'s> {
     sc: &'s Scenario,
@@ -350,9 +384,8 @@ pub struct World<'s> {
     /// The names the resolvers have asked for, each kept once.
     query_names: HashSet<Arc<str>>,
     trace: Trace,
-    /// Message-ID to traced message index. Only looked up, never iterated (so hashing order
-    /// cannot show); a BTreeMap of a million long keys cost a run more than its SMTP sessions.
-    by_message_id: HashMap<String, u32>,
+    /// Traced messages by Message-ID, for the few lookups by header.
+    message_ids: MessageIds,
     next_queue_id: u32,
     state: FinalState,
     index: Index,
@@ -438,7 +471,7 @@ impl<'s> World<'s> {
             queries: Vec::new(),
             query_names: HashSet::default(),
             trace: Trace::default(),
-            by_message_id: HashMap::default(),
+            message_ids: MessageIds::default(),
             next_queue_id: 0,
             state: FinalState {
                 downloaded: vec![Vec::new(); sc.users.len()],
@@ -454,14 +487,12 @@ impl<'s> World<'s> {
         };
         // About forty events per message: reserving them saves copying a large trace as it grows.
         world.trace.events.reserve(sc.script.len() * 48);
-        // A Message-ID per message sent, and rehashing a table of a million walks it all again.
         let sends = sc
             .script
             .iter()
             .filter(|a| matches!(a.kind, ActionKind::Send(_)))
             .count();
         world.trace.messages.reserve(sends);
-        world.by_message_id.reserve(sends);
         // A message takes two connections (submission, then relay) and at most one DNS query
         // of its own, for the MX records when they are not cached (the exchanger's address
         // comes with them); a check for mail takes one connection. Reserved now, these lists
@@ -1159,7 +1190,7 @@ impl<'s> World<'s> {
         let first = messages
             .iter()
             .find_map(|m| m.header("Message-ID"))
-            .and_then(|id| self.by_message_id.get(&id).copied());
+            .and_then(|id| self.message_ids.find(&self.trace.messages, &id));
         self.note(EventKind::Fetched, Some(client), first, text);
         self.state.downloaded[user].extend(messages);
     }
@@ -1241,9 +1272,8 @@ impl<'s> World<'s> {
         let idx = self.trace.messages.len() as u32;
         self.trace.messages.push(TracedMessage {
             name: send.id.clone(),
-            message_id: message_id.clone(),
+            message_id,
         });
-        self.by_message_id.insert(message_id, idx);
         let (server, protocol, auth) = match send.via {
             Some(via) => (via, Protocol::Smtp, None),
             None => (
@@ -1468,8 +1498,8 @@ impl<'s> World<'s> {
                 let id = format!("<{qid}.{}@{}>", self.now, h.name);
                 message.append_header("Message-ID", &id);
                 if let Some(m) = message_ref {
-                    self.trace.messages[m as usize].message_id = id.clone();
-                    self.by_message_id.insert(id, m);
+                    self.message_ids.renamed(m, &id);
+                    self.trace.messages[m as usize].message_id = id;
                 }
             }
         }
@@ -1817,9 +1847,8 @@ impl<'s> World<'s> {
         let idx = self.trace.messages.len() as u32;
         self.trace.messages.push(TracedMessage {
             name,
-            message_id: bounce_id.clone(),
+            message_id: bounce_id,
         });
-        self.by_message_id.insert(bounce_id, idx);
         let list = failed
             .iter()
             .map(|f| format!("{} ({})", f.recipient, f.status))
@@ -2109,7 +2138,7 @@ impl<'s> World<'s> {
                 let domain = self.hosts[host].queue[entry as usize].domain.clone();
                 match result {
                     DnsResult::Records(data) => {
-                        let records: Vec<(u16, String)> = data
+                        let records: Vec<(u16, Name)> = data
                             .iter()
                             .filter_map(|d| match d {
                                 RData::Mx {
@@ -2158,7 +2187,7 @@ impl<'s> World<'s> {
                         // RFC 5321 section 5.1: no MX records, so the domain itself is the exchanger.
                         self.note(EventKind::MxChoice, Some(host), message, format!("{domain} has no MX records: {} falls back to the A record of {domain} itself (implicit MX)", self.name(host)));
                         if let Some(a) = self.hosts[host].queue[entry as usize].attempt.as_mut() {
-                            a.exchangers = vec![domain.clone()];
+                            a.exchangers = vec![Name::from(domain.as_str())];
                         }
                         self.next_exchanger(host, entry);
                     }

@@ -1,12 +1,11 @@
 //! The resolver's cache: answers kept for their TTL (RFC 1035 section 7.4), negative answers for
 //! the SOA minimum (RFC 2308 section 5). Time is passed in, so the cache works in virtual time.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::wire::{DnsMessage, RData, Rcode, Record, RecordType};
+use super::wire::{DnsMessage, Name, RData, Rcode, Record, RecordType};
 
 /// How many CNAMEs a lookup follows: enough for any sane chain, and a loop ends.
 const MAX_CNAME_CHAIN: usize = 8;
@@ -25,7 +24,7 @@ pub enum CachedAnswer {
 /// no key built (a resolver looks up on every hop); listing sorts them, so it stays deterministic.
 #[derive(Clone, Debug, Default)]
 pub struct DnsCache {
-    names: HashMap<String, Types>,
+    names: HashMap<Name, Types>,
     /// No entry expires before this time, so `store` need not sweep the cache before then: a
     /// busy resolver's cache holds thousands of names, and walking them all on every answer made
     /// large runs slow. It may be earlier than the earliest expiry (after a removal); never later.
@@ -71,14 +70,16 @@ impl DnsCache {
     /// chain with the target's records, or the target's negative answer.
     pub fn lookup(&self, name: &str, qtype: RecordType, now_ms: u64) -> Option<CachedAnswer> {
         let name = name.trim_end_matches('.');
-        let mut name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(name.to_ascii_lowercase())
+        let lower;
+        let mut name: &str = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = name.to_ascii_lowercase();
+            &lower
         } else {
-            Cow::Borrowed(name)
+            name
         };
         let mut chain = Vec::new();
         for _ in 0..=MAX_CNAME_CHAIN {
-            match self.live(&name, qtype, now_ms) {
+            match self.live(name, qtype, now_ms) {
                 Some(CachedAnswer::Records(rs)) => {
                     chain.extend(rs);
                     return Some(CachedAnswer::Records(chain));
@@ -86,21 +87,25 @@ impl DnsCache {
                 Some(negative) => return Some(negative),
                 None => {}
             }
-            if self.known_not_to_exist(&name, now_ms) {
+            if self.known_not_to_exist(name, now_ms) {
                 return Some(CachedAnswer::NxDomain);
             }
             if qtype == RecordType::Cname {
                 return None;
             }
-            let Some(CachedAnswer::Records(alias)) = self.live(&name, RecordType::Cname, now_ms)
+            let Some((_, (expires, CachedAnswer::Records(alias)))) = self
+                .names
+                .get(name)
+                .and_then(|types| types.iter().find(|(t, _)| *t == RecordType::Cname))
+                .filter(|(_, (expires, _))| *expires > now_ms)
             else {
                 return None;
             };
-            let Some(RData::Cname(target)) = alias.first().map(|r| r.data.clone()) else {
+            let Some(RData::Cname(target)) = alias.first().map(|r| &r.data) else {
                 return None;
             };
-            chain.extend(alias);
-            name = Cow::Owned(target);
+            chain.extend(with_ttl_left(alias, *expires, now_ms));
+            name = target;
         }
         None
     }
@@ -112,16 +117,10 @@ impl DnsCache {
         if *expires <= now_ms {
             return None;
         }
-        let left = u32::try_from((expires - now_ms) / 1000).unwrap_or(u32::MAX);
         Some(match answer {
-            CachedAnswer::Records(rs) => CachedAnswer::Records(
-                rs.iter()
-                    .map(|r| Record {
-                        ttl: left,
-                        ..r.clone()
-                    })
-                    .collect(),
-            ),
+            CachedAnswer::Records(rs) => {
+                CachedAnswer::Records(with_ttl_left(rs, *expires, now_ms).collect())
+            }
             negative => negative.clone(),
         })
     }
@@ -156,7 +155,7 @@ impl DnsCache {
                 .min()
                 .unwrap_or(u64::MAX);
         }
-        let mut sets: BTreeMap<(String, RecordType), Vec<Record>> = BTreeMap::new();
+        let mut sets: BTreeMap<(Name, RecordType), Vec<Record>> = BTreeMap::new();
         for r in response.answers.iter().chain(&response.additional) {
             let set = sets.entry((r.name.clone(), r.data.rtype())).or_default();
             if !set.iter().any(|s| s.data == r.data) {
@@ -226,7 +225,7 @@ impl DnsCache {
     /// What the cache holds now, in (name, type) order: the name, the type, the seconds left,
     /// and the records (with the TTL left) or the negative answer.
     pub fn entries(&self, now_ms: u64) -> Vec<(String, RecordType, u64, String)> {
-        let mut live: Vec<(&String, RecordType, u64)> = self
+        let mut live: Vec<(&Name, RecordType, u64)> = self
             .names
             .iter()
             .flat_map(|(name, types)| types.iter().map(move |(t, (e, _))| (name, *t, *e)))
@@ -244,7 +243,7 @@ impl DnsCache {
                     Some(CachedAnswer::NxDomain) => "NXDOMAIN".to_string(),
                     _ => format!("no {t} records"),
                 };
-                (name.clone(), t, (expires - now_ms) / 1000, summary)
+                (name.to_string(), t, (expires - now_ms) / 1000, summary)
             })
             .collect()
     }
@@ -263,6 +262,20 @@ impl DnsCache {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+}
+
+/// Copies of cached records with the TTL they have left (RFC 1035 section 7.4: the resolver
+/// hands on what remains, not what it was given).
+fn with_ttl_left(
+    records: &[Record],
+    expires: u64,
+    now_ms: u64,
+) -> impl Iterator<Item = Record> + '_ {
+    let left = u32::try_from((expires - now_ms) / 1000).unwrap_or(u32::MAX);
+    records.iter().map(move |r| Record {
+        ttl: left,
+        ..r.clone()
+    })
 }
 
 /// RFC 2181 section 8: a TTL with the top bit set is taken as zero.

@@ -6,5 +6,5 @@ mod wire;
 mod zone;
 
 pub use cache::{CachedAnswer, DnsCache};
-pub use wire::{DnsError, DnsMessage, Question, RData, Rcode, Record, RecordType};
+pub use wire::{DnsError, DnsMessage, Name, Question, RData, Rcode, Record, RecordType};
 pub use zone::{Authority, Zone};

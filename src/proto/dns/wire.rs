@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// The record types mailsim speaks; anything else is carried as `Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -85,20 +86,25 @@ impl crate::text::Piece for RecordType {
     }
 }
 
-/// Record data. Names are lower case without the final dot; the root is "".
+/// A domain name, lower case without the final dot (the root is ""). Shared, not copied: the
+/// same few names go from an answer to a resolver's cache, to its next answers and to the MX
+/// plan of every message sent to the domain.
+pub type Name = Arc<str>;
+
+/// Record data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RData {
     A(Ipv4Addr),
-    Ns(String),
-    Cname(String),
+    Ns(Name),
+    Cname(Name),
     /// RFC 1035 section 3.3.9; the null MX of RFC 7505 has the exchange "" (the root).
     Mx {
         preference: u16,
-        exchange: String,
+        exchange: Name,
     },
     Soa {
-        mname: String,
-        rname: String,
+        mname: Name,
+        rname: Name,
         serial: u32,
         refresh: u32,
         retry: u32,
@@ -127,7 +133,7 @@ impl RData {
 /// A resource record of class IN.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
-    pub name: String,
+    pub name: Name,
     pub ttl: u32,
     pub data: RData,
 }
@@ -217,7 +223,7 @@ impl fmt::Display for RecordType {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Question {
-    pub name: String,
+    pub name: Name,
     pub qtype: RecordType,
 }
 
@@ -335,7 +341,7 @@ impl DnsMessage {
             recursion_available: false,
             rcode: Rcode::NoError,
             questions: vec![Question {
-                name: name.trim_end_matches('.').to_ascii_lowercase(),
+                name: name.trim_end_matches('.').to_ascii_lowercase().into(),
                 qtype,
             }],
             answers: Vec::new(),
@@ -636,7 +642,7 @@ impl Reader<'_> {
 
     /// A possibly compressed name (RFC 1035 section 4.1.4), lower-cased. Pointers are followed
     /// at most 64 times, so a loop ends in an error rather than hanging.
-    fn name(&mut self) -> Result<String, DnsError> {
+    fn name(&mut self) -> Result<Name, DnsError> {
         // Spelled out on the stack (at most 253 octets, section 2.3.4), then allocated once.
         let mut name = [0u8; 255];
         let mut n = 0;
@@ -696,7 +702,7 @@ impl Reader<'_> {
         // octets of section 2.3.4): refuse such a label, as a host name is letters, digits and
         // hyphens anyway (section 2.3.1).
         std::str::from_utf8(&name[..n])
-            .map(str::to_owned)
+            .map(Name::from)
             .map_err(|_| DnsError::BadLabel)
     }
 
@@ -839,7 +845,7 @@ mod tests {
                 ttl: 60,
                 data: RData::Mx {
                     preference: 0,
-                    exchange: String::new(),
+                    exchange: "".into(),
                 },
             },
         ];
@@ -961,7 +967,7 @@ mod tests {
     fn stray_dots_in_names_still_encode_a_valid_name() {
         let m = DnsMessage::query(1, "beta..example.", RecordType::A);
         let back = DnsMessage::decode(&m.encode()).unwrap();
-        assert_eq!(back.questions[0].name, "beta.example");
+        assert_eq!(&*back.questions[0].name, "beta.example");
     }
 
     #[test]
@@ -984,7 +990,7 @@ mod tests {
                 "noreply.example",
                 RData::Mx {
                     preference: 0,
-                    exchange: String::new(),
+                    exchange: "".into(),
                 },
             ),
             rec("www.beta.example", RData::Cname("beta.example".into())),
@@ -1033,7 +1039,7 @@ mod tests {
             "beta.example. 30 IN SOA ns.beta.example. hostmaster.beta.example. 1 3600 600 86400 4294967295"
         );
         let empty = Record {
-            name: String::new(),
+            name: "".into(),
             ttl: 0,
             data: RData::Other {
                 rtype: 65_535,
@@ -1079,7 +1085,7 @@ mod tests {
             ttl: 300,
             data: RData::Mx {
                 preference: 0,
-                exchange: String::new(),
+                exchange: "".into(),
             },
         });
         let text = m.to_dig_text();
@@ -1087,8 +1093,8 @@ mod tests {
         assert!(text.contains("noreply.example. 300 IN MX 0 ."));
     }
 
-    fn name() -> impl Strategy<Value = String> {
-        prop::collection::vec("[a-z0-9-]{1,12}", 0..4).prop_map(|l| l.join("."))
+    fn name() -> impl Strategy<Value = Name> {
+        prop::collection::vec("[a-z0-9-]{1,12}", 0..4).prop_map(|l| l.join(".").into())
     }
 
     fn record() -> impl Strategy<Value = Record> {

@@ -38,11 +38,11 @@ impl Zone {
                     &self.origin
                 };
                 Record {
-                    name: self.origin.clone(),
+                    name: self.origin.as_str().into(),
                     ttl: self.negative_ttl,
                     data: RData::Soa {
-                        mname: self.primary.clone(),
-                        rname: format!("hostmaster.{base}"),
+                        mname: self.primary.as_str().into(),
+                        rname: format!("hostmaster.{base}").into(),
                         serial: 1,
                         refresh: 3600,
                         retry: 600,
@@ -76,7 +76,7 @@ impl Zone {
         let mut rs: Vec<Record> = self
             .records
             .iter()
-            .filter(|r| r.name == name && r.data.rtype() == qtype)
+            .filter(|r| &*r.name == name && r.data.rtype() == qtype)
             .cloned()
             .collect();
         if qtype == RecordType::Soa && name == self.origin && rs.is_empty() {
@@ -346,7 +346,7 @@ mod tests {
                         "noreply.example",
                         RData::Mx {
                             preference: 0,
-                            exchange: String::new(),
+                            exchange: "".into(),
                         },
                     )],
                 ),
@@ -367,7 +367,7 @@ mod tests {
                     data: RData::Soa { minimum, .. },
                     ..
                 },
-            ] => (name.clone(), *minimum),
+            ] => (name.to_string(), *minimum),
             other => panic!("no SOA in authority: {other:?}"),
         }
     }
@@ -401,7 +401,7 @@ mod tests {
         // The SOA is made up from the origin and the server.
         assert!(matches!(
             &nx.authority[0].data,
-            RData::Soa { mname, rname, .. } if mname == "ns.example" && rname == "hostmaster.example"
+            RData::Soa { mname, rname, .. } if &**mname == "ns.example" && &**rname == "hostmaster.example"
         ));
         assert_eq!(
             ask("beta.example", RecordType::A).answers,
@@ -452,7 +452,7 @@ mod tests {
         assert!(matches!(
             &r.answers[..],
             [Record { name, data: RData::Soa { mname, rname, .. }, .. }]
-                if name == "gamma.example" && mname == "ns.example" && rname == "hostmaster.gamma.example"
+                if &**name == "gamma.example" && &**mname == "ns.example" && &**rname == "hostmaster.gamma.example"
         ));
     }
 
@@ -514,7 +514,7 @@ mod tests {
                 "noreply.example",
                 RData::Mx {
                     preference: 0,
-                    exchange: String::new()
+                    exchange: "".into()
                 }
             )]
         );
@@ -533,7 +533,7 @@ mod tests {
         assert!(!r.authoritative && r.answers.is_empty() && r.authority.is_empty());
         // The longest origin wins: beta.example, not the root stand-in, holds this name.
         assert_eq!(
-            ask("nosuch.beta.example", RecordType::A).authority[0].name,
+            &*ask("nosuch.beta.example", RecordType::A).authority[0].name,
             "beta.example"
         );
     }

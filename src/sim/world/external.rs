@@ -326,17 +326,14 @@ impl World<'_> {
     /// and the report follow it like a scripted one.
     fn trace_live_message(&mut self, message: &Message) -> u32 {
         let message_id = message.header("Message-ID").unwrap_or_default();
-        if let Some(&i) = self.by_message_id.get(&message_id) {
+        if let Some(i) = self.message_ids.find(&self.trace.messages, &message_id) {
             return i;
         }
         let idx = self.trace.messages.len() as u32;
         self.trace.messages.push(TracedMessage {
             name: format!("live {}", idx + 1),
-            message_id: message_id.clone(),
+            message_id,
         });
-        if !message_id.is_empty() {
-            self.by_message_id.insert(message_id, idx);
-        }
         idx
     }
 
