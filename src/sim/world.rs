@@ -23,7 +23,7 @@ use crate::mail::{Address, DateCache, MailStore, Mailbox, Message, rfc5322_date}
 use crate::node::dsn::{FailedRecipient, RemoteReply, build_bounce};
 use crate::node::mx::{MxPlan, plan_exchangers};
 use crate::proto::dns::{
-    Authority, CachedAnswer, DnsCache, DnsMessage, Name, RData, Rcode, RecordType,
+    Authority, CachedAnswer, DnsCache, DnsMessage, Lessons, Name, RData, Rcode, RecordType,
 };
 use crate::proto::imap::{ImapClient, ImapServer};
 use crate::proto::pop3::{FetchMode, Pop3Client, Pop3Server};
@@ -376,8 +376,9 @@ pub struct World<'s> {
     answered: HashMap<HostId, HashMap<Vec<u8>, Vec<u8>>>,
     /// The DNS answers resolvers have read, by their bytes after the ID (the ID kept is the
     /// first one's): the same few hundred answers reach thousands of resolvers, and reading one
-    /// depends on nothing but its bytes, so each is decoded once.
-    decoded_answers: HashMap<Vec<u8>, DnsMessage>,
+    /// depends on nothing but its bytes, so each is decoded once, and what it teaches a cache
+    /// worked out once (its record sets, shared by every cache that keeps them).
+    decoded_answers: HashMap<Vec<u8>, (DnsMessage, Option<Lessons>)>,
     links_down: Vec<(HostId, HostId)>,
     conns: Vec<Conn>,
     queries: Vec<DnsQuery>,
@@ -2055,18 +2056,22 @@ impl<'s> World<'s> {
             let Ok(answer) = DnsMessage::decode(bytes) else {
                 return;
             };
+            let lessons = Lessons::of(&answer);
             if self.decoded_answers.len() >= ANSWERS_KEPT {
                 self.decoded_answers.clear();
             }
-            self.decoded_answers.insert(rest.to_vec(), answer);
+            self.decoded_answers
+                .insert(rest.to_vec(), (answer, lessons));
         }
-        let answer = &self.decoded_answers[rest];
+        let (answer, lessons) = &self.decoded_answers[rest];
         self.queries[q as usize].answered = true;
         let (name, qtype) = (
             self.queries[q as usize].name.clone(),
             self.queries[q as usize].qtype,
         );
-        self.hosts[host].cache.store(answer, self.now);
+        if let Some(lessons) = lessons {
+            self.hosts[host].cache.learn(lessons, self.now);
+        }
         let result = match answer.rcode {
             Rcode::NxDomain => DnsResult::NxDomain,
             Rcode::NoError => {
@@ -2697,6 +2702,34 @@ impl SmtpPolicy for HostPolicy<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_ids_are_indexed_when_asked_and_follow_an_added_id() {
+        let traced = |name: &str, id: &str| TracedMessage {
+            name: name.into(),
+            message_id: id.into(),
+        };
+        let mut messages = vec![traced("m1", "<a@x>"), traced("live 2", "")];
+        let mut ids = MessageIds::default();
+        assert_eq!(ids.find(&messages, "<a@x>"), Some(0));
+        assert_eq!(
+            ids.find(&messages, ""),
+            None,
+            "an empty ID names no message"
+        );
+        // Sent after the last lookup: found all the same.
+        messages.push(traced("m3", "<c@x>"));
+        assert_eq!(ids.find(&messages, "<c@x>"), Some(2));
+        // Message 2 had no ID and its submission server gave it one.
+        ids.renamed(1, "<b@x>");
+        messages[1].message_id = "<b@x>".into();
+        assert_eq!(ids.find(&messages, "<b@x>"), Some(1));
+        // The same for a message sent since the last lookup.
+        messages.push(traced("live 4", ""));
+        ids.renamed(3, "<d@x>");
+        messages[3].message_id = "<d@x>".into();
+        assert_eq!(ids.find(&messages, "<d@x>"), Some(3));
+    }
 
     #[test]
     fn kept_answers_are_the_authoritys_own_with_the_new_id_and_stay_few() {

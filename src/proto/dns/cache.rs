@@ -2,6 +2,7 @@
 //! the SOA minimum (RFC 2308 section 5). Time is passed in, so the cache works in virtual time.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -42,10 +43,10 @@ pub struct DnsCache {
 
 /// The entries of one name, sorted by type: (type, (expiry, answer)). A name has one or two
 /// types, so a short Vec (a map per name took more memory than the entries).
-type Types = Vec<(RecordType, (u64, CachedAnswer))>;
+type Types = Vec<(RecordType, (u64, Kept))>;
 
 /// Sets the entry of one type.
-fn set(types: &mut Types, t: RecordType, entry: (u64, CachedAnswer)) {
+fn set(types: &mut Types, t: RecordType, entry: (u64, Kept)) {
     match types.binary_search_by_key(&t, |(k, _)| *k) {
         Ok(i) => types[i].1 = entry,
         Err(i) => {
@@ -54,6 +55,93 @@ fn set(types: &mut Types, t: RecordType, entry: (u64, CachedAnswer)) {
             types.insert(i, (t, entry));
         }
     }
+}
+
+/// An entry as kept: records shared with every other cache that learnt them from the same
+/// answer (a million messages among 1,000 domains keep 630,000 entries for 2,000 record sets),
+/// or a negative answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kept {
+    Records(Arc<[Record]>),
+    NxDomain,
+    NoData,
+}
+
+/// What a response teaches a cache: every RRset in its answer and additional sections, each
+/// under its own name and type with its TTL, and the negative answer if it is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lessons {
+    /// (name, type, TTL in seconds, records), in (name, type) order; sets with a TTL of 0 are
+    /// not cached at all.
+    sets: Vec<(Name, RecordType, u32, Arc<[Record]>)>,
+    /// (the name it is about, the type asked, TTL in seconds, NXDOMAIN or NODATA).
+    negative: Option<(Name, RecordType, u32, Kept)>,
+}
+
+impl Lessons {
+    /// What `response` teaches; `None` if it is not a response.
+    pub fn of(response: &DnsMessage) -> Option<Lessons> {
+        if !response.response {
+            return None;
+        }
+        let mut by_set: BTreeMap<(Name, RecordType), Vec<Record>> = BTreeMap::new();
+        for r in response.answers.iter().chain(&response.additional) {
+            let set = by_set.entry((r.name.clone(), r.data.rtype())).or_default();
+            if !set.iter().any(|s| s.data == r.data) {
+                set.push(r.clone());
+            }
+        }
+        let sets = by_set
+            .into_iter()
+            .filter_map(|((name, rtype), records)| {
+                // RFC 2181 section 5.2: an RRset has one TTL; if they differ, the smallest holds.
+                let ttl = records.iter().map(|r| usable_ttl(r.ttl)).min().unwrap_or(0);
+                (ttl > 0).then(|| (name, rtype, ttl, Arc::from(records)))
+            })
+            .collect();
+        Some(Lessons {
+            sets,
+            negative: negative_lesson(response),
+        })
+    }
+}
+
+/// The negative answer a response gives, and for how long, if it gives one.
+fn negative_lesson(response: &DnsMessage) -> Option<(Name, RecordType, u32, Kept)> {
+    let q = response.questions.first()?;
+    // RFC 2308 section 5: a negative answer lives for the smaller of the SOA's TTL and its
+    // MINIMUM; without a SOA it is not cached at all.
+    let negative_ttl = response
+        .authority
+        .iter()
+        .find_map(|r| match r.data {
+            RData::Soa { minimum, .. } => Some(usable_ttl(minimum.min(r.ttl))),
+            _ => None,
+        })
+        .unwrap_or(0);
+    if negative_ttl == 0 {
+        return None;
+    }
+    // A negative answer after a CNAME chain is about the chain's last name (RFC 2308
+    // sections 2.1 and 2.2).
+    let mut owner = q.name.clone();
+    if q.qtype != RecordType::Cname {
+        for r in &response.answers {
+            if let RData::Cname(target) = &r.data
+                && r.name == owner
+            {
+                owner = target.clone();
+            }
+        }
+    }
+    let negative = match response.rcode {
+        Rcode::NxDomain => Kept::NxDomain,
+        Rcode::NoError if !response.answers.iter().any(|r| r.data.rtype() == q.qtype) => {
+            Kept::NoData
+        }
+        _ => return None,
+    };
+    Some((owner, q.qtype, negative_ttl, negative))
 }
 
 /// Caches are equal when they hold the same entries, expired ones not yet swept out included.
@@ -93,7 +181,7 @@ impl DnsCache {
             if qtype == RecordType::Cname {
                 return None;
             }
-            let Some((_, (expires, CachedAnswer::Records(alias)))) = self
+            let Some((_, (expires, Kept::Records(alias)))) = self
                 .names
                 .get(name)
                 .and_then(|types| types.iter().find(|(t, _)| *t == RecordType::Cname))
@@ -118,10 +206,11 @@ impl DnsCache {
             return None;
         }
         Some(match answer {
-            CachedAnswer::Records(rs) => {
+            Kept::Records(rs) => {
                 CachedAnswer::Records(with_ttl_left(rs, *expires, now_ms).collect())
             }
-            negative => negative.clone(),
+            Kept::NxDomain => CachedAnswer::NxDomain,
+            Kept::NoData => CachedAnswer::NoData,
         })
     }
 
@@ -130,17 +219,21 @@ impl DnsCache {
         self.names.get(name).is_some_and(|types| {
             types
                 .iter()
-                .any(|(_, (expires, a))| *a == CachedAnswer::NxDomain && *expires > now_ms)
+                .any(|(_, (expires, a))| *a == Kept::NxDomain && *expires > now_ms)
         })
     }
 
-    /// Stores what a response teaches: every RRset in its answer and additional sections, each
-    /// under its own name and type, and the negative answer if it is one. Expired entries go
-    /// from time to time (see `stores_before_sweep`).
+    /// Stores what a response teaches (see [`Lessons`]). Expired entries go from time to time
+    /// (see `stores_before_sweep`).
     pub fn store(&mut self, response: &DnsMessage, now_ms: u64) {
-        if !response.response {
-            return;
+        if let Some(lessons) = Lessons::of(response) {
+            self.learn(&lessons, now_ms);
         }
+    }
+
+    /// Stores what a response teaches, worked out beforehand: the simulation reads each
+    /// distinct answer once and hands its lessons to every resolver that gets it.
+    pub fn learn(&mut self, lessons: &Lessons, now_ms: u64) {
         self.stores_before_sweep = self.stores_before_sweep.saturating_sub(1);
         if self.sweep_at <= now_ms && self.stores_before_sweep == 0 {
             for types in self.names.values_mut() {
@@ -155,71 +248,23 @@ impl DnsCache {
                 .min()
                 .unwrap_or(u64::MAX);
         }
-        let mut sets: BTreeMap<(Name, RecordType), Vec<Record>> = BTreeMap::new();
-        for r in response.answers.iter().chain(&response.additional) {
-            let set = sets.entry((r.name.clone(), r.data.rtype())).or_default();
-            if !set.iter().any(|s| s.data == r.data) {
-                set.push(r.clone());
-            }
-        }
-        for ((name, rtype), mut records) in sets {
-            // Kept for the TTL, often for the whole run: no spare capacity (a busy resolver
-            // holds hundreds of thousands of these).
-            records.shrink_to_fit();
-            // RFC 2181 section 5.2: an RRset has one TTL; if they differ, the smallest holds.
-            let ttl = records.iter().map(|r| usable_ttl(r.ttl)).min().unwrap_or(0);
-            if ttl == 0 {
-                continue;
-            }
-            let expires = expiry(now_ms, ttl);
+        for (name, rtype, ttl, records) in &lessons.sets {
+            let expires = expiry(now_ms, *ttl);
             self.sweep_at = self.sweep_at.min(expires);
-            let types = self.names.entry(name).or_default();
+            let types = self.names.entry(Name::clone(name)).or_default();
             // The name exists after all: forget that it did not.
-            types.retain(|(_, (_, a))| *a != CachedAnswer::NxDomain);
-            set(types, rtype, (expires, CachedAnswer::Records(records)));
+            types.retain(|(_, (_, a))| *a != Kept::NxDomain);
+            set(types, *rtype, (expires, Kept::Records(Arc::clone(records))));
         }
-        let Some(q) = response.questions.first() else {
-            return;
-        };
-        // RFC 2308 section 5: a negative answer lives for the smaller of the SOA's TTL and its
-        // MINIMUM; without a SOA it is not cached at all.
-        let negative_ttl = response
-            .authority
-            .iter()
-            .find_map(|r| match r.data {
-                RData::Soa { minimum, .. } => Some(usable_ttl(minimum.min(r.ttl))),
-                _ => None,
-            })
-            .unwrap_or(0);
-        if negative_ttl == 0 {
-            return;
+        if let Some((owner, qtype, ttl, negative)) = &lessons.negative {
+            let expires = expiry(now_ms, *ttl);
+            self.sweep_at = self.sweep_at.min(expires);
+            set(
+                self.names.entry(Name::clone(owner)).or_default(),
+                *qtype,
+                (expires, negative.clone()),
+            );
         }
-        // A negative answer after a CNAME chain is about the chain's last name (RFC 2308
-        // sections 2.1 and 2.2).
-        let mut owner = q.name.clone();
-        if q.qtype != RecordType::Cname {
-            for r in &response.answers {
-                if let RData::Cname(target) = &r.data
-                    && r.name == owner
-                {
-                    owner = target.clone();
-                }
-            }
-        }
-        let negative = match response.rcode {
-            Rcode::NxDomain => CachedAnswer::NxDomain,
-            Rcode::NoError if !response.answers.iter().any(|r| r.data.rtype() == q.qtype) => {
-                CachedAnswer::NoData
-            }
-            _ => return,
-        };
-        let expires = expiry(now_ms, negative_ttl);
-        self.sweep_at = self.sweep_at.min(expires);
-        set(
-            self.names.entry(owner).or_default(),
-            q.qtype,
-            (expires, negative),
-        );
     }
 
     /// What the cache holds now, in (name, type) order: the name, the type, the seconds left,
@@ -338,6 +383,31 @@ mod tests {
 
     fn learn(cache: &mut DnsCache, name: &str, t: RecordType, now: u64) {
         cache.store(&authority().answer(&DnsMessage::query(1, name, t)), now);
+    }
+
+    #[test]
+    fn caches_that_learn_one_answer_share_its_records() {
+        let answer = authority().answer(&DnsMessage::query(1, "beta.example", RecordType::Mx));
+        let lessons = Lessons::of(&answer).expect("a response");
+        let (mut a, mut b) = (DnsCache::default(), DnsCache::default());
+        a.learn(&lessons, 0);
+        b.learn(&lessons, 5_000);
+        let kept = |c: &DnsCache| match &c.names["beta.example"][0].1.1 {
+            Kept::Records(rs) => Arc::clone(rs),
+            other => panic!("records expected, not {other:?}"),
+        };
+        assert!(
+            Arc::ptr_eq(&kept(&a), &kept(&b)),
+            "one copy for both caches"
+        );
+        // Each cache still counts the TTL from when it learnt the records.
+        assert_eq!(ttls(a.lookup("beta.example", RecordType::Mx, 10_000)), [50]);
+        assert_eq!(ttls(b.lookup("beta.example", RecordType::Mx, 10_000)), [55]);
+        // A query is not a response: it teaches nothing.
+        assert_eq!(
+            Lessons::of(&DnsMessage::query(1, "beta.example", RecordType::Mx)),
+            None
+        );
     }
 
     fn ttls(answer: Option<CachedAnswer>) -> Vec<u32> {

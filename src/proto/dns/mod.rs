@@ -5,6 +5,6 @@ mod cache;
 mod wire;
 mod zone;
 
-pub use cache::{CachedAnswer, DnsCache};
+pub use cache::{CachedAnswer, DnsCache, Lessons};
 pub use wire::{DnsError, DnsMessage, Name, Question, RData, Rcode, Record, RecordType};
 pub use zone::{Authority, Zone};
