@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::proto::dns::{Authority, RData, Record, Zone};
+use crate::proto::dns::{Authority, Name, RData, Record, Zone};
 use crate::scenario::{Domain, HostId, Scenario};
 
 /// Negative answers are cached for at most this long (RFC 2308 section 5).
@@ -11,10 +11,11 @@ const MAX_NEGATIVE_TTL: u32 = 300;
 /// The zone a domain publishes from its name server `primary`.
 pub fn zone_of(domain: &Domain, primary: &str) -> Zone {
     let ttl = domain.ttl;
+    let origin: Name = domain.name.as_str().into();
     let mut records = Vec::new();
     if domain.null_mx {
         records.push(Record {
-            name: domain.name.as_str().into(),
+            name: Name::clone(&origin),
             ttl,
             data: RData::Mx {
                 preference: 0,
@@ -24,7 +25,7 @@ pub fn zone_of(domain: &Domain, primary: &str) -> Zone {
     }
     for (preference, exchange) in &domain.mx {
         records.push(Record {
-            name: domain.name.as_str().into(),
+            name: Name::clone(&origin),
             ttl,
             data: RData::Mx {
                 preference: *preference,

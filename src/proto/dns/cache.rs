@@ -26,11 +26,11 @@ pub enum CachedAnswer {
 #[derive(Clone, Debug, Default)]
 pub struct DnsCache {
     names: HashMap<Name, Types>,
-    /// No entry expires before this time, so `store` need not sweep the cache before then: a
+    /// No entry expires before this time, so `learn` need not sweep the cache before then: a
     /// busy resolver's cache holds thousands of names, and walking them all on every answer made
     /// large runs slow. It may be earlier than the earliest expiry (after a removal); never later.
     sweep_at: u64,
-    /// How many more responses `store` takes before it may sweep again: as many as there were
+    /// How many more responses `learn` takes before it may sweep again: as many as there were
     /// names after the last sweep. A sweep comes at the first store that is past both this
     /// count and `sweep_at`, and walks the names the last sweep left plus those stored since:
     /// amortised over the stores between, a few names' walk each, however long the run.
@@ -299,7 +299,7 @@ impl DnsCache {
         self.stores_before_sweep = 0;
     }
 
-    /// How many entries are held; expired ones count until a `store` sweeps them out.
+    /// How many entries are held; expired ones count until `learn` sweeps them out.
     pub fn len(&self) -> usize {
         self.names.values().map(Vec::len).sum()
     }
@@ -392,9 +392,12 @@ mod tests {
         let (mut a, mut b) = (DnsCache::default(), DnsCache::default());
         a.learn(&lessons, 0);
         b.learn(&lessons, 5_000);
-        let kept = |c: &DnsCache| match &c.names["beta.example"][0].1.1 {
-            Kept::Records(rs) => Arc::clone(rs),
-            other => panic!("records expected, not {other:?}"),
+        let kept = |c: &DnsCache| {
+            let types = &c.names["beta.example"];
+            match types.iter().find(|(t, _)| *t == RecordType::Mx) {
+                Some((_, (_, Kept::Records(rs)))) => Arc::clone(rs),
+                other => panic!("MX records expected, not {other:?}"),
+            }
         };
         assert!(
             Arc::ptr_eq(&kept(&a), &kept(&b)),
@@ -407,6 +410,33 @@ mod tests {
         assert_eq!(
             Lessons::of(&DnsMessage::query(1, "beta.example", RecordType::Mx)),
             None
+        );
+    }
+
+    #[test]
+    fn storing_an_answer_is_learning_its_lessons() {
+        let questions = [
+            ("beta.example", RecordType::Mx),
+            ("mail.beta.example", RecordType::A),
+            ("nosuch.beta.example", RecordType::Mx),
+            ("mx.beta.example", RecordType::Mx),
+            ("gone.beta.example", RecordType::A),
+        ];
+        let (mut stored, mut learnt) = (DnsCache::default(), DnsCache::default());
+        for (i, (name, t)) in questions.into_iter().enumerate() {
+            let answer = authority().answer(&DnsMessage::query(1, name, t));
+            let now = i as u64 * 1_000;
+            stored.store(&answer, now);
+            learnt.learn(&Lessons::of(&answer).expect("a response"), now);
+        }
+        assert_eq!(stored, learnt);
+        assert_eq!(stored.entries(4_000), learnt.entries(4_000));
+        assert!(
+            learnt
+                .entries(4_000)
+                .iter()
+                .any(|(_, _, _, what)| what == "NXDOMAIN"),
+            "the negative answers are learnt too"
         );
     }
 
