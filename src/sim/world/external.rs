@@ -476,7 +476,7 @@ impl World<'_> {
             .enclosing_domain(name.trim_end_matches('.'))
             .map(|d| self.domains[d].ns)
             .or(self.index.root_dns)?;
-        if !self.up[server] {
+        if !self.up.get(server) {
             return None;
         }
         let answer = self.authorities.get(&server)?.answer_bytes(query)?;
