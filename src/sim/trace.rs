@@ -408,7 +408,7 @@ impl Trace {
 
     /// An event's payload: its text, or its DNS message.
     pub fn payload(&self, e: &TraceEvent) -> Payload<'_> {
-        self.texts.get(e.payload)
+        self.payload_at(e.payload)
     }
 
     /// Where the latest event's payload is kept.

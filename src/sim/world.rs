@@ -249,7 +249,7 @@ struct DnsQuery {
     /// Shared with every other query for the same name ([`World::query_name`]): a run keeps
     /// all its queries, and asks for the same few names again and again (a million messages
     /// among 1,000 domains: 632,000 queries for 1,000 names).
-    name: Arc<str>,
+    name: Name,
     qtype: RecordType,
     id: u16,
     answered: bool,
@@ -418,7 +418,7 @@ pub struct World<'s> {
     conns: Vec<Conn>,
     queries: Vec<DnsQuery>,
     /// The names the resolvers have asked for, each kept once.
-    query_names: HashSet<Arc<str>>,
+    query_names: HashSet<Name>,
     trace: Trace,
     /// Traced messages by Message-ID, for the few lookups by header.
     message_ids: MessageIds,
@@ -1979,11 +1979,11 @@ impl<'s> World<'s> {
 
     /// The shared copy of a name asked for: a query's name costs an allocation only the first
     /// time anyone asks for it.
-    fn query_name(&mut self, name: &str) -> Arc<str> {
+    fn query_name(&mut self, name: &str) -> Name {
         if let Some(known) = self.query_names.get(name) {
             return Arc::clone(known);
         }
-        let new: Arc<str> = name.into();
+        let new: Name = name.into();
         self.query_names.insert(Arc::clone(&new));
         new
     }
